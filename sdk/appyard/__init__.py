@@ -1,0 +1,59 @@
+"""Appyard: internal tools as Python functions behind declared pages.
+
+What user scripts import::
+
+    from appyard import to_table_data, data_dir
+
+and what the generated ``state.py``/``context.py`` of each page derive from (:mod:`appyard.bases`). The
+catalog (:mod:`appyard.catalog`), validation, code generation and the CLI live in submodules and are not
+imported here, so a script's ``import appyard`` stays cheap.
+"""
+
+from __future__ import annotations
+
+from .bases import (
+    BlockContextBase,
+    BooleanContextBase,
+    ButtonContextBase,
+    ColumnContextBase,
+    ColumnsBase,
+    ComponentContextBase,
+    ComponentsBase,
+    ContextBase,
+    ContextModel,
+    InputContextBase,
+    Option,
+    SelectContextBase,
+    StateBase,
+    TableContextBase,
+    TextContextBase,
+    WidgetContextBase,
+)
+from .datadir import data_dir
+from .tables import Row, TableDataError, to_json_value, to_table_data
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BlockContextBase",
+    "BooleanContextBase",
+    "ButtonContextBase",
+    "ColumnContextBase",
+    "ColumnsBase",
+    "ComponentContextBase",
+    "ComponentsBase",
+    "ContextBase",
+    "ContextModel",
+    "InputContextBase",
+    "Option",
+    "Row",
+    "SelectContextBase",
+    "StateBase",
+    "TableContextBase",
+    "TableDataError",
+    "TextContextBase",
+    "WidgetContextBase",
+    "data_dir",
+    "to_json_value",
+    "to_table_data",
+]

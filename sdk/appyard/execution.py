@@ -1,0 +1,175 @@
+"""Running a page function in this process: import the page, validate state, call, validate and diff context.
+
+This is the core of every run. ``appyard run`` calls it directly; the runner (``appyard_runner``) imports
+pages once in a warm parent with :func:`load` and calls :func:`execute` in a fresh child per run.
+
+Scripts live in ``<workspace>/<app>/<page>/scripts/`` and import their page's models relatively::
+
+    from ..state import State
+    from ..context import Context
+
+so the workspace folder is put on ``sys.path`` and pages are imported as ``<app>.<page>`` packages.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType, TracebackType
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from . import codegen, diff
+from .errors import AppyardError, FunctionFailed, Issue, NotFound
+from .validation import format_path
+from .workspace import Page
+
+PageFunction = Callable[[Any, Any], Any]
+
+
+class StateInvalid(AppyardError):
+    """The state sent with a run does not fit the page's State model."""
+
+    def __init__(self, issues: list[Issue]) -> None:
+        self.issues = issues
+        super().__init__("state does not match the page: " + "; ".join(f"{i.path}: {i.message}" for i in issues))
+
+
+class ContextInvalid(AppyardError):
+    """A function returned something that does not fit the page's Context model."""
+
+    def __init__(self, function: str, issues: list[Issue]) -> None:
+        self.issues = issues
+        details = "; ".join(f"{issue.path}: {issue.message}" for issue in issues)
+        super().__init__(f"{function} returned an invalid context: {details}")
+
+
+class ModelsStale(AppyardError):
+    """The page's state.py/context.py were generated from other properties than the current ones."""
+
+
+@dataclass
+class LoadedPage:
+    """A page imported for running: its State and Context classes and its functions."""
+
+    page: Page
+    state: type[BaseModel]
+    context: type[BaseModel]
+    functions: dict[str, PageFunction]
+    blank_context: dict[str, Any]
+    """The context every run starts from, as JSON (every field unset)."""
+
+
+@dataclass
+class Outcome:
+    """What a function produced: the full context and only what it changed (both as JSON)."""
+
+    context: dict[str, Any]
+    changes: dict[str, Any]
+
+
+def ensure_importable(root: Path) -> None:
+    """Put the workspace folder on sys.path so pages import as ``<app>.<page>`` packages."""
+    entry = str(root.resolve())
+    if entry not in sys.path:
+        sys.path.insert(0, entry)
+
+
+def _issues(error: ValidationError, file: str) -> list[Issue]:
+    return [
+        Issue(file, format_path(tuple(detail["loc"])), detail["msg"].removeprefix("Value error, "))
+        for detail in error.errors(include_url=False)
+    ]
+
+
+def _check_fresh(page: Page, module: ModuleType, name: str) -> None:
+    expected = codegen.source_digest(page.properties)
+    source = Path(module.__file__ or "").read_text(encoding="utf-8")
+    if f"# source: {expected}" not in source:
+        raise ModelsStale(
+            f"{name} of {page.app}/{page.name} is out of date with properties.json; run `appyard gen` "
+            "(appyard dev regenerates it automatically)"
+        )
+
+
+def load(page: Page, root: Path) -> LoadedPage:
+    """Import a page's generated models and every function of its scripts."""
+    ensure_importable(root)
+    package = f"{page.app}.{page.name}"
+    try:
+        state_module = importlib.import_module(f"{package}.state")
+        context_module = importlib.import_module(f"{package}.context")
+    except ModuleNotFoundError as error:
+        raise ModelsStale(f"{package}: generated models are missing ({error}); run `appyard gen`") from error
+    _check_fresh(page, state_module, codegen.STATE_FILE)
+    _check_fresh(page, context_module, codegen.CONTEXT_FILE)
+    functions: dict[str, PageFunction] = {}
+    for name, info in page.functions.items():
+        try:
+            module = importlib.import_module(f"{package}.scripts.{info.module}")
+        except Exception as error:
+            raise FunctionFailed(
+                f"importing scripts/{info.module}.py failed: {type(error).__name__}: {error}",
+                user_traceback(error, root),
+            ) from error
+        functions[name] = getattr(module, name)
+    context_class = context_module.Context
+    return LoadedPage(
+        page=page,
+        state=state_module.State,
+        context=context_class,
+        functions=functions,
+        blank_context=context_class().model_dump(mode="json"),
+    )
+
+
+def user_traceback(error: BaseException, root: Path) -> str:
+    """The exception formatted with only the frames of the user's own files (under the workspace)."""
+    prefix = str(root.resolve())
+    tb: TracebackType | None = error.__traceback__
+    frames = []
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.startswith(prefix):
+            frames.append((tb.tb_frame, tb.tb_lineno))
+        tb = tb.tb_next
+    stack = traceback.StackSummary.extract(iter(frames), capture_locals=False)
+    lines = ["Traceback (most recent call last):\n", *stack.format()]
+    lines += traceback.format_exception_only(type(error), error)
+    return "".join(lines)
+
+
+def validate_state(loaded: LoadedPage, state: Mapping[str, Any]) -> BaseModel:
+    """The page's State from JSON; raises StateInvalid naming every wrong field."""
+    try:
+        return loaded.state.model_validate(state)
+    except ValidationError as error:
+        raise StateInvalid(_issues(error, "state")) from None
+
+
+def execute(loaded: LoadedPage, function: str, state: Mapping[str, Any], root: Path) -> Outcome:
+    """Run one function of a loaded page with a state; the result is validated and diffed."""
+    if function not in loaded.functions:
+        known = ", ".join(sorted(loaded.functions)) or "none"
+        raise NotFound(f"page {loaded.page.app}/{loaded.page.name} has no function {function!r} (functions: {known})")
+    state_model = validate_state(loaded, state)
+    context = loaded.context.model_validate(loaded.blank_context)
+    try:
+        returned = loaded.functions[function](state_model, context)
+    except Exception as error:
+        raise FunctionFailed(f"{type(error).__name__}: {error}", user_traceback(error, root)) from error
+    if returned is None:
+        returned = context
+    if not isinstance(returned, (BaseModel, Mapping)):
+        raise ContextInvalid(function, [Issue("context", "$", f"expected the context, got {type(returned).__name__}")])
+    try:
+        # Re-validate: list items appended in place (table rows, options) bypass assignment validation.
+        payload = returned.model_dump() if isinstance(returned, BaseModel) else returned
+        final = loaded.context.model_validate(payload).model_dump(mode="json")
+    except ValidationError as error:
+        raise ContextInvalid(function, _issues(error, "context")) from None
+    return Outcome(context=final, changes=diff.changes(loaded.blank_context, final))

@@ -1,0 +1,68 @@
+"""Browsing, flagging and adding customers."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from ... import db
+from ..context import Context
+from ..state import State
+
+
+def city_options(state: State, context: Context) -> Context:
+    """Offer every city that has customers."""
+    with db.connect() as connection:
+        cities = [row["city"] for row in connection.execute("SELECT DISTINCT city FROM customers ORDER BY city")]
+    context.search.components.city.options = cities
+    return context
+
+
+def list_customers(state: State, context: Context) -> Context:
+    """Customers with their order count, spend and last order date."""
+    query = """
+        SELECT c.id, c.name, c.email, c.city, c.vip = 1 AS vip, COUNT(o.id) AS orders,
+               ROUND(COALESCE(SUM(o.quantity * o.unit_price), 0), 2) AS spent, MAX(DATE(o.placed_at)) AS last_order
+        FROM customers c LEFT JOIN orders o ON o.customer_id = c.id AND o.status != 'cancelled'
+        WHERE (:city IS NULL OR c.city = :city) AND (:vip_only = 0 OR c.vip = 1)
+        GROUP BY c.id ORDER BY spent DESC
+    """
+    params = {"city": state.search.city, "vip_only": int(bool(state.search.vip_only))}
+    with db.connect() as connection:
+        rows = [dict(row) | {"vip": bool(row["vip"])} for row in connection.execute(query, params)]
+    context.customers.data = rows
+    return context
+
+
+def save_vip(state: State, context: Context) -> Context:
+    """Save the VIP flag edited in the table."""
+    customer = state.customers
+    with db.connect() as connection:
+        connection.execute("UPDATE customers SET vip = :vip WHERE id = :id", {"vip": int(bool(customer.vip)), "id": customer.id})
+    flag = "now" if customer.vip else "no longer"
+    context.customers.set_message(f"{customer.name} is {flag} a VIP.", "success")
+    return context
+
+
+def add_customer(state: State, context: Context) -> Context:
+    """Add a customer from the form, refusing a duplicate email."""
+    form = state.new_customer
+    fields = context.new_customer.components
+    if not form.email or "@" not in form.email:
+        fields.email.set_message("Enter an email address.", "error")
+        return context
+    try:
+        with db.connect() as connection:
+            connection.execute(
+                "INSERT INTO customers (name, email, city, vip) VALUES (:name, :email, :city, :vip)",
+                {"name": form.name, "email": form.email, "city": form.city, "vip": int(form.vip or False)},
+            )
+    except sqlite3.IntegrityError:
+        fields.email.set_message(f"A customer with {form.email} exists already.", "error")
+        return context
+    for field in (fields.name, fields.email, fields.city):
+        field.value = ""
+    fields.vip.value = False
+    context.new_customer.set_message(f"{form.name} added.", "success")
+    list_customers(state, context)
+    city_options(state, context)
+    return context
