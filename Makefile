@@ -36,11 +36,13 @@ lint: setup ## ruff: lint and formatting
 typecheck: setup ## mypy --strict on every Python package
 	$(BIN)/mypy sdk/appyard tests bench
 
-gen: setup ## Regenerate every generated file (State/Context models)
+gen: setup ## Regenerate every generated file (State/Context models, docs/components.md)
 	$(BIN)/appyard gen $(WORKSPACE)
+	$(BIN)/python -m appyard.reference docs/components.md
 
 verify: setup ## Fail when any generated file is stale
 	$(BIN)/appyard gen --check $(WORKSPACE)
+	$(BIN)/python -m appyard.reference --check docs/components.md
 
 unit: setup ## Run the unit tests
 	$(BIN)/pytest tests/unit

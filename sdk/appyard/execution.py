@@ -74,10 +74,18 @@ class Outcome:
 
 
 def ensure_importable(root: Path) -> None:
-    """Put the workspace folder on sys.path so pages import as ``<app>.<page>`` packages."""
+    """Put the workspace folder first on sys.path so pages import as ``<app>.<page>`` packages."""
     entry = str(root.resolve())
-    if entry not in sys.path:
-        sys.path.insert(0, entry)
+    if entry in sys.path:
+        sys.path.remove(entry)
+    sys.path.insert(0, entry)
+
+
+def unload(app: str) -> None:
+    """Forget every imported module of an app, so the next :func:`load` reads its files again."""
+    for name in [name for name in sys.modules if name == app or name.startswith(f"{app}.")]:
+        del sys.modules[name]
+    importlib.invalidate_caches()
 
 
 def _issues(error: ValidationError, file: str) -> list[Issue]:
