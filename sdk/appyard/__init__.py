@@ -11,48 +11,17 @@ imported here, so a script's ``import appyard`` stays cheap.
 
 from __future__ import annotations
 
-from .bases import (
-    BlockContextBase,
-    BooleanContextBase,
-    ButtonContextBase,
-    ColumnContextBase,
-    ColumnsBase,
-    ComponentContextBase,
-    ComponentsBase,
-    ContextBase,
-    ContextModel,
-    InputContextBase,
-    Option,
-    SelectContextBase,
-    StateBase,
-    TableContextBase,
-    TextContextBase,
-    WidgetContextBase,
-)
+from .bases import *  # noqa: F403 — the bases are the public surface of generated models
+from .bases import __all__ as _bases
 from .datadir import data_dir
 from .tables import Row, TableDataError, to_json_value, to_table_data
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "BlockContextBase",
-    "BooleanContextBase",
-    "ButtonContextBase",
-    "ColumnContextBase",
-    "ColumnsBase",
-    "ComponentContextBase",
-    "ComponentsBase",
-    "ContextBase",
-    "ContextModel",
-    "InputContextBase",
-    "Option",
+__all__ = [  # noqa: PLE0604
+    *_bases,
     "Row",
-    "SelectContextBase",
-    "StateBase",
-    "TableContextBase",
     "TableDataError",
-    "TextContextBase",
-    "WidgetContextBase",
     "data_dir",
     "to_json_value",
     "to_table_data",

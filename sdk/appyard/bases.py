@@ -16,6 +16,7 @@ at the line that caused it.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from typing import Annotated, Any
 
@@ -33,9 +34,10 @@ class StateBase(BaseModel):
 
 
 class ContextModel(BaseModel):
-    """Base of every generated Context class; unknown attributes and wrong types are errors."""
+    """Base of every Context class; unknown attributes and wrong types are errors."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # validate_default turns the generated `= {}` defaults of nested models into model instances.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, validate_default=True)
 
 
 class ContextBase(ContextModel):
@@ -86,9 +88,13 @@ class TableContextBase(BlockContextBase):
 
     data: TableData = Field(None, description="The table's rows (a DataFrame or a list of dicts is converted).")
 
+    def set_data(self, rows: object) -> None:
+        """Show ``rows``: a DataFrame, or a list of dicts, pydantic models, dataclasses or database rows."""
+        self.data = to_table_data(rows)
 
-class ColumnContextBase(ContextModel):
-    """What scripts can change on a table column."""
+
+class ColumnContext(ContextModel):
+    """``context.<table>.columns.<column>``: what scripts can change on a table column."""
 
     visible: bool | None = Field(None, description="Show (True) or hide (False) the column.")
     label: str | None = Field(None, description="Replace the column header.")
@@ -106,6 +112,42 @@ class InputContextBase(ComponentContextBase):
     """``context.<widget>.components.<input>``; setting ``value`` fills the field."""
 
     value: Any = Field(None, description="Set the field's value.")
+
+
+class TextInputContext(InputContextBase):
+    """A text input's context."""
+
+    value: str | None = Field(None, description="Set the field's value.")
+
+
+class IntegerInputContext(InputContextBase):
+    """An integer input's context."""
+
+    value: int | None = Field(None, description="Set the field's value.")
+
+
+class FloatInputContext(InputContextBase):
+    """A float input's context."""
+
+    value: float | None = Field(None, description="Set the field's value.")
+
+
+class DateInputContext(InputContextBase):
+    """A date input's context."""
+
+    value: dt.date | None = Field(None, description="Set the field's value.")
+
+
+class DatetimeInputContext(InputContextBase):
+    """A datetime input's context."""
+
+    value: dt.datetime | None = Field(None, description="Set the field's value.")
+
+
+class TimeInputContext(InputContextBase):
+    """A time input's context."""
+
+    value: dt.time | None = Field(None, description="Set the field's value.")
 
 
 class Option(BaseModel):
@@ -139,18 +181,90 @@ class SelectContextBase(ComponentContextBase):
         None, description="Replace the choices: Options, {'label', 'value'} dicts, plain values or (value, label)."
     )
 
+    def set_options(self, options: object) -> None:
+        """Replace the choices: a list of plain values, (value, label) pairs, Options or dicts, or a {value: label}."""
+        self.options = _to_options(options)
 
-class BooleanContextBase(ComponentContextBase):
+
+class TextSelectContext(SelectContextBase):
+    """A select's context (text values)."""
+
+    value: str | None = Field(None, description="Set the choice.")
+
+
+class IntegerSelectContext(SelectContextBase):
+    """A select's context (integer values)."""
+
+    value: int | None = Field(None, description="Set the choice.")
+
+
+class FloatSelectContext(SelectContextBase):
+    """A select's context (float values)."""
+
+    value: float | None = Field(None, description="Set the choice.")
+
+
+class TextMultiSelectContext(SelectContextBase):
+    """A multiple select's context (text values)."""
+
+    value: list[str] | None = Field(None, description="Set the choices.")
+
+
+class IntegerMultiSelectContext(SelectContextBase):
+    """A multiple select's context (integer values)."""
+
+    value: list[int] | None = Field(None, description="Set the choices.")
+
+
+class FloatMultiSelectContext(SelectContextBase):
+    """A multiple select's context (float values)."""
+
+    value: list[float] | None = Field(None, description="Set the choices.")
+
+
+class BooleanContext(ComponentContextBase):
     """``context.<widget>.components.<boolean>``."""
 
     value: bool | None = Field(None, description="Switch on (True) or off (False).")
 
 
-class ButtonContextBase(ComponentContextBase):
+class ButtonContext(ComponentContextBase):
     """``context.<widget>.components.<button>``."""
 
 
-class TextContextBase(ComponentContextBase):
+class TextContext(ComponentContextBase):
     """``context.<widget>.components.<text>``."""
 
     text: str | None = Field(None, description="Replace the markdown shown.")
+
+
+__all__ = [
+    "BlockContextBase",
+    "BooleanContext",
+    "ButtonContext",
+    "ColumnContext",
+    "ColumnsBase",
+    "ComponentContextBase",
+    "ComponentsBase",
+    "ContextBase",
+    "ContextModel",
+    "DateInputContext",
+    "DatetimeInputContext",
+    "FloatInputContext",
+    "FloatMultiSelectContext",
+    "FloatSelectContext",
+    "InputContextBase",
+    "IntegerInputContext",
+    "IntegerMultiSelectContext",
+    "IntegerSelectContext",
+    "Option",
+    "SelectContextBase",
+    "StateBase",
+    "TableContextBase",
+    "TextContext",
+    "TextInputContext",
+    "TextMultiSelectContext",
+    "TextSelectContext",
+    "TimeInputContext",
+    "WidgetContextBase",
+]

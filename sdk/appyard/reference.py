@@ -74,7 +74,9 @@ def _type(schema: dict[str, Any]) -> str:
         return f"list of {_type(schema.get('items', {}))}"
     if kind is None:
         return "any"
-    return {"string": "string", "integer": "integer", "number": "number", "boolean": "boolean"}.get(str(kind), str(kind))
+    return {"string": "string", "integer": "integer", "number": "number", "boolean": "boolean"}.get(
+        str(kind), str(kind)
+    )
 
 
 def _default(schema: dict[str, Any], required: bool) -> str:

@@ -20,7 +20,8 @@ from typing import Any
 from pydantic import BaseModel
 
 JSONValue = str | int | float | bool | None | list[Any] | dict[str, Any]
-Row = dict[str, JSONValue]
+Row = dict[str, Any]
+"""A table row: column name → JSON value (Any, so rows built in scripts type-check before conversion)."""
 
 
 class TableDataError(TypeError):

@@ -2,8 +2,8 @@
 
 Each component model declares, besides its properties, how it appears in the generated models:
 ``state_schema()`` is the JSON schema of its value in ``state.<widget>.<component>`` (None for components
-without state), and ``context_base`` names the class in :mod:`appyard.bases` that its entry in
-``context.<widget>.components.<component>`` derives from.
+without state), and ``context_class()`` names the class of :mod:`appyard.bases` that is its entry in
+``context.<widget>.components.<component>``.
 """
 
 from __future__ import annotations
@@ -38,7 +38,6 @@ class ComponentBase(CatalogModel):
     )
 
     stateful: ClassVar[bool] = True
-    context_base: ClassVar[str] = "ComponentContextBase"
 
     @property
     def display_label(self) -> str:
@@ -59,6 +58,10 @@ class ComponentBase(CatalogModel):
     def state_schema(self) -> dict[str, Any] | None:
         """JSON schema of this component's value in State, or None when it has no state."""
         return None
+
+    def context_class(self) -> str:
+        """The class of appyard.bases for this component in context (``TextInputContext``)."""
+        return f"{type(self).__name__}Context"
 
 
 class Input(ComponentBase):
@@ -81,7 +84,8 @@ class Input(ComponentBase):
     )
     on_submit: FunctionRef | None = prop(None, group="events", description="Function to run when Enter is pressed.")
 
-    context_base: ClassVar[str] = "InputContextBase"
+    def context_class(self) -> str:
+        return f"{self.data_type.capitalize()}InputContext"
 
     @model_validator(mode="after")
     def _multiline_is_text(self) -> Input:
@@ -123,7 +127,8 @@ class Select(ComponentBase):
     )
     on_change: FunctionRef | None = prop(None, group="events", description="Function to run when the choice changes.")
 
-    context_base: ClassVar[str] = "SelectContextBase"
+    def context_class(self) -> str:
+        return f"{self.data_type.capitalize()}{'Multi' if self.multiple else ''}SelectContext"
 
     @model_validator(mode="after")
     def _options_match(self) -> Select:
@@ -153,8 +158,6 @@ class Boolean(ComponentBase):
     default: bool = prop(False, group="data", description="Initial value.")
     on_toggle: FunctionRef | None = prop(None, group="events", description="Function to run when it is toggled.")
 
-    context_base: ClassVar[str] = "BooleanContextBase"
-
     def state_schema(self) -> dict[str, Any]:
         return datatypes.json_schema("boolean")
 
@@ -170,7 +173,6 @@ class Button(ComponentBase):
     on_click: FunctionRef | None = prop(None, group="events", description="Function to run when clicked.")
 
     stateful: ClassVar[bool] = False
-    context_base: ClassVar[str] = "ButtonContextBase"
 
 
 class Text(ComponentBase):
@@ -180,7 +182,6 @@ class Text(ComponentBase):
     text: str = prop("", group="general", description="Markdown to show.")
 
     stateful: ClassVar[bool] = False
-    context_base: ClassVar[str] = "TextContextBase"
 
 
 COMPONENT_TYPES: dict[str, type[ComponentBase]] = {

@@ -34,9 +34,9 @@ def preview_runs(state: State, context: Context) -> Context:
     today = dt.date.today()
     start = form.start or today
     runs = next_runs(form.at, start, count, bool(form.skip_weekends))
-    context.runs.data = [
+    context.runs.set_data(
         {"number": index, "run_at": run, "weekday": run.strftime("%A"), "in_days": (run.date() - today).days}
         for index, run in enumerate(runs, start=1)
-    ]
+    )
     context.schedule.components.count.clear_message()
     return context

@@ -14,7 +14,7 @@ COMMON = ("UTC", "Europe/London", "Europe/Berlin", "America/New_York", "America/
 def zone_options(state: State, context: Context) -> Context:
     """Offer common zones first, then every other zone this system knows."""
     others = sorted(available_timezones() - set(COMMON))
-    context.when.components.zones.options = [*COMMON, *others]
+    context.when.components.zones.set_options([*COMMON, *others])
     return context
 
 
@@ -22,7 +22,7 @@ def convert_time(state: State, context: Context) -> Context:
     """One row per chosen zone with the local time, offset and daylight saving flag."""
     moment = state.when.moment or dt.datetime.now(dt.UTC).replace(microsecond=0, tzinfo=None)
     utc = moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
-    rows = []
+    rows: list[dict[str, object]] = []
     for zone in state.when.zones or ["UTC"]:
         try:
             local = utc.astimezone(ZoneInfo(zone))
@@ -39,5 +39,5 @@ def convert_time(state: State, context: Context) -> Context:
                 "dst": bool(local.dst()),
             }
         )
-    context.times.data = rows
+    context.times.set_data(rows)
     return context

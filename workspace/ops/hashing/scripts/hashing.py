@@ -13,9 +13,8 @@ PBKDF2 = "pbkdf2_sha256"
 def hash_algorithms(state: State, context: Context) -> Context:
     """Offer the algorithms guaranteed on every platform, plus PBKDF2."""
     names = sorted(name for name in hashlib.algorithms_guaranteed if not name.startswith("shake_"))
-    context.hash.components.algorithm.options = [(name, name.upper().replace("_", "-")) for name in names] + [
-        (PBKDF2, "PBKDF2-SHA256 (salted, slow)")
-    ]
+    choices = [(name, name.upper().replace("_", "-")) for name in names]
+    context.hash.components.algorithm.set_options([*choices, (PBKDF2, "PBKDF2-SHA256 (salted, slow)")])
     return context
 
 

@@ -13,7 +13,7 @@ def city_options(state: State, context: Context) -> Context:
     """Offer every city that has customers."""
     with db.connect() as connection:
         cities = [row["city"] for row in connection.execute("SELECT DISTINCT city FROM customers ORDER BY city")]
-    context.search.components.city.options = cities
+    context.search.components.city.set_options(cities)
     return context
 
 
@@ -37,7 +37,9 @@ def save_vip(state: State, context: Context) -> Context:
     """Save the VIP flag edited in the table."""
     customer = state.customers
     with db.connect() as connection:
-        connection.execute("UPDATE customers SET vip = :vip WHERE id = :id", {"vip": int(bool(customer.vip)), "id": customer.id})
+        connection.execute(
+            "UPDATE customers SET vip = :vip WHERE id = :id", {"vip": int(bool(customer.vip)), "id": customer.id}
+        )
     flag = "now" if customer.vip else "no longer"
     context.customers.set_message(f"{customer.name} is {flag} a VIP.", "success")
     return context

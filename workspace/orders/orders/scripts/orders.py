@@ -36,7 +36,7 @@ def list_orders(state: State, context: Context) -> Context:
     where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
     with db.connect() as connection:
         rows = connection.execute(f"{LIST_QUERY} {where} ORDER BY o.placed_at DESC", params).fetchall()
-    context.orders.data = rows
+    context.orders.set_data(rows)
     if not rows:
         context.orders.set_message("No orders match these filters.", "warning")
     else:
@@ -91,7 +91,8 @@ def save_notes(state: State, context: Context) -> Context:
     """Save notes edited in the table."""
     with db.connect() as connection:
         updated = connection.execute(
-            "UPDATE orders SET notes = :notes WHERE id = :id", {"notes": state.orders.notes or "", "id": state.orders.id}
+            "UPDATE orders SET notes = :notes WHERE id = :id",
+            {"notes": state.orders.notes or "", "id": state.orders.id},
         ).rowcount
     if updated:
         context.orders.set_message(f"Notes of order {state.orders.id} saved.", "success")
