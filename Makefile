@@ -6,8 +6,10 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 WORKSPACE ?= workspace
-PY_PACKAGES := sdk
-PY_SOURCES := sdk/appyard tests bench workspace
+# Workspaces whose generated files are committed: the samples and the test fixtures.
+GENERATED_WORKSPACES := $(WORKSPACE) tests/fixtures/lab
+PY_PACKAGES := sdk api runner-image
+PY_SOURCES := sdk/appyard api/appyard_api runner-image/appyard_runner tests bench workspace
 
 .PHONY: help setup dev test lint typecheck unit gen verify bench clean
 
@@ -18,8 +20,12 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(VENV)/.installed: $(BIN)/python requirements/constraints.txt requirements/dev.txt $(addsuffix /pyproject.toml,$(PY_PACKAGES))
-	$(BIN)/pip install --quiet -c requirements/constraints.txt -r requirements/dev.txt $(addprefix -e ,$(PY_PACKAGES))
+APP_REQUIREMENTS := $(wildcard $(WORKSPACE)/*/requirements.txt)
+
+# The sample apps' own requirements are installed too, so `appyard run` and `make dev` can import them.
+$(VENV)/.installed: $(BIN)/python requirements/constraints.txt requirements/dev.txt $(addsuffix /pyproject.toml,$(PY_PACKAGES)) $(APP_REQUIREMENTS)
+	$(BIN)/pip install --quiet -c requirements/constraints.txt -r requirements/dev.txt $(addprefix -e ,$(PY_PACKAGES)) \
+		$(addprefix -r ,$(APP_REQUIREMENTS))
 	@touch $@
 
 setup: $(VENV)/.installed ## Install everything into .venv (idempotent)
@@ -33,15 +39,15 @@ lint: setup ## ruff: lint and formatting
 	$(BIN)/ruff check $(PY_SOURCES)
 	$(BIN)/ruff format --check $(PY_SOURCES)
 
-typecheck: setup ## mypy --strict on every Python package
-	$(BIN)/mypy sdk/appyard tests bench
+typecheck: setup ## mypy --strict on every Python package, the tests and the sample apps
+	$(BIN)/mypy $(PY_SOURCES)
 
 gen: setup ## Regenerate every generated file (State/Context models, docs/components.md)
-	$(BIN)/appyard gen $(WORKSPACE)
+	for ws in $(GENERATED_WORKSPACES); do $(BIN)/appyard gen $$ws || exit 1; done
 	$(BIN)/python -m appyard.reference docs/components.md
 
 verify: setup ## Fail when any generated file is stale
-	$(BIN)/appyard gen --check $(WORKSPACE)
+	for ws in $(GENERATED_WORKSPACES); do $(BIN)/appyard gen --check $$ws || exit 1; done
 	$(BIN)/python -m appyard.reference --check docs/components.md
 
 unit: setup ## Run the unit tests

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,6 @@ def workspace_copy(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _isolated_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Apps keep their data (the orders SQLite file) in a per-test folder."""
     monkeypatch.setenv("APPYARD_DATA_DIR", str(tmp_path / "data"))
-    yield

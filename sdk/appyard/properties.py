@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, Field
 
-from .catalog._fields import CatalogModel, Name, prop
+from .catalog._fields import CatalogModel, Identifier, prop
 from .catalog.blocks import Block
 
 # Apps are imported as top-level packages (scripts can `import orders.lib`), so an app must not shadow a
@@ -16,9 +16,14 @@ from .catalog.blocks import Block
 _STDLIB = frozenset(sys.stdlib_module_names) | {"appyard", "appyard_api", "appyard_runner", "appyard_operator"}
 
 
-def _check_app_name(value: str) -> str:
+def _check_page_name(value: str) -> str:
     if value != value.lower():
-        raise ValueError(f"{value!r} must be lowercase (app names become URL paths and Kubernetes names)")
+        raise ValueError(f"{value!r} must be lowercase (names become URL paths and Kubernetes names)")
+    return value
+
+
+def _check_app_name(value: str) -> str:
+    _check_page_name(value)
     if value in _STDLIB:
         raise ValueError(f"{value!r} is the name of a Python module that apps import; choose another name")
     if value.endswith("_"):
@@ -26,8 +31,8 @@ def _check_app_name(value: str) -> str:
     return value
 
 
-AppName = Annotated[Name, AfterValidator(_check_app_name), Field(max_length=40)]
-PageName = Annotated[Name, AfterValidator(_check_app_name), Field(max_length=40)]
+AppName = Annotated[Identifier, AfterValidator(_check_app_name), Field(max_length=40)]
+PageName = Annotated[Identifier, AfterValidator(_check_page_name), Field(max_length=40)]
 
 
 class AppEntry(CatalogModel):

@@ -24,7 +24,7 @@ Row = dict[str, Any]
 """A table row: column name → JSON value (Any, so rows built in scripts type-check before conversion)."""
 
 
-class TableDataError(TypeError):
+class TableDataError(ValueError):
     """The value given as table data cannot be turned into rows."""
 
 
@@ -32,6 +32,8 @@ def to_json_value(value: Any) -> JSONValue:
     """One cell value as JSON: the conversions listed in the module docstring."""
     if value is None or isinstance(value, (bool, str)):
         return value
+    if type(value).__name__ in {"NaTType", "NAType"}:  # pandas' missing values (NaT is also a datetime)
+        return None
     if isinstance(value, int):
         return int(value)
     if isinstance(value, float):
@@ -50,9 +52,7 @@ def to_json_value(value: Any) -> JSONValue:
         return {str(key): to_json_value(item) for key, item in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
         return [to_json_value(item) for item in value]
-    # numpy scalars and pandas Timestamp/NaT expose item() / isoformat(); check the special values first.
-    if type(value).__name__ in {"NaTType", "NAType"}:
-        return None
+    # numpy scalars and pandas Timestamps expose item() / isoformat()
     if hasattr(value, "isoformat"):
         return str(value.isoformat())
     if hasattr(value, "item"):

@@ -118,10 +118,15 @@ def _message(error: ErrorDetails) -> str:
 
 def issues_from(error: ValidationError, data: Any, file: str) -> list[Issue]:
     """Issues for every error pydantic found, with union tags removed from the paths."""
-    return [
-        Issue(file, format_path(_json_path(tuple(detail["loc"]), data)), _message(detail))
-        for detail in error.errors(include_url=False)
-    ]
+    issues = []
+    for detail in error.errors(include_url=False):
+        path = _json_path(tuple(detail["loc"]), data)
+        if detail["type"] == "union_tag_invalid":  # point at the tag itself, e.g. ...components[1].component_type
+            path.append(
+                next((key for key in _UNION_TAGS if key in str(detail.get("ctx", {}).get("discriminator"))), "type")
+            )
+        issues.append(Issue(file, format_path(path), _message(detail)))
+    return issues
 
 
 def validate_model(model: type[Model], data: Any, file: str) -> Model:

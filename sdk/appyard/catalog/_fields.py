@@ -35,7 +35,7 @@ def prop(default: Any = ..., *, group: Group, description: str, **kwargs: Any) -
     return Field(default, description=description, json_schema_extra={"group": group, **extra}, **kwargs)
 
 
-def _check_name(value: str) -> str:
+def _check_identifier(value: str) -> str:
     if not value:
         raise ValueError("name must not be empty")
     if not (value.isascii() and value.isidentifier()):
@@ -47,13 +47,25 @@ def _check_name(value: str) -> str:
         raise ValueError(f"{value!r} is a Python keyword; choose another name")
     if value.startswith("_"):
         raise ValueError(f"{value!r} starts with an underscore, which pydantic treats as private")
+    return value
+
+
+def _check_name(value: str) -> str:
     if value in _RESERVED or value.startswith("model_"):
         raise ValueError(f"{value!r} is reserved by the generated State/Context models; choose another name")
     return value
 
 
+Identifier = Annotated[
+    str,
+    AfterValidator(_check_identifier),
+    Field(max_length=64, json_schema_extra={"pattern": "^[A-Za-z][A-Za-z0-9_]*$"}),
+]
+"""A valid Python identifier that is not a keyword and does not start with an underscore."""
+
 Name = Annotated[
     str,
+    AfterValidator(_check_identifier),
     AfterValidator(_check_name),
     Field(max_length=64, json_schema_extra={"pattern": "^[A-Za-z][A-Za-z0-9_]*$"}),
 ]

@@ -1,0 +1,47 @@
+"""The FastAPI application: routes, error handlers, and the process-wide services on app.state."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from . import __version__, errors
+from .dispatch import Dispatcher
+from .identity import IdentityProvider, LocalDeveloper
+from .routes import apps, catalog, health, home, runs
+from .runs import RunService
+from .settings import ApiSettings, get_settings
+from .store import FileStore
+
+
+def create_app(settings: ApiSettings | None = None, identity_provider: IdentityProvider | None = None) -> FastAPI:
+    """A ready-to-serve API; NATS is connected when the app starts (lifespan)."""
+    settings = settings or get_settings()
+    store = FileStore(settings.workspace)
+    dispatcher = Dispatcher(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await dispatcher.start()
+        try:
+            yield
+        finally:
+            await dispatcher.stop()
+
+    app = FastAPI(title="Appyard API", version=__version__, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.store = store
+    app.state.dispatcher = dispatcher
+    app.state.runs = RunService(settings, store, dispatcher)
+    app.state.identity_provider = identity_provider or LocalDeveloper(settings.developer)
+    errors.install(app)
+    for module in (health, catalog, apps, runs):
+        app.include_router(module.router)
+    if settings.web_dir is not None and (settings.web_dir / "index.html").is_file():
+        app.mount("/", StaticFiles(directory=settings.web_dir, html=True), name="web")
+    else:
+        app.include_router(home.router)
+    return app

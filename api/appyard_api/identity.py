@@ -1,0 +1,59 @@
+"""Who is calling, and what they may do.
+
+Every route depends on :func:`current_identity` and checks a permission, so real authentication (an OIDC
+proxy header, a token) plugs in by replacing the :class:`IdentityProvider` on ``app.state`` — no route
+changes. ``appyard dev`` uses :class:`LocalDeveloper`: the person at the keyboard may do everything.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Protocol
+
+from fastapi import Request
+from pydantic import BaseModel
+
+from appyard.properties import AppProperties
+
+from .errors import Forbidden
+
+Permission = Literal["use", "edit"]
+
+
+class Identity(BaseModel):
+    """A caller: a name, roles, and whether they are a developer (who may edit every app)."""
+
+    name: str
+    roles: frozenset[str] = frozenset()
+    developer: bool = False
+
+
+class IdentityProvider(Protocol):
+    """Finds out who sent a request."""
+
+    async def identify(self, request: Request) -> Identity: ...
+
+
+class LocalDeveloper:
+    """Local mode: every request comes from the developer running `appyard dev`."""
+
+    def __init__(self, name: str) -> None:
+        self.identity = Identity(name=name, developer=True)
+
+    async def identify(self, request: Request) -> Identity:  # noqa: ARG002 — every request is the developer's
+        return self.identity
+
+
+def allowed(identity: Identity, permission: Permission, app: AppProperties) -> bool:
+    """Developers may do everything; others need a role the app lists (an empty list admits everyone to use it)."""
+    if identity.developer:
+        return True
+    roles = app.access.roles if permission == "use" else app.access.editor_roles
+    if permission == "use" and not roles:
+        return True
+    return bool(identity.roles & set(roles))
+
+
+def authorize(identity: Identity, permission: Permission, app_name: str, app: AppProperties) -> None:
+    """Raise Forbidden unless ``identity`` has ``permission`` on the app."""
+    if not allowed(identity, permission, app):
+        raise Forbidden(f"{identity.name} may not {permission} app {app_name!r}")

@@ -1,0 +1,104 @@
+"""Apps, pages, their properties and scripts."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from appyard.catalog import label_from_name
+from appyard.workspace import App, Page
+
+from ..deps import CurrentUser, StoreDep
+from ..errors import RequestInvalid
+from ..identity import allowed, authorize
+from ..schemas import AppPublic, AppSummary, FunctionPublic, PagePublic, PageSummary, ScriptPublic, ScriptUpdate
+from ..store import FileStore
+
+router = APIRouter(prefix="/api/apps", tags=["apps"])
+
+
+def _summary(app: App) -> AppSummary:
+    return AppSummary(
+        name=app.name,
+        label=app.properties.label or label_from_name(app.name),
+        description=app.properties.description,
+        pages=[
+            PageSummary(name=entry.name, label=entry.label or label_from_name(entry.name))
+            for entry in app.properties.pages
+            if entry.name in app.pages
+        ],
+    )
+
+
+def _functions(page: Page) -> list[FunctionPublic]:
+    return [
+        FunctionPublic(name=info.name, script=info.module, line=info.line, doc=info.doc)
+        for info in sorted(page.functions.values(), key=lambda info: (info.module, info.line))
+    ]
+
+
+def _page(store: FileStore, page: Page) -> PagePublic:
+    models = store.models(page)
+    entry = next((entry for entry in store.app(page.app).properties.pages if entry.name == page.name), None)
+    return PagePublic(
+        app=page.app,
+        name=page.name,
+        label=(entry.label if entry else None) or page.properties.label or label_from_name(page.name),
+        properties=page.properties.model_dump(mode="json", exclude_defaults=True),
+        state_schema=models.state.model_json_schema(),
+        context_schema=models.context.model_json_schema(),
+        functions=_functions(page),
+        scripts=sorted(path.stem for path in (page.dir / "scripts").glob("*.py")),
+    )
+
+
+@router.get("", response_model=list[AppSummary])
+async def list_apps(identity: CurrentUser, store: StoreDep) -> list[AppSummary]:
+    """The apps the caller may use, in workspace order."""
+    return [_summary(app) for app in store.workspace().apps.values() if allowed(identity, "use", app.properties)]
+
+
+@router.get("/{app}", response_model=AppPublic)
+async def get_app(app: str, identity: CurrentUser, store: StoreDep) -> AppPublic:
+    found = store.app(app)
+    authorize(identity, "use", app, found.properties)
+    return AppPublic(**_summary(found).model_dump(), properties=found.properties.model_dump(mode="json"))
+
+
+@router.get("/{app}/pages/{page}", response_model=PagePublic)
+async def get_page(app: str, page: str, identity: CurrentUser, store: StoreDep) -> PagePublic:
+    """A page's properties, its State and Context JSON schemas, and its functions."""
+    authorize(identity, "use", app, store.app(app).properties)
+    return _page(store, store.page(app, page))
+
+
+@router.put("/{app}/pages/{page}/properties", response_model=PagePublic)
+async def put_properties(app: str, page: str, request: Request, identity: CurrentUser, store: StoreDep) -> PagePublic:
+    """Validate, save and regenerate the page's models, all or nothing; 422 lists every problem."""
+    authorize(identity, "edit", app, store.app(app).properties)
+    try:
+        data = await request.json()
+    except ValueError as error:
+        raise RequestInvalid(f"the body is not JSON: {error}") from None
+    return _page(store, store.save_properties(app, page, data))
+
+
+@router.get("/{app}/pages/{page}/scripts/{name}", response_model=ScriptPublic)
+async def get_script(app: str, page: str, name: str, identity: CurrentUser, store: StoreDep) -> ScriptPublic:
+    authorize(identity, "edit", app, store.app(app).properties)
+    source = store.read_script(app, page, name)
+    stem = name.removesuffix(".py")
+    functions = [item for item in _functions(store.page(app, page)) if item.script == stem]
+    return ScriptPublic(name=stem, source=source, functions=functions)
+
+
+@router.put("/{app}/pages/{page}/scripts/{name}", response_model=ScriptPublic)
+async def put_script(
+    app: str, page: str, name: str, update: ScriptUpdate, identity: CurrentUser, store: StoreDep
+) -> ScriptPublic:
+    """Save a script (it must parse); returns the functions it now defines."""
+    authorize(identity, "edit", app, store.app(app).properties)
+    saved = store.write_script(app, page, name, update.source)
+    stem = name.removesuffix(".py")
+    return ScriptPublic(
+        name=stem, source=update.source, functions=[item for item in _functions(saved) if item.script == stem]
+    )

@@ -1,0 +1,19 @@
+"""GET /api/components: the component catalog."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from appyard.catalog import catalog_schema
+
+from ..deps import CurrentUser
+
+router = APIRouter(prefix="/api", tags=["catalog"])
+
+
+@router.get("/components")
+async def components(_: CurrentUser) -> dict[str, Any]:
+    """JSON schemas of every component, block and column type, with property groups for property panels."""
+    return catalog_schema()

@@ -1,0 +1,71 @@
+"""Runs: start one, read its status, stream its events, cancel it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from ..deps import CurrentUser
+from ..identity import authorize
+from ..runs import RunService
+from ..schemas import RunAccepted, RunCreate, RunPublic
+
+router = APIRouter(prefix="/api", tags=["runs"])
+
+
+def _service(request: Request) -> RunService:
+    service: RunService = request.app.state.runs
+    return service
+
+
+@router.post(
+    "/apps/{app}/pages/{page}/runs",
+    response_model=RunPublic,
+    responses={202: {"model": RunAccepted}},
+    openapi_extra={"requestBody": {"content": {"application/json": {"schema": RunCreate.model_json_schema()}}}},
+)
+async def start_run(
+    app: str,
+    page: str,
+    request: Request,
+    identity: CurrentUser,
+    wait: Annotated[bool, Query(description="Wait (bounded) for the result; false answers 202 at once.")] = True,
+) -> JSONResponse:
+    """Run a function of the page with the given state; the response carries only what the function changed."""
+    service = _service(request)
+    run = service.prepare(identity, app, page, await request.body())
+    result = await service.start(run, wait)
+    finished = result.status.final
+    return JSONResponse(result.model_dump(mode="json"), status_code=200 if finished else 202)
+
+
+@router.get("/runs/{run_id}", response_model=RunPublic)
+async def get_run(run_id: str, request: Request, identity: CurrentUser) -> RunPublic:
+    """The run's result when it has finished, else its status."""
+    return await _service(request).status(identity, run_id)
+
+
+@router.delete("/runs/{run_id}", response_model=RunPublic)
+async def cancel_run(run_id: str, request: Request, identity: CurrentUser) -> RunPublic:
+    """Cancel a queued or running run (a finished run keeps its result)."""
+    return await _service(request).cancel(identity, run_id)
+
+
+@router.get("/runs/{run_id}/events")
+async def run_events(run_id: str, request: Request, identity: CurrentUser) -> StreamingResponse:
+    """Server-sent events: status changes, output and progress, from the start of the run to its end."""
+    service = _service(request)
+    run = await service.request_of(run_id)
+    authorize(identity, "use", run.app, service.store.app(run.app).properties)
+
+    async def stream() -> AsyncIterator[bytes]:
+        async for event in service.dispatcher.events(run.app, run_id):
+            if await request.is_disconnected():
+                return
+            yield f"event: {event.type}\ndata: {event.model_dump_json()}\n\n".encode()
+
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)

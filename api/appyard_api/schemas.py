@@ -1,0 +1,80 @@
+"""Request and response bodies of the HTTP API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from appyard.runs import RunError, RunStatus
+
+
+class HealthPublic(BaseModel):
+    status: str = Field(description="ok, or degraded when NATS is unreachable (the response is then a 503).")
+    nats: str
+    apps: int
+    problems: int = Field(description="Problems found in the workspace (see `appyard validate`).")
+    version: str
+
+
+class PageSummary(BaseModel):
+    name: str
+    label: str
+
+
+class AppSummary(BaseModel):
+    name: str
+    label: str
+    description: str | None
+    pages: list[PageSummary]
+
+
+class FunctionPublic(BaseModel):
+    name: str
+    script: str = Field(description="The script file (without .py) that defines it.")
+    line: int
+    doc: str | None
+
+
+class PagePublic(BaseModel):
+    app: str
+    name: str
+    label: str
+    properties: dict[str, Any] = Field(description="The page's properties.json, as validated.")
+    state_schema: dict[str, Any]
+    context_schema: dict[str, Any]
+    functions: list[FunctionPublic]
+    scripts: list[str] = Field(description="Script files in scripts/, without .py.")
+
+
+class AppPublic(AppSummary):
+    properties: dict[str, Any]
+
+
+class ScriptPublic(BaseModel):
+    name: str
+    source: str
+    functions: list[FunctionPublic]
+
+
+class ScriptUpdate(BaseModel):
+    source: str = Field(description="The whole new content of the script.")
+
+
+class RunCreate(BaseModel):
+    function: str = Field(description="A function of the page.")
+    state: dict[str, Any] = Field(default_factory=dict, description="What the user entered (only what they touched).")
+
+
+class RunAccepted(BaseModel):
+    run_id: str
+    status: RunStatus
+
+
+class RunPublic(BaseModel):
+    run_id: str
+    status: RunStatus
+    context: dict[str, Any] = Field(default_factory=dict, description="Only what the function changed.")
+    stdout: str = ""
+    error: RunError | None = None
+    duration_ms: float | None = Field(None, description="Execution time in the runner.")

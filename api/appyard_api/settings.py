@@ -1,0 +1,39 @@
+"""Settings of the API process, from APPYARD_API_* environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ApiSettings(BaseSettings):
+    """Everything the API process can be told. Defaults suit `appyard dev` on one machine."""
+
+    model_config = SettingsConfigDict(env_prefix="APPYARD_API_", extra="ignore")
+
+    mode: Literal["local", "cluster"] = Field("local", description="local: apps from a workspace folder.")
+    workspace: Path = Field(Path("workspace"), description="The workspace folder (local mode).")
+    namespace: str = Field("local", description="Namespace part of NATS subjects and result keys.")
+    host: str = Field("127.0.0.1", description="Interface to listen on; loopback unless told otherwise.")
+    port: int = Field(8000, description="Port to listen on.")
+    nats_url: str = Field("nats://127.0.0.1:4222", description="NATS server URL.")
+    nats_connect_timeout: float = Field(5.0, description="Seconds to wait for NATS at startup.")
+    run_wait_seconds: float = Field(
+        30.0, description="How long POST /runs waits for a result before answering 202 with the run id."
+    )
+    results_ttl_seconds: int = Field(3600, description="How long results stay readable in the results bucket.")
+    events_ttl_seconds: int = Field(900, description="How long run events (logs, progress) stay replayable.")
+    max_request_bytes: int = Field(1_048_576, description="Largest accepted run request body.")
+    max_payload_bytes: int = Field(8_388_608, description="Largest NATS message (must match the server's).")
+    web_dir: Path | None = Field(None, description="Built web client to serve at / (web/dist).")
+    developer: str = Field("developer", description="Name of the local developer (local mode identity).")
+
+
+@lru_cache
+def get_settings() -> ApiSettings:
+    """The process's settings, read once from the environment (tests override the dependency)."""
+    return ApiSettings()

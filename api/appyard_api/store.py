@@ -1,0 +1,177 @@
+"""Where the API reads apps and pages from, and how it saves properties and scripts (local mode: files).
+
+The store keeps the last scan of the workspace and rescans when files change (checked at most every
+``recheck_seconds``, so the run path pays nothing most of the time). Pages' generated State/Context models
+are imported straight from their files — they contain only classes, never user code — and cached by their
+digest, so a regenerated page is picked up without a restart.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from pydantic import BaseModel
+
+from appyard import atomic, codegen
+from appyard.errors import Issue, NotFound, PropertiesInvalid
+from appyard.properties import dumps
+from appyard.scripts import SCRIPTS_DIR, functions_in
+from appyard.validation import validate_page
+from appyard.workspace import PROPERTIES, App, Page, Workspace, scan
+
+from .errors import RequestInvalid
+
+
+@dataclass(frozen=True)
+class PageModels:
+    """A page's generated classes, imported in this process."""
+
+    state: type[BaseModel]
+    context: type[BaseModel]
+
+
+def _fingerprint(root: Path) -> tuple[tuple[str, int, int], ...]:
+    """Names, sizes and modification times of every file that affects what the store serves."""
+    entries: list[tuple[str, int, int]] = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "__")))
+        for name in sorted(files):
+            if name.endswith((".json", ".py")):
+                stat = os.stat(os.path.join(folder, name))
+                entries.append((os.path.join(folder, name), stat.st_size, stat.st_mtime_ns))
+    return tuple(entries)
+
+
+class FileStore:
+    """Apps and pages from a workspace folder."""
+
+    def __init__(self, root: Path, recheck_seconds: float = 0.5) -> None:
+        self.root = root.resolve()
+        self._recheck = recheck_seconds
+        self._lock = threading.Lock()
+        self._checked = 0.0
+        self._fingerprint: tuple[tuple[str, int, int], ...] = ()
+        self._workspace: Workspace | None = None
+        self._issues: list[Issue] = []
+        self._models: dict[tuple[str, str, str], PageModels] = {}
+
+    def _refresh(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._checked < self._recheck:
+            return
+        with self._lock:
+            self._checked = now
+            fingerprint = _fingerprint(self.root)
+            if force or fingerprint != self._fingerprint or self._workspace is None:
+                self._workspace, self._issues = scan(self.root)
+                self._fingerprint = fingerprint
+
+    def workspace(self) -> Workspace:
+        """The valid part of the workspace (problems are in :meth:`issues`)."""
+        self._refresh()
+        if self._workspace is None:
+            raise PropertiesInvalid(self._issues)
+        return self._workspace
+
+    def issues(self) -> list[Issue]:
+        self._refresh()
+        return list(self._issues)
+
+    def app(self, name: str) -> App:
+        app = self.workspace().apps.get(name)
+        if app is None:
+            known = ", ".join(self.workspace().apps) or "none"
+            problems = [issue for issue in self._issues if f"/{name}/" in f"/{issue.file}"]
+            if problems:
+                raise PropertiesInvalid(problems)
+            raise NotFound(f"no app {name!r} (apps: {known})")
+        return app
+
+    def page(self, app: str, page: str) -> Page:
+        found = self.app(app).pages.get(page)
+        if found is None:
+            problems = [issue for issue in self._issues if f"/{app}/{page}/" in f"/{issue.file}"]
+            if problems:
+                raise PropertiesInvalid(problems)
+            known = ", ".join(self.app(app).pages) or "none"
+            raise NotFound(f"app {app!r} has no page {page!r} (pages: {known})")
+        return found
+
+    # -- generated models -------------------------------------------------------------------------------
+
+    def models(self, page: Page) -> PageModels:
+        """The page's State and Context classes (imported once per generated version)."""
+        digest = codegen.source_digest(page.properties)
+        cache_key = (page.app, page.name, digest)
+        cached = self._models.get(cache_key)
+        if cached is not None:
+            return cached
+        state = self._import(page, codegen.STATE_FILE, digest).State
+        context = self._import(page, codegen.CONTEXT_FILE, digest).Context
+        models = PageModels(state=state, context=context)
+        self._models[cache_key] = models
+        return models
+
+    def _import(self, page: Page, file: str, digest: str) -> ModuleType:
+        path = page.dir / file
+        if not path.is_file() or f"# source: {digest}" not in path.read_text(encoding="utf-8"):
+            # Models are stale or missing (edited outside the Studio, `appyard gen` not run): regenerate.
+            codegen.write(page.dir, codegen.generate(page.properties))
+        name = f"_appyard_models.{page.app}.{page.name}.{path.stem}_{digest.removeprefix('sha256:')}"
+        spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            raise NotFound(f"cannot import {path}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # pydantic resolves the module's annotations through sys.modules
+        spec.loader.exec_module(module)
+        return module
+
+    # -- saving -----------------------------------------------------------------------------------------
+
+    def save_properties(self, app: str, page: str, data: Any) -> Page:
+        """Validate page properties, then write properties.json and both models in one atomic step."""
+        current = self.page(app, page)
+        file = os.path.relpath(current.properties_file, self.root.parent)
+        properties = validate_page(data, file=file, functions=current.functions)
+        models = codegen.generate(properties)
+        atomic.write_all({current.properties_file: dumps(properties), **codegen.outputs(current.dir, models)})
+        self._refresh(force=True)
+        return self.page(app, page)
+
+    def script_path(self, app: str, page: str, name: str) -> Path:
+        stem = name.removesuffix(".py")
+        if not (stem.isidentifier() and stem.isascii()):
+            raise RequestInvalid(f"{name!r} is not a script name: use letters, digits and underscores")
+        return self.page(app, page).dir / SCRIPTS_DIR / f"{stem}.py"
+
+    def read_script(self, app: str, page: str, name: str) -> str:
+        path = self.script_path(app, page, name)
+        if not path.is_file():
+            scripts = sorted(p.stem for p in path.parent.glob("*.py"))
+            raise NotFound(f"page {app}/{page} has no script {name!r} (scripts: {', '.join(scripts) or 'none'})")
+        return path.read_text(encoding="utf-8")
+
+    def write_script(self, app: str, page: str, name: str, source: str) -> Page:
+        """Save a script after checking it parses; the page's functions are found again."""
+        path = self.script_path(app, page, name)
+        try:
+            ast.parse(source, filename=path.name)
+        except SyntaxError as error:
+            shown = os.path.relpath(path, self.root.parent)
+            raise PropertiesInvalid([Issue(shown, f"line {error.lineno}", f"syntax error: {error.msg}")]) from None
+        functions_in(source, path.stem)
+        atomic.write_all({path: source})
+        self._refresh(force=True)
+        return self.page(app, page)
+
+    def properties_file(self, app: str, page: str) -> Path:
+        return self.page(app, page).dir / PROPERTIES

@@ -1,0 +1,28 @@
+"""Settings of a runner process, from APPYARD_RUNNER_* environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class RunnerSettings(BaseSettings):
+    """Everything a runner can be told. One runner process serves one app."""
+
+    model_config = SettingsConfigDict(env_prefix="APPYARD_RUNNER_", extra="ignore")
+
+    app: str = Field(description="The app this runner serves.")
+    workspace: Path = Field(Path("workspace"), description="The workspace folder holding the app's code.")
+    namespace: str = Field("local", description="Namespace part of NATS subjects and result keys.")
+    nats_url: str = Field("nats://127.0.0.1:4222", description="NATS server URL.")
+    concurrency: int | None = Field(None, description="Runs at once; default: the app's runner.concurrency.")
+    tmp_dir: Path = Field(Path("/tmp"), description="Where each run's private temporary folder is made.")
+    ack_wait_seconds: float = Field(
+        5.0, description="A run whose runner stops heartbeating is redelivered after this long."
+    )
+    max_deliver: int = Field(3, description="Deliveries of one run before it ends as failed (kind gave_up).")
+    reload: bool = Field(False, description="Watch the app's files and reload its code when they change (dev).")
+    drain_seconds: float = Field(30.0, description="On SIGTERM, how long running runs may take to finish.")
+    max_payload_bytes: int = Field(8_388_608, description="Largest result the NATS server accepts.")

@@ -1,0 +1,305 @@
+"""The runner: pulls an app's runs, executes each in a fresh forked child, stores the result, then acks.
+
+Per run: status "running" → execute in the sandbox (output and progress streamed as events) → the parent
+validates the returned context against the page's Context and keeps only what changed → the result is
+written to the results bucket (first final result wins, so a cancel that came first stays) → ack.
+A run redelivered after a runner died is first looked up in the results bucket, so a run whose result was
+already stored is not executed twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import signal
+import time
+from typing import Any
+
+import nats
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext, api
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.kv import KeyValue
+from pydantic import ValidationError
+
+from appyard import diff
+from appyard.errors import AppyardError
+from appyard.runs import (
+    RESULTS_BUCKET,
+    RUNS_STREAM,
+    RunError,
+    RunEvent,
+    RunRequest,
+    RunResult,
+    RunStatus,
+    consumer_name,
+    events_subject,
+    result_key,
+    runs_subject,
+)
+
+from .code import AppCode
+from .consume import PullLoop
+from .sandbox import Limits, Progress, Sandbox, SandboxUnavailable
+from .settings import RunnerSettings
+
+log = logging.getLogger("appyard.runner")
+
+_TERMINATING = 3
+
+
+class Runner:
+    """One app's runner process."""
+
+    def __init__(self, settings: RunnerSettings) -> None:
+        self.settings = settings
+        # Only the pages' models, for validating what children return: user code runs in children only.
+        self.code = AppCode(settings.workspace, settings.app, functions=False)
+        self._nc: Client | None = None
+        self._js: JetStreamContext | None = None
+        self._kv: KeyValue | None = None
+        self._loop: PullLoop | None = None
+        self._running: dict[str, asyncio.Event] = {}
+        self._cancelled: dict[str, float] = {}
+        self._stop = asyncio.Event()
+        self.sandbox: Sandbox | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Serve until SIGTERM/SIGINT, then drain."""
+        self.code.load()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._stop.set)
+        await self.start()
+        reload = loop.create_task(self._watch_code()) if self.settings.reload else None
+        await self._stop.wait()
+        log.info("draining: waiting up to %.0f s for %d running runs", self.settings.drain_seconds, len(self._running))
+        if reload is not None:
+            reload.cancel()
+        await self.stop()
+
+    async def start(self) -> None:
+        settings = self.settings
+        self._nc = await nats.connect(
+            settings.nats_url,
+            name=f"appyard-runner-{settings.app}",
+            allow_reconnect=True,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.25,
+            reconnected_cb=self._reconnected,
+        )
+        self._js = self._nc.jetstream(timeout=5.0)
+        await self._ensure_consumer()
+        self._kv = await self._js.key_value(RESULTS_BUCKET)
+        await self._nc.subscribe(f"cancel.{settings.namespace}.{settings.app}.*", cb=self._on_cancel)
+        capacity = settings.concurrency or self.code.settings.concurrency
+        self.sandbox = Sandbox(
+            settings.workspace, settings.app, self._limits(), tmp_root=settings.tmp_dir, warm=capacity
+        )
+        await self.sandbox.start()
+        self._loop = PullLoop(self._nc, RUNS_STREAM, self._consumer, capacity, self._handle)
+        await self._loop.start()
+        log.info("runner for app %s ready: %d runs at once", settings.app, capacity)
+
+    async def stop(self) -> None:
+        if self._loop is not None:
+            await self._loop.stop(self.settings.drain_seconds)
+        if self.sandbox is not None:
+            self.sandbox.close()
+        if self._nc is not None and not self._nc.is_closed:
+            await self._nc.drain()
+
+    @property
+    def _consumer(self) -> str:
+        return consumer_name(self.settings.namespace, self.settings.app)
+
+    async def _ensure_consumer(self) -> None:
+        assert self._js is not None
+        config = api.ConsumerConfig(
+            durable_name=self._consumer,
+            filter_subject=runs_subject(self.settings.namespace, self.settings.app),
+            ack_policy=api.AckPolicy.EXPLICIT,
+            ack_wait=self.settings.ack_wait_seconds,
+            max_deliver=self.settings.max_deliver,
+            max_ack_pending=10_000,
+        )
+        for attempt in range(60):
+            try:
+                await self._js.add_consumer(RUNS_STREAM, config)
+                return
+            except nats.js.errors.NotFoundError:
+                if attempt == 0:
+                    log.warning("stream %s not found yet (the API creates it); waiting", RUNS_STREAM)
+                await asyncio.sleep(0.5)
+        raise RuntimeError(f"stream {RUNS_STREAM} does not exist; start the API first")
+
+    async def _reconnected(self) -> None:
+        log.info("reconnected to NATS")
+        with contextlib.suppress(Exception):
+            await self._ensure_consumer()
+        if self._loop is not None:
+            self._loop.reset()
+
+    async def _watch_code(self) -> None:
+        while True:
+            await asyncio.sleep(0.5)
+            if self.code.reload_if_changed() and self.sandbox is not None:
+                try:
+                    await self.sandbox.restart(self._limits())  # a new zygote with the new code
+                except SandboxUnavailable as error:
+                    log.error("the new code of app %s cannot be loaded: %s", self.settings.app, error)
+
+    # -- cancel -----------------------------------------------------------------------------------------
+
+    async def _on_cancel(self, msg: Msg) -> None:
+        run_id = msg.subject.rsplit(".", 1)[-1]
+        event = self._running.get(run_id)
+        if event is not None:
+            event.set()
+        now = time.monotonic()
+        self._cancelled[run_id] = now
+        for stale in [key for key, at in self._cancelled.items() if now - at > 3600]:
+            del self._cancelled[stale]
+
+    # -- runs -------------------------------------------------------------------------------------------
+
+    def _event(self, request: RunRequest, event: RunEvent) -> None:
+        assert self._nc is not None
+        subject = events_subject(request.namespace, request.app, request.run_id)
+        asyncio.get_running_loop().create_task(self._nc.publish(subject, event.model_dump_json().encode()))
+
+    async def _stored(self, key: str) -> bool:
+        assert self._kv is not None
+        try:
+            await self._kv.get(key)
+        except KeyNotFoundError:
+            return False
+        return True
+
+    async def _handle(self, msg: Msg) -> None:
+        try:
+            request = RunRequest.model_validate_json(msg.data)
+        except ValidationError as error:
+            log.error("dropping a malformed run message: %s", error)
+            await msg.term()
+            return
+        key = result_key(request.namespace, request.app, request.run_id)
+        attempt = msg.metadata.num_delivered
+        if request.run_id in self._cancelled or (attempt > 1 and await self._stored(key)):
+            await msg.ack()
+            return
+        cancel = asyncio.Event()
+        self._running[request.run_id] = cancel
+        heartbeat = asyncio.get_running_loop().create_task(self._heartbeat(msg))
+        try:
+            result = await self._execute(request, attempt, cancel)
+            await self._store(key, result)
+            await msg.ack()
+        finally:
+            heartbeat.cancel()
+            self._running.pop(request.run_id, None)
+
+    async def _heartbeat(self, msg: Msg) -> None:
+        # Long runs tell the server they are alive, so they are not redelivered to another runner.
+        while True:
+            await asyncio.sleep(self.settings.ack_wait_seconds / _TERMINATING)
+            with contextlib.suppress(Exception):
+                await msg.in_progress()
+
+    def _limits(self) -> Limits:
+        app = self.code.settings
+        return Limits(
+            timeout_seconds=app.timeout_seconds,
+            memory_mb=app.memory_mb,
+            cpu_seconds=app.cpu_seconds or math.ceil(app.timeout_seconds),
+            max_output_bytes=app.max_output_kb * 1024,
+        )
+
+    def _failed(self, request: RunRequest, attempt: int, error: RunError, **fields: Any) -> RunResult:
+        return RunResult(
+            run_id=request.run_id,
+            app=request.app,
+            page=request.page,
+            function=request.function,
+            status=RunStatus.cancelled if error.kind == "cancelled" else RunStatus.failed,
+            error=error,
+            attempt=attempt,
+            **fields,
+        )
+
+    async def _execute(self, request: RunRequest, attempt: int, cancel: asyncio.Event) -> RunResult:
+        self._event(request, RunEvent(type="status", run_id=request.run_id, status=RunStatus.running))
+        try:
+            page = self.code.page(request.page)
+        except AppyardError as error:
+            return self._failed(request, attempt, RunError(kind="not_found", message=str(error)))
+        assert self.sandbox is not None
+        try:
+            sandboxed = await self.sandbox.run(
+                {"page": request.page, "function": request.function, "state": request.state},
+                on_output=lambda text: self._event(request, RunEvent(type="log", run_id=request.run_id, text=text)),
+                on_progress=lambda progress: self._progress(request, progress),
+                cancel=cancel,
+            )
+        except SandboxUnavailable as error:
+            return self._failed(request, attempt, RunError(kind="load", message=str(error), retryable=True))
+        fields: dict[str, Any] = {"stdout": sandboxed.output, "duration_ms": sandboxed.duration_ms}
+        if sandboxed.error is not None or sandboxed.value is None:
+            failure = sandboxed.error or RunError(kind="crashed", message="the run ended without a result")
+            return self._failed(request, attempt, failure, **fields)
+        try:
+            # The child is untrusted: validate what it sent against the page's Context here, in the parent.
+            context = page.context.model_validate(sandboxed.value).model_dump(mode="json")
+        except ValidationError as error:
+            message = f"{request.function} returned an invalid context: {error.error_count()} problem(s)"
+            return self._failed(request, attempt, RunError(kind="invalid_context", message=message), **fields)
+        return RunResult(
+            run_id=request.run_id,
+            app=request.app,
+            page=request.page,
+            function=request.function,
+            status=RunStatus.succeeded,
+            context=diff.changes(page.blank_context, context),
+            attempt=attempt,
+            **fields,
+        )
+
+    def _progress(self, request: RunRequest, progress: Progress) -> None:
+        event = RunEvent(
+            type="progress", run_id=request.run_id, done=progress.done, total=progress.total, text=progress.message
+        )
+        self._event(request, event)
+
+    async def _store(self, key: str, result: RunResult) -> None:
+        assert self._kv is not None
+        payload = result.model_dump_json().encode()
+        if len(payload) > self.settings.max_payload_bytes:
+            size = len(payload) / 1_048_576
+            limit = self.settings.max_payload_bytes / 1_048_576
+            message = f"the result is {size:.1f} MiB, more than the {limit:.0f} MiB limit; return less data"
+            result = self._failed(
+                RunRequest(
+                    run_id=result.run_id,
+                    namespace=self.settings.namespace,
+                    app=result.app,
+                    page=result.page,
+                    function=result.function,
+                    submitted_at=0,
+                ),
+                result.attempt,
+                RunError(kind="invalid_context", message=message),
+                stdout=result.stdout[-65536:],
+                duration_ms=result.duration_ms,
+            )
+            payload = result.model_dump_json().encode()
+        with contextlib.suppress(KeyWrongLastSequenceError):  # a final result (a cancel) is there already
+            await self._kv.create(key, payload)
+        request_status = RunEvent(type="status", run_id=result.run_id, status=result.status)
+        assert self._nc is not None
+        subject = events_subject(self.settings.namespace, result.app, result.run_id)
+        await self._nc.publish(subject, request_status.model_dump_json().encode())

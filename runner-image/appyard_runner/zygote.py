@@ -1,0 +1,151 @@
+"""The zygote: a process that imports the app's code once and forks a fresh child for every run.
+
+The runner starts it with ``python -m appyard_runner.zygote`` and talks to it over a Unix socket
+(SOCK_SEQPACKET, fd in ``APPYARD_ZYGOTE_FD``). Children are forked ahead, each blocked on its request pipe
+(see :mod:`._child`), and handed to the runner before it needs them. Messages:
+
+- zygote → runner ``child <pid> <workdir>``, with the parent ends of that child's pipes attached (output,
+  progress, result, request); the zygote then closes its copies. It sends ``warm`` children at start;
+- runner → zygote ``more``: the runner used a child; the zygote forks and sends another;
+- zygote → runner ``exit <pid> <status>`` whenever a child it forked has exited (only the zygote, as the
+  parent, can read the status: a signal number tells a CPU limit from a crash);
+- runner → zygote ``quit``: stop forking and exit once every child has been reaped (the runner kills the
+  idle children it holds).
+
+Forking costs milliseconds (more for a bigger process); doing it here keeps it off the runner's event loop,
+and means the process holding the NATS connection never runs user code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import json
+import os
+import selectors
+import signal
+import socket
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from appyard import execution
+
+from . import _child
+from .code import AppCode
+
+MESSAGE_BYTES = 256
+
+
+@dataclass(frozen=True)
+class ZygoteConfig:
+    """What the runner tells a zygote (as JSON in APPYARD_ZYGOTE_CONFIG)."""
+
+    workspace: str
+    app: str
+    tmp_dir: str
+    memory_mb: int
+    cpu_seconds: int
+    warm: int
+
+
+class Zygote:
+    def __init__(self, config: ZygoteConfig, channel: socket.socket) -> None:
+        self.config = config
+        self.channel = channel
+        self.code = AppCode(Path(config.workspace), config.app)
+        self.children: set[int] = set()
+        self.quitting = False
+
+    def handle(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Runs in a child: the page's own validation, the call, and the context as JSON."""
+        page = self.code.page(request["page"])
+        return execution.execute(page, request["function"], request["state"], self.code.root).context
+
+    def warm_up(self) -> None:
+        """Runs in an idle child: exercise every page's models (see appyard.execution.warm_up)."""
+        for page in self.code.pages.values():
+            execution.warm_up(page)
+
+    def send_child(self) -> None:
+        """Fork a child and hand it to the runner."""
+        workdir = Path(tempfile.mkdtemp(prefix="run-", dir=self.config.tmp_dir))
+        ends = [os.pipe() for _ in range(4)]  # output, progress, result: child writes; request: child reads
+        child_ends = (ends[0][1], ends[1][1], ends[2][1], ends[3][0])
+        pid = os.fork()
+        if pid == 0:
+            self.channel.close()
+            _child.serve_one(
+                self.handle,
+                self.warm_up,
+                child_ends,
+                workdir,
+                self.config.memory_mb,
+                self.config.cpu_seconds,
+                self.code.root,
+            )
+        for fd in child_ends:
+            os.close(fd)
+        self.children.add(pid)
+        parent_ends = [ends[0][0], ends[1][0], ends[2][0], ends[3][1]]
+        socket.send_fds(self.channel, [f"child {pid} {workdir}".encode()], parent_ends)
+        for fd in parent_ends:
+            os.close(fd)
+
+    def reap(self) -> None:
+        while self.children:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                self.children.clear()
+                return
+            if pid == 0:
+                return
+            self.children.discard(pid)
+            with contextlib.suppress(OSError):
+                self.channel.send(f"exit {pid} {status}".encode())
+
+    def serve(self) -> None:
+        self.code.load()  # imports the app; gc.freeze() keeps children from copying what it allocated
+        wake_r, wake_w = os.pipe()
+        os.set_blocking(wake_w, False)
+        signal.set_wakeup_fd(wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.signal(signal.SIGTERM, lambda *_: setattr(self, "quitting", True))
+        selector = selectors.DefaultSelector()
+        selector.register(self.channel, selectors.EVENT_READ, "channel")
+        selector.register(wake_r, selectors.EVENT_READ, "signal")
+        self.channel.send(b"ready")
+        for _ in range(self.config.warm):
+            self.send_child()
+        while not (self.quitting and not self.children):
+            for key, _ in selector.select(timeout=1.0):
+                if key.data == "signal":
+                    with contextlib.suppress(BlockingIOError):
+                        os.read(wake_r, 512)
+                    continue
+                message = self.channel.recv(MESSAGE_BYTES)
+                if message == b"more" and not self.quitting:
+                    self.send_child()
+                elif message in (b"quit", b""):  # b"": the runner is gone
+                    self.quitting = True
+            self.reap()
+        gc.collect()
+
+
+def main() -> None:
+    config = ZygoteConfig(**json.loads(os.environ["APPYARD_ZYGOTE_CONFIG"]))
+    channel = socket.socket(fileno=int(os.environ["APPYARD_ZYGOTE_FD"]))
+    try:
+        Zygote(config, channel).serve()
+    except Exception as error:  # tell the runner why, instead of dying silently
+        with contextlib.suppress(OSError):
+            channel.send(f"failed {type(error).__name__}: {error}"[:MESSAGE_BYTES].encode())
+        raise
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

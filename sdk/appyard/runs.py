@@ -1,0 +1,138 @@
+"""The run protocol shared by the API and the runners (DESIGN.md §3).
+
+::
+
+    API ──publish RunRequest──▶ stream APPYARD_RUNS, subject runs.<namespace>.<app>, Nats-Msg-Id = run id
+                                  │ (work queue; one durable pull consumer per app: runner-<app>)
+    runner ──events──▶ stream APPYARD_EVENTS, subject events.<namespace>.<app>.<run id>   (status, logs, progress)
+    runner ──RunResult──▶ KV bucket APPYARD_RESULTS, key <namespace>.<app>.<run id>      (final results only)
+    API ──cancel──▶ subject cancel.<namespace>.<app>.<run id>
+
+A result key is written once: the first final result wins (a cancel that lands first makes the runner's
+result a no-op), and a runner acks its message only after the result is stored.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+RUNS_STREAM = "APPYARD_RUNS"
+EVENTS_STREAM = "APPYARD_EVENTS"
+RESULTS_BUCKET = "APPYARD_RESULTS"
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_run_id() -> str:
+    """A ULID: 26 characters, sortable by creation time, safe as a NATS subject token and a KV key part."""
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
+    return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
+
+
+def runs_subject(namespace: str, app: str) -> str:
+    """Where run requests of an app are published."""
+    return f"runs.{namespace}.{app}"
+
+
+def result_key(namespace: str, app: str, run_id: str) -> str:
+    """The KV key of a run's final result."""
+    return f"{namespace}.{app}.{run_id}"
+
+
+def events_subject(namespace: str, app: str, run_id: str) -> str:
+    """Where a run's status changes, log lines and progress are published."""
+    return f"events.{namespace}.{app}.{run_id}"
+
+
+def cancel_subject(namespace: str, app: str, run_id: str) -> str:
+    """Where a request to cancel a run is published."""
+    return f"cancel.{namespace}.{app}.{run_id}"
+
+
+def consumer_name(namespace: str, app: str) -> str:
+    """The durable consumer shared by an app's runner replicas."""
+    return f"runner-{namespace}-{app}"
+
+
+class RunStatus(StrEnum):
+    """Where a run is. The last three are final."""
+
+    queued = "queued"
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+    cancelled = "cancelled"
+
+    @property
+    def final(self) -> bool:
+        return self in (RunStatus.succeeded, RunStatus.failed, RunStatus.cancelled)
+
+
+ErrorKind = Literal[
+    "exception",  # the function raised
+    "invalid_state",  # the state did not fit the page (normally caught by the API before dispatch)
+    "invalid_context",  # the function returned something that does not fit the page's Context
+    "not_found",  # the page or function does not exist in the runner's copy of the app
+    "timeout",  # the wall-clock limit was reached and the run's processes were killed
+    "memory",  # the memory limit was reached
+    "cpu",  # the CPU-time limit was reached
+    "crashed",  # the run's process died (signal or exit without a result)
+    "gave_up",  # the run was delivered max_deliver times without finishing (it kept killing its runner)
+    "cancelled",  # someone cancelled it
+    "load",  # the app's code could not be imported
+]
+
+
+class RunError(BaseModel):
+    """Why a run failed, in a form the web client shows as is."""
+
+    kind: ErrorKind = Field(description="What went wrong, as a category.")
+    message: str = Field(description="One line for people.")
+    traceback: str | None = Field(None, description="The user's frames only, when the function raised.")
+    retryable: bool = Field(False, description="Whether running it again could succeed without any change.")
+
+
+class RunRequest(BaseModel):
+    """What the API publishes for a runner to execute."""
+
+    run_id: str
+    namespace: str
+    app: str
+    page: str
+    function: str
+    state: dict[str, Any] = Field(default_factory=dict, description="Already validated against the page's State.")
+    submitted_at: float = Field(description="Unix time (seconds) when the API accepted the run.")
+    user: str | None = Field(None, description="Who started it (for logs and audit).")
+
+
+class RunResult(BaseModel):
+    """A run's final outcome, stored in the results bucket and returned by the API."""
+
+    run_id: str
+    app: str
+    page: str
+    function: str
+    status: RunStatus
+    context: dict[str, Any] = Field(default_factory=dict, description="Only what the function changed.")
+    stdout: str = Field("", description="Captured stdout and stderr (cut at the app's max_output_kb).")
+    error: RunError | None = None
+    duration_ms: float = Field(0.0, description="Time spent executing, from fork to result.")
+    attempt: int = Field(1, description="Which delivery of the run produced this result.")
+    finished_at: float = Field(default_factory=time.time)
+
+
+class RunEvent(BaseModel):
+    """Something that happened during a run: a status change, output, or progress reported by the script."""
+
+    type: Literal["status", "log", "progress"]
+    run_id: str
+    at: float = Field(default_factory=time.time)
+    status: RunStatus | None = None
+    text: str | None = Field(None, description="Output text (log) or a progress message.")
+    done: float | None = Field(None, description="Progress so far (of total, or a fraction when total is unset).")
+    total: float | None = None
