@@ -30,10 +30,8 @@ $(VENV)/.installed: $(BIN)/python requirements/constraints.txt requirements/dev.
 
 setup: $(VENV)/.installed ## Install everything into .venv (idempotent)
 
-dev: setup ## Run Appyard on http://127.0.0.1:8000 with the sample workspace
-	@echo "The run path (API, NATS, runners) is not built yet: validating and generating the sample workspace instead."
-	$(BIN)/appyard validate $(WORKSPACE)
-	$(BIN)/appyard gen $(WORKSPACE)
+dev: setup ## Run Appyard on http://127.0.0.1:8000 with the sample workspace (Ctrl-C stops it)
+	$(BIN)/appyard dev $(WORKSPACE)
 
 lint: setup ## ruff: lint and formatting
 	$(BIN)/ruff check $(PY_SOURCES)

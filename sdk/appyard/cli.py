@@ -82,7 +82,7 @@ def gen(
     loaded = _load(path)
     pages = list(loaded.pages())
     pending: list[tuple[workspace.Page, codegen.GeneratedModels]] = []
-    with Progress(console=err, transient=True) as progress:
+    with Progress(console=err, transient=True, disable=len(pages) < 10) as progress:
         task = progress.add_task("generating models", total=len(pages))
         for page in pages:
             progress.update(task, description=f"generating {page.app}/{page.name}")
