@@ -55,8 +55,9 @@ test: setup lint typecheck verify ## Install everything and run every test tier
 	$(BIN)/appyard validate $(WORKSPACE)
 	$(BIN)/pytest tests
 
-bench: setup ## Measure performance; see docs/benchmarks.md
+bench: setup ## Measure performance; record the numbers in docs/benchmarks.md
 	$(BIN)/python -m bench.codegen
+	$(BIN)/python -m bench.runs
 
 clean: ## Remove the virtualenv and caches
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

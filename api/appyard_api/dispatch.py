@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator
@@ -121,6 +122,7 @@ class Dispatcher:
         self._js = self._nc.jetstream(timeout=5.0)
         self._kv = await ensure_streams(self._js, self.settings)
         await self._subscribe_results()
+        await self._nc.subscribe(f"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{RUNS_STREAM}.*", cb=self._gave_up)
 
     async def stop(self) -> None:
         for future in self._waiters.values():
@@ -206,6 +208,44 @@ class Dispatcher:
         while len(self._recent) > _RECENT:
             self._recent.popitem(last=False)
         return result
+
+    async def _gave_up(self, msg: Msg) -> None:
+        """A run was delivered max_deliver times without being acked (it kept killing its runner): fail it."""
+        try:
+            advisory = json.loads(msg.data)
+            js = self._jetstream()
+            stored = await js.get_msg(RUNS_STREAM, int(advisory["stream_seq"]))
+            request = RunRequest.model_validate_json(stored.data or b"")
+        except Exception:
+            log.exception("could not handle a max-deliveries advisory")
+            return
+        deliveries = advisory.get("deliveries", "several")
+        message = f"the run was started {deliveries} times and each time its runner stopped before it finished"
+        result = RunResult(
+            run_id=request.run_id,
+            app=request.app,
+            page=request.page,
+            function=request.function,
+            status=RunStatus.failed,
+            error=RunError(kind="gave_up", message=message),
+            attempt=int(deliveries) if isinstance(deliveries, int) else 0,
+        )
+        assert self._kv is not None
+        with contextlib.suppress(KeyWrongLastSequenceError):
+            await self._kv.create(
+                result_key(request.namespace, request.app, request.run_id), result.model_dump_json().encode()
+            )
+        with contextlib.suppress(Exception):
+            await js.delete_msg(RUNS_STREAM, int(advisory["stream_seq"]))
+        log.warning("run %s of %s/%s failed after %s deliveries", request.run_id, request.app, request.page, deliveries)
+
+    async def last_status(self, app: str, run_id: str) -> RunStatus:
+        """Running when the run's runner has said so, else queued (for runs without a result yet)."""
+        js = self._jetstream()
+        with contextlib.suppress(NotFoundError, KeyNotFoundError):
+            message = await js.get_last_msg(EVENTS_STREAM, events_subject(self.settings.namespace, app, run_id))
+            return RunStatus.running if message.data else RunStatus.queued
+        return RunStatus.queued
 
     # -- runs -------------------------------------------------------------------------------------------
 

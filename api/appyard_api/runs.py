@@ -108,7 +108,9 @@ class RunService:
         finally:
             metrics.WAITING.dec()
         if result is None:
-            return RunPublic(run_id=request.run_id, status=RunStatus.running)
+            return RunPublic(
+                run_id=request.run_id, status=await self.dispatcher.last_status(request.app, request.run_id)
+            )
         metrics.RUNS.labels(request.app, result.status.value).inc()
         metrics.RUN_SECONDS.labels(request.app).observe(time.perf_counter() - started)
         return public(result)
@@ -136,7 +138,7 @@ class RunService:
         result = await self.dispatcher.result(request.app, run_id)
         if result is not None:
             return public(result)
-        return RunPublic(run_id=run_id, status=RunStatus.running)
+        return RunPublic(run_id=run_id, status=await self.dispatcher.last_status(request.app, run_id))
 
     async def cancel(self, identity: Identity, run_id: str) -> RunPublic:
         request = await self.request_of(run_id)

@@ -63,6 +63,7 @@ class FileStore:
         self._workspace: Workspace | None = None
         self._issues: list[Issue] = []
         self._models: dict[tuple[str, str, str], PageModels] = {}
+        self._by_page: dict[int, tuple[Page, PageModels]] = {}
 
     def _refresh(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -110,6 +111,18 @@ class FileStore:
 
     def models(self, page: Page) -> PageModels:
         """The page's State and Context classes (imported once per generated version)."""
+        known = self._by_page.get(id(page))
+        if known is not None and known[0] is page:  # the same scan's page: nothing can have changed
+            return known[1]
+        models = self._load_models(page)
+        self._by_page = {key: value for key, value in self._by_page.items() if value[0] in self._pages()}
+        self._by_page[id(page)] = (page, models)
+        return models
+
+    def _pages(self) -> list[Page]:
+        return list(self._workspace.pages()) if self._workspace is not None else []
+
+    def _load_models(self, page: Page) -> PageModels:
         digest = codegen.source_digest(page.properties)
         cache_key = (page.app, page.name, digest)
         cached = self._models.get(cache_key)

@@ -71,9 +71,9 @@ def _error(kind: ErrorKind, message: str, trace: str | None = None) -> dict[str,
     return {"error": {"kind": kind, "message": message, "traceback": trace}}
 
 
-def _classify(error: BaseException, frames_root: Path | None) -> dict[str, Any]:
+def _classify(error: BaseException, frames_root: Path | None, memory_mb: int) -> dict[str, Any]:
     if isinstance(error, MemoryError) or isinstance(error.__cause__, MemoryError):
-        return _error("memory", "the run ran out of memory (the app's memory_mb limit)")
+        return _error("memory", f"the run used more than the app's memory limit of {memory_mb} MiB")
     if isinstance(error, StateInvalid):
         return _error("invalid_state", str(error))
     if isinstance(error, ContextInvalid):
@@ -131,7 +131,7 @@ def serve_one(
         try:
             payload: dict[str, Any] = {"value": handler(request)}
         except BaseException as error:  # everything the user's code can raise, including SystemExit
-            payload = _classify(error, frames_root)
+            payload = _classify(error, frames_root, memory_mb)
         sys.stdout.flush()
         sys.stderr.flush()
         _send(payload)

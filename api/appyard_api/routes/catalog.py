@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from fastapi import APIRouter
@@ -16,4 +17,9 @@ router = APIRouter(prefix="/api", tags=["catalog"])
 @router.get("/components")
 async def components(_: CurrentUser) -> dict[str, Any]:
     """JSON schemas of every component, block and column type, with property groups for property panels."""
+    return _catalog()
+
+
+@cache
+def _catalog() -> dict[str, Any]:
     return catalog_schema()
