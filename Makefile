@@ -11,7 +11,7 @@ GENERATED_WORKSPACES := $(WORKSPACE) tests/fixtures/lab
 PY_PACKAGES := sdk api runner-image
 PY_SOURCES := sdk/appyard api/appyard_api runner-image/appyard_runner tests bench workspace
 
-.PHONY: help setup dev test lint typecheck unit gen verify bench clean
+.PHONY: help setup chromium dev test lint typecheck unit gen verify bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -28,36 +28,60 @@ $(VENV)/.installed: $(BIN)/python requirements/constraints.txt requirements/dev.
 		$(addprefix -r ,$(APP_REQUIREMENTS))
 	@touch $@
 
-setup: $(VENV)/.installed ## Install everything into .venv (idempotent)
+WEB_SOURCES := $(shell find web/src web/index.html web/vite.config.ts web/tsconfig.json -type f 2>/dev/null)
+
+web/node_modules/.installed: web/package.json web/package-lock.json
+	cd web && npm ci --no-fund --no-audit --loglevel=error
+	@touch $@
+
+web/dist/index.html: web/node_modules/.installed $(WEB_SOURCES)
+	cd web && npm run build --silent
+
+# Debian's Chromium, for the browser tests (Playwright cannot download its own browser here).
+chromium:
+	@command -v chromium >/dev/null || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
+
+setup: $(VENV)/.installed web/dist/index.html chromium ## Install everything (.venv, npm packages, the web build, Chromium); idempotent
 
 dev: setup ## Run Appyard on http://127.0.0.1:8000 with the sample workspace (Ctrl-C stops it)
-	$(BIN)/appyard dev $(WORKSPACE)
+	$(BIN)/appyard dev $(WORKSPACE) --web-dir web/dist
 
 lint: setup ## ruff: lint and formatting
 	$(BIN)/ruff check $(PY_SOURCES)
 	$(BIN)/ruff format --check $(PY_SOURCES)
 
-typecheck: setup ## mypy --strict on every Python package, the tests and the sample apps
+typecheck: setup ## mypy --strict on every Python package, the tests and the sample apps; tsc on the web client
 	$(BIN)/mypy $(PY_SOURCES)
+	cd web && npm run typecheck --silent
 
-gen: setup ## Regenerate every generated file (State/Context models, docs/components.md)
+gen: $(VENV)/.installed web/node_modules/.installed ## Regenerate every generated file (page models, docs/components.md, web types)
 	for ws in $(GENERATED_WORKSPACES); do $(BIN)/appyard gen $$ws || exit 1; done
 	$(BIN)/python -m appyard.reference docs/components.md
+	$(BIN)/python -m appyard.schemas web/src/generated/properties.schema.json
+	$(BIN)/python -m appyard_api.openapi web/src/generated/openapi.json
+	cd web && npm run gen --silent
 
-verify: setup ## Fail when any generated file is stale
+verify: $(VENV)/.installed web/node_modules/.installed ## Fail when any generated file is stale
 	for ws in $(GENERATED_WORKSPACES); do $(BIN)/appyard gen --check $$ws || exit 1; done
 	$(BIN)/python -m appyard.reference --check docs/components.md
+	$(BIN)/python -m appyard.schemas --check web/src/generated/properties.schema.json
+	$(BIN)/python -m appyard_api.openapi --check web/src/generated/openapi.json
+	cd web && npm run verify --silent
 
 unit: setup ## Run the unit tests
 	$(BIN)/pytest tests/unit
 
 test: setup lint typecheck verify ## Install everything and run every test tier
 	$(BIN)/appyard validate $(WORKSPACE)
+	cd web && npm test --silent
 	$(BIN)/pytest tests
 
 bench: setup ## Measure performance; record the numbers in docs/benchmarks.md
 	$(BIN)/python -m bench.codegen
 	$(BIN)/python -m bench.runs
+	$(BIN)/python -m bench.web
 
-clean: ## Remove the virtualenv and caches
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+clean: ## Remove the virtualenv, node modules, the web build and caches
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache web/node_modules web/dist

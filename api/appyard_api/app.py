@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.staticfiles import StaticFiles
 
 from . import __version__, errors
 from .dispatch import Dispatcher
 from .identity import IdentityProvider, LocalDeveloper
-from .routes import apps, catalog, health, home, runs
+from .lsp import warm_cache
+from .routes import apps, catalog, health, home, lsp, runs, web
 from .runs import RunService
 from .settings import ApiSettings, get_settings
 from .store import FileStore
@@ -26,9 +27,11 @@ def create_app(settings: ApiSettings | None = None, identity_provider: IdentityP
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await dispatcher.start()
+        warming = asyncio.get_running_loop().create_task(warm_cache(settings.cache_dir / "jedi"))
         try:
             yield
         finally:
+            warming.cancel()
             await dispatcher.stop()
 
     app = FastAPI(title="Appyard API", version=__version__, lifespan=lifespan)
@@ -38,10 +41,10 @@ def create_app(settings: ApiSettings | None = None, identity_provider: IdentityP
     app.state.runs = RunService(settings, store, dispatcher)
     app.state.identity_provider = identity_provider or LocalDeveloper(settings.developer)
     errors.install(app)
-    for module in (health, catalog, apps, runs):
+    for module in (health, catalog, apps, runs, lsp):
         app.include_router(module.router)
     if settings.web_dir is not None and (settings.web_dir / "index.html").is_file():
-        app.mount("/", StaticFiles(directory=settings.web_dir, html=True), name="web")
+        web.mount(app, settings.web_dir)
     else:
         app.include_router(home.router)
     return app

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
+from starlette.requests import HTTPConnection
 
 from .dispatch import Dispatcher
 from .identity import Identity
@@ -12,24 +13,24 @@ from .settings import ApiSettings
 from .store import FileStore
 
 
-def _settings(request: Request) -> ApiSettings:
-    settings: ApiSettings = request.app.state.settings
+def _settings(connection: HTTPConnection) -> ApiSettings:
+    settings: ApiSettings = connection.app.state.settings
     return settings
 
 
-def _store(request: Request) -> FileStore:
-    store: FileStore = request.app.state.store
+def _store(connection: HTTPConnection) -> FileStore:
+    store: FileStore = connection.app.state.store
     return store
 
 
-def _dispatcher(request: Request) -> Dispatcher:
-    dispatcher: Dispatcher = request.app.state.dispatcher
+def _dispatcher(connection: HTTPConnection) -> Dispatcher:
+    dispatcher: Dispatcher = connection.app.state.dispatcher
     return dispatcher
 
 
-async def current_identity(request: Request) -> Identity:
-    """The caller, as the configured identity provider sees them."""
-    return await request.app.state.identity_provider.identify(request)  # type: ignore[no-any-return]
+async def current_identity(connection: HTTPConnection) -> Identity:
+    """The caller (of a request or a websocket), as the configured identity provider sees them."""
+    return await connection.app.state.identity_provider.identify(connection)  # type: ignore[no-any-return]
 
 
 SettingsDep = Annotated[ApiSettings, Depends(_settings)]

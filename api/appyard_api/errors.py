@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse
 
 from appyard.errors import Issue, NotFound, PropertiesInvalid
 from appyard.execution import StateInvalid
+from appyard.scaffold import AlreadyExists
 
 
 class ApiError(Exception):
@@ -72,6 +73,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, error: ApiError) -> JSONResponse:
         return JSONResponse(body(error.code, error.message, error.details), status_code=error.status)
+
+    @app.exception_handler(AlreadyExists)
+    async def _exists(_: Request, error: AlreadyExists) -> JSONResponse:
+        return JSONResponse(body("conflict", str(error)), status_code=409)
 
     @app.exception_handler(NotFound)
     async def _not_found(_: Request, error: NotFound) -> JSONResponse:

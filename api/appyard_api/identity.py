@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Literal, Protocol
 
-from fastapi import Request
 from pydantic import BaseModel
+from starlette.requests import HTTPConnection
 
 from appyard.properties import AppProperties
 
@@ -28,9 +28,9 @@ class Identity(BaseModel):
 
 
 class IdentityProvider(Protocol):
-    """Finds out who sent a request."""
+    """Finds out who sent a request (or opened a websocket)."""
 
-    async def identify(self, request: Request) -> Identity: ...
+    async def identify(self, connection: HTTPConnection) -> Identity: ...
 
 
 class LocalDeveloper:
@@ -39,7 +39,7 @@ class LocalDeveloper:
     def __init__(self, name: str) -> None:
         self.identity = Identity(name=name, developer=True)
 
-    async def identify(self, request: Request) -> Identity:  # noqa: ARG002 — every request is the developer's
+    async def identify(self, connection: HTTPConnection) -> Identity:  # noqa: ARG002 — always the developer
         return self.identity
 
 

@@ -80,7 +80,7 @@ class RunService:
                 ]
             ) from None
         return RunRequest(
-            run_id=new_run_id(),
+            run_id=create.run_id or new_run_id(),
             namespace=self.settings.namespace,
             app=app,
             page=page,

@@ -40,6 +40,7 @@ class PagePublic(BaseModel):
     app: str
     name: str
     label: str
+    version: str = Field(description="Changes whenever the page's files change (on disk or through the API).")
     properties: dict[str, Any] = Field(description="The page's properties.json, as validated.")
     state_schema: dict[str, Any]
     context_schema: dict[str, Any]
@@ -49,6 +50,16 @@ class PagePublic(BaseModel):
 
 class AppPublic(AppSummary):
     properties: dict[str, Any]
+
+
+class AppCreate(BaseModel):
+    name: str = Field(description="Lowercase letters, digits and underscores.")
+    label: str | None = None
+
+
+class PageCreate(BaseModel):
+    name: str = Field(description="Lowercase letters, digits and underscores.")
+    label: str | None = None
 
 
 class ScriptPublic(BaseModel):
@@ -64,6 +75,11 @@ class ScriptUpdate(BaseModel):
 class RunCreate(BaseModel):
     function: str = Field(description="A function of the page.")
     state: dict[str, Any] = Field(default_factory=dict, description="What the user entered (only what they touched).")
+    run_id: str | None = Field(
+        None,
+        pattern=r"^[0-9A-HJKMNP-TV-Z]{26}$",
+        description="A ULID chosen by the client, so it can follow the run's events before the response arrives.",
+    )
 
 
 class RunAccepted(BaseModel):

@@ -31,6 +31,7 @@ class ApiSettings(BaseSettings):
     max_payload_bytes: int = Field(8_388_608, description="Largest NATS message (must match the server's).")
     web_dir: Path | None = Field(None, description="Built web client to serve at / (web/dist).")
     developer: str = Field("developer", description="Name of the local developer (local mode identity).")
+    cache_dir: Path = Field(Path(".appyard/cache"), description="Caches (jedi's, for script completions).")
 
 
 @lru_cache

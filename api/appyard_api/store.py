@@ -9,6 +9,7 @@ digest, so a regenerated page is picked up without a restart.
 from __future__ import annotations
 
 import ast
+import hashlib
 import importlib.util
 import os
 import sys
@@ -21,12 +22,12 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from appyard import atomic, codegen
+from appyard import atomic, codegen, scaffold
 from appyard.errors import Issue, NotFound, PropertiesInvalid
 from appyard.properties import dumps
 from appyard.scripts import SCRIPTS_DIR, functions_in
 from appyard.validation import validate_page
-from appyard.workspace import PROPERTIES, App, Page, Workspace, scan
+from appyard.workspace import App, Page, Workspace, scan
 
 from .errors import RequestInvalid
 
@@ -186,5 +187,21 @@ class FileStore:
         self._refresh(force=True)
         return self.page(app, page)
 
-    def properties_file(self, app: str, page: str) -> Path:
-        return self.page(app, page).dir / PROPERTIES
+    def version(self, page: Page) -> str:
+        """A short hash of the page folder's files (changes when any of them changes)."""
+        digest = hashlib.sha256()
+        for entry in _fingerprint(page.dir):
+            digest.update(repr(entry).encode())
+        return digest.hexdigest()[:16]
+
+    def create_app(self, name: str, label: str | None) -> None:
+        """A new app with a starter page (see appyard.scaffold)."""
+        scaffold.new_app(self.root, name, label)
+        self._refresh(force=True)
+
+    def create_page(self, app: str, name: str, label: str | None) -> Page:
+        """A new starter page in an app."""
+        self.app(app)
+        scaffold.new_page(self.root, app, name, label)
+        self._refresh(force=True)
+        return self.page(app, name)

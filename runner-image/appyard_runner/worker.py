@@ -65,6 +65,7 @@ class Runner:
         self._running: dict[str, asyncio.Event] = {}
         self._cancelled: dict[str, float] = {}
         self._stop = asyncio.Event()
+        self._reloading = asyncio.Lock()
         self.sandbox: Sandbox | None = None
 
     # -- lifecycle --------------------------------------------------------------------------------------
@@ -148,7 +149,11 @@ class Runner:
     async def _watch_code(self) -> None:
         while True:
             await asyncio.sleep(0.5)
-            if self.code.reload_if_changed() and self.sandbox is not None:
+            await self._reload_if_changed(every=0.5)
+
+    async def _reload_if_changed(self, every: float) -> None:
+        async with self._reloading:  # one reload at a time; runs that arrive meanwhile wait for it
+            if self.code.reload_if_changed(every) and self.sandbox is not None:
                 try:
                     await self.sandbox.restart(self._limits())  # a new zygote with the new code
                 except SandboxUnavailable as error:
@@ -234,6 +239,9 @@ class Runner:
 
     async def _execute(self, request: RunRequest, attempt: int, cancel: asyncio.Event) -> RunResult:
         self._event(request, RunEvent(type="status", run_id=request.run_id, status=RunStatus.running))
+        if self.settings.reload:
+            # In development a run always sees the files as they are now, even if saved a moment ago.
+            await self._reload_if_changed(every=0)
         try:
             page = self.code.page(request.page)
         except AppyardError as error:

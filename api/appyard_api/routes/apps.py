@@ -8,9 +8,19 @@ from appyard.catalog import label_from_name
 from appyard.workspace import App, Page
 
 from ..deps import CurrentUser, StoreDep
-from ..errors import RequestInvalid
+from ..errors import Forbidden, RequestInvalid
 from ..identity import allowed, authorize
-from ..schemas import AppPublic, AppSummary, FunctionPublic, PagePublic, PageSummary, ScriptPublic, ScriptUpdate
+from ..schemas import (
+    AppCreate,
+    AppPublic,
+    AppSummary,
+    FunctionPublic,
+    PageCreate,
+    PagePublic,
+    PageSummary,
+    ScriptPublic,
+    ScriptUpdate,
+)
 from ..store import FileStore
 
 router = APIRouter(prefix="/api/apps", tags=["apps"])
@@ -42,6 +52,7 @@ def _page(store: FileStore, page: Page) -> PagePublic:
     return PagePublic(
         app=page.app,
         name=page.name,
+        version=store.version(page),
         label=(entry.label if entry else None) or page.properties.label or label_from_name(page.name),
         properties=page.properties.model_dump(mode="json", exclude_defaults=True),
         state_schema=models.state.model_json_schema(),
@@ -55,6 +66,22 @@ def _page(store: FileStore, page: Page) -> PagePublic:
 async def list_apps(identity: CurrentUser, store: StoreDep) -> list[AppSummary]:
     """The apps the caller may use, in workspace order."""
     return [_summary(app) for app in store.workspace().apps.values() if allowed(identity, "use", app.properties)]
+
+
+@router.post("", response_model=AppPublic, status_code=201)
+async def create_app(create: AppCreate, identity: CurrentUser, store: StoreDep) -> AppPublic:
+    """A new app with a starter page; only developers may create apps."""
+    if not identity.developer:
+        raise Forbidden(f"{identity.name} may not create apps")
+    store.create_app(create.name, create.label)
+    return await get_app(create.name, identity, store)
+
+
+@router.post("/{app}/pages", response_model=PagePublic, status_code=201)
+async def create_page(app: str, create: PageCreate, identity: CurrentUser, store: StoreDep) -> PagePublic:
+    """A new starter page: a widget with an input and a button bound to a starter function."""
+    authorize(identity, "edit", app, store.app(app).properties)
+    return _page(store, store.create_page(app, create.name, create.label))
 
 
 @router.get("/{app}", response_model=AppPublic)
