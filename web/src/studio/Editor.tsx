@@ -182,6 +182,8 @@ export function Editor({ app, name, catalog }: { app: string; name: string; cata
   };
 
   const itemIssues = useMemo(() => issuesFor(issues, selection), [issues, selection]);
+  // One store per preview: re-rendering the editor (its polling, say) must not reset what the user entered.
+  const previewStore = useMemo(() => (preview ? storeFor(preview) : null), [preview]);
   if (!page || !draft) return <div className="loading">{status || "Loading…"}</div>;
 
   const current = selection ? selected(draft, selection) : null;
@@ -189,7 +191,7 @@ export function Editor({ app, name, catalog }: { app: string; name: string; cata
   const selectedBlock: Block | undefined = selection ? (draft.blocks ?? [])[selection.block] : undefined;
   const functions = page.functions.map((item) => item.name);
 
-  if (preview) {
+  if (preview && previewStore) {
     return (
       <div className="studio-preview">
         <div className="studio-toolbar">
@@ -198,7 +200,7 @@ export function Editor({ app, name, catalog }: { app: string; name: string; cata
             Back to editing
           </button>
         </div>
-        <LivePage store={storeFor(preview)} />
+        <LivePage store={previewStore} />
       </div>
     );
   }
