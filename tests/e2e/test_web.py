@@ -108,7 +108,7 @@ def design_the_page(page: Page) -> None:
     page.locator("[data-block=results] header").click()
     page.get_by_role("button", name="+ Column", exact=True).click()
     properties.get_by_role("textbox", name=NAME).fill("word")
-    page.get_by_role("button", name="Save", exact=True).click()
+    page.locator(".studio-toolbar").get_by_role("button", name="Save", exact=True).click()
     expect(page.get_by_role("status").filter(has_text="saved")).to_be_visible()
 
 
@@ -166,3 +166,19 @@ def test_changes_on_disk_show_up_in_the_studio(dev: Dev, page: Page) -> None:
     data["blocks"][0]["label"] = "Changed elsewhere"
     path.write_text(json.dumps(data, indent=2))
     expect(page.locator("[data-block=when] header")).to_contain_text("Changed elsewhere", timeout=15_000)
+
+
+def test_validation_errors_show_at_the_property(dev: Dev, page: Page) -> None:
+    page.goto(f"{dev.url}/studio/orders/orders")
+    page.locator("[data-component='filters.customer']").click()
+    properties = page.get_by_role("complementary", name="Properties")
+    properties.get_by_role("textbox", name=NAME).fill("status")  # the filters widget has a `status` already
+    page.locator(".studio-toolbar").get_by_role("button", name="Save", exact=True).click()
+    problems = page.get_by_role("list", name="Problems")
+    expect(problems).to_contain_text("blocks[0].components[1].name: duplicate component name 'status'")
+    expect(page.locator("[data-component='filters.status'].has-problem")).to_have_count(1)
+    problems.get_by_role("button", name="blocks[0].components[1].name").click()  # selects what it is about
+    expect(properties.get_by_role("heading", name="status")).to_be_visible()
+    expect(properties).to_contain_text("duplicate component name 'status' (also at blocks[0].components[0].name)")
+    on_disk = json.loads((dev.workspace / "orders" / "orders" / "properties.json").read_text())
+    assert on_disk["blocks"][0]["components"][0]["name"] == "customer", "nothing is written while invalid"
