@@ -100,6 +100,7 @@ class Dispatcher:
         self._results_sub: Any = None
         self._last_seq = 0
         self._resubscribe = asyncio.Lock()
+        self._stopping = False
 
     # -- connection -------------------------------------------------------------------------------------
 
@@ -125,6 +126,7 @@ class Dispatcher:
         await self._nc.subscribe(f"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{RUNS_STREAM}.*", cb=self._gave_up)
 
     async def stop(self) -> None:
+        self._stopping = True
         for future in self._waiters.values():
             future.cancel()
         if self._nc is not None and not self._nc.is_closed:
@@ -135,7 +137,8 @@ class Dispatcher:
         return self._nc is not None and self._nc.is_connected
 
     async def _disconnected(self) -> None:
-        log.warning("disconnected from NATS; reconnecting")
+        if not self._stopping:
+            log.warning("disconnected from NATS; reconnecting")
 
     async def _error(self, error: Exception) -> None:
         log.warning("NATS: %s", error)

@@ -261,8 +261,9 @@ class Runner:
             failure = sandboxed.error or RunError(kind="crashed", message="the run ended without a result")
             return self._failed(request, attempt, failure, **fields)
         try:
-            # The child is untrusted: validate what it sent against the page's Context here, in the parent.
-            context = page.context.model_validate(sandboxed.value).model_dump(mode="json")
+            # The child is untrusted: validate what it changed against the page's Context here, in the parent.
+            merged = diff.merge(page.blank_context, sandboxed.value)
+            context = page.context.model_validate(merged).model_dump(mode="json")
         except ValidationError as error:
             message = f"{request.function} returned an invalid context: {error.error_count()} problem(s)"
             return self._failed(request, attempt, RunError(kind="invalid_context", message=message), **fields)
@@ -272,7 +273,7 @@ class Runner:
             page=request.page,
             function=request.function,
             status=RunStatus.succeeded,
-            context=diff.changes(page.blank_context, context),
+            context=diff.select(context, sandboxed.value),
             attempt=attempt,
             **fields,
         )

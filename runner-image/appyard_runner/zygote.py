@@ -62,7 +62,7 @@ class Zygote:
     def handle(self, request: dict[str, Any]) -> dict[str, Any]:
         """Runs in a child: the page's own validation, the call, and the context as JSON."""
         page = self.code.page(request["page"])
-        return execution.execute(page, request["function"], request["state"], self.code.root).context
+        return execution.execute(page, request["function"], request["state"], self.code.root).changes
 
     def warm_up(self) -> None:
         """Runs in an idle child: exercise every page's models (see appyard.execution.warm_up)."""
@@ -126,7 +126,10 @@ class Zygote:
                     with contextlib.suppress(BlockingIOError):
                         os.read(wake_r, 512)
                     continue
-                message = self.channel.recv(MESSAGE_BYTES)
+                try:
+                    message = self.channel.recv(MESSAGE_BYTES)
+                except OSError:  # the runner went away
+                    message = b""
                 if message == b"more" and not self.quitting:
                     self.send_child()
                 elif message in (b"quit", b""):  # b"": the runner is gone

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -32,22 +33,29 @@ app.add_typer(new, name="new")
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 WorkspaceArg = Annotated[
-    Path, typer.Argument(help="The workspace folder (default: ., or ./workspace when . has no properties.json).")
+    Path,
+    typer.Argument(
+        metavar="WORKSPACE", help="The workspace folder (default: ., or ./workspace when . has no properties.json)."
+    ),
 ]
 WorkspaceOpt = Annotated[Path, typer.Option("--workspace", "-w", help="The workspace folder.")]
 
 
 def _fail(message: str) -> NoReturn:
-    err.print(f"[red]error:[/red] {message}")
+    err.print("[red]error:[/red] ", end="")
+    err.print(message, markup=False)  # messages quote user input; square brackets in it are not markup
     raise typer.Exit(1)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def _report(issues: list[Issue]) -> NoReturn:
     for issue in issues:
         typer.echo(str(issue))
     files = len({issue.file for issue in issues})
-    plural = "s" if len(issues) != 1 else ""
-    err.print(f"[red]✗[/red] {len(issues)} problem{plural} in {files} file{'s' if files != 1 else ''}")
+    err.print(f"[red]✗[/red] {_count(len(issues), 'problem')} in {_count(files, 'file')}")
     raise typer.Exit(1)
 
 
@@ -69,8 +77,16 @@ def _load(path: Path) -> workspace.Workspace:
 def validate(path: WorkspaceArg = Path()) -> None:
     """Check every properties.json and script of a workspace; print each problem as file: path: message."""
     loaded = _load(path)
+    stale = [
+        Issue(shown(file), "$", "out of date with properties.json; run `appyard gen` and commit the result")
+        for page in loaded.pages()
+        for file in codegen.outdated(page.dir, page.properties)
+    ]
+    if stale:
+        _report(stale)
     pages = sum(len(item.pages) for item in loaded.apps.values())
-    err.print(f"[green]✓[/green] {shown(loaded.root)}: {len(loaded.apps)} apps, {pages} pages, no problems")
+    summary = f"{_count(len(loaded.apps), 'app')}, {_count(pages, 'page')}"
+    err.print(f"[green]✓[/green] {shown(loaded.root)}: {summary}, no problems")
 
 
 @app.command()
@@ -104,7 +120,7 @@ def gen(
 
 @new.command("app")
 def new_app(
-    name: Annotated[str, typer.Argument(help="App name: lowercase letters, digits and underscores.")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="App name: lowercase letters, digits and underscores.")],
     label: Annotated[str | None, typer.Option(help="Name shown to users.")] = None,
     root: WorkspaceOpt = Path(),
 ) -> None:
@@ -167,6 +183,9 @@ def run(
     if not isinstance(state_value, dict):
         _fail('--state must be a JSON object, e.g. \'{"form": {"name": "Ada"}}\'')
     target = _root(root)
+    from .devserver import data_root
+
+    os.environ["APPYARD_DATA_DIR"] = str(data_root(Path(".appyard")))  # the same data as `appyard dev`
     try:
         page = workspace.load(target).page(app_name, page_name)
         loaded = execution.load(page, target)

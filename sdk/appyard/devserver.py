@@ -162,7 +162,7 @@ class DevServer:
             "APPYARD_RUNNER_NATS_URL": nats_url,
             "APPYARD_RUNNER_RELOAD": "1",
             "APPYARD_RUNNER_TMP_DIR": str(self.state_dir / "tmp"),
-            "APPYARD_DATA_DIR": os.environ.get("APPYARD_DATA_DIR", str(self.state_dir / "data")),
+            "APPYARD_DATA_DIR": str(data_root(self.state_dir)),
         }
         return _Child(f"runner {app}", [sys.executable, "-m", "appyard_runner"], env)
 
@@ -285,6 +285,12 @@ class DevServer:
             self._stop(runner)
         self._stop(self.api)
         self._stop(self.nats)
+
+
+def data_root(state_dir: Path) -> Path:
+    """Where apps keep data locally: $APPYARD_DATA_DIR, else .appyard/data (absolute: runs change directory)."""
+    configured = os.environ.get("APPYARD_DATA_DIR")
+    return (Path(configured) if configured else state_dir / "data").resolve()
 
 
 def json_string(path: Path) -> str:

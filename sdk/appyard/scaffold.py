@@ -12,7 +12,7 @@ from pathlib import Path
 from . import atomic, codegen
 from .catalog.blocks import Widget
 from .catalog.components import Button, Input, Text
-from .errors import AppyardError, shown
+from .errors import AppyardError, PropertiesInvalid, shown
 from .properties import AppEntry, AppProperties, PageEntry, PageProperties, WorkspaceProperties, dumps
 from .scripts import SCRIPTS_DIR
 from .validation import validate_model
@@ -57,8 +57,15 @@ def starter_page(label: str | None = None) -> PageProperties:
     )
 
 
-def _check_name(model: type[AppEntry] | type[PageEntry], name: str, file: str) -> None:
-    validate_model(model, {"name": name}, file)
+class BadName(AppyardError):
+    """A name that cannot be used for an app or a page."""
+
+
+def _check_name(model: type[AppEntry] | type[PageEntry], name: str, what: str) -> None:
+    try:
+        validate_model(model, {"name": name}, what)
+    except PropertiesInvalid as invalid:
+        raise BadName(f"{name!r} cannot be {what}: {invalid.issues[0].message}") from None
 
 
 def page_files(page_dir: Path, properties: PageProperties) -> dict[Path, str]:
@@ -75,7 +82,7 @@ def new_page(root: Path, app: str, page: str, label: str | None = None) -> list[
     """Add a starter page to an app; returns the files written."""
     app_file = root / app / PROPERTIES
     app_properties = read_properties(app_file, AppProperties)
-    _check_name(PageEntry, page, "page name")
+    _check_name(PageEntry, page, "a page name")
     page_dir = root / app / page
     if page_dir.exists() or any(entry.name == page for entry in app_properties.pages):
         raise AlreadyExists(f"app {app!r} already has a page {page!r} ({shown(page_dir)}/)")
@@ -92,8 +99,8 @@ def new_app(root: Path, app: str, label: str | None = None, page: str = "home") 
         workspace = read_properties(workspace_file, WorkspaceProperties)
     else:
         workspace = WorkspaceProperties()
-    _check_name(AppEntry, app, "app name")
-    _check_name(PageEntry, page, "page name")
+    _check_name(AppEntry, app, "an app name")
+    _check_name(PageEntry, page, "a page name")
     app_dir = root / app
     if app_dir.exists() or any(entry.name == app for entry in workspace.apps):
         raise AlreadyExists(f"the workspace already has an app {app!r} ({shown(app_dir)}/)")

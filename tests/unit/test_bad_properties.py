@@ -249,7 +249,7 @@ CASES: list[tuple[str, Mutation, str, str, str]] = [
         edit(CLOCK, lambda data: component(data, 2, 2).__setitem__("default", "abc")),
         CLOCK,
         "blocks[2].components[2].default",
-        '"abc" is not a integer value (for example 42)',
+        '"abc" is not an integer value (for example 42)',
     ),
     (
         "default-not-date",

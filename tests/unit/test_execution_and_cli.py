@@ -57,6 +57,11 @@ def test_the_edit_dialog_opens_filled(workspace_copy: Path) -> None:
     assert editor["components"]["status"]["value"] == "pending"
 
 
+def test_a_script_clears_a_value_by_setting_none(workspace_copy: Path) -> None:
+    outcome = run(workspace_copy, "orders", "orders", "open_editor", {"orders": {"id": 1005}})
+    assert outcome.changes["editor"]["components"]["ship_by"] == {"value": None}  # no ship-by date: cleared
+
+
 def test_time_defaults_and_time_zones(workspace_copy: Path) -> None:
     runs = run(workspace_copy, "ops", "clock", "preview_runs", {"schedule": {"start": "2026-11-27", "count": 2}})
     assert [row["run_at"] for row in runs.changes["runs"]["data"]] == ["2026-11-27T09:00:00", "2026-11-30T09:00:00"]

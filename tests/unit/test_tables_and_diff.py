@@ -16,7 +16,7 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from appyard import Option, SelectContextBase, TableContextBase, TableDataError, to_table_data
-from appyard.diff import changes, merge
+from appyard.diff import assigned, merge, select
 
 
 class Person(BaseModel):
@@ -101,39 +101,36 @@ def test_messages() -> None:
         table.set_message("x", "loud")  # type: ignore[arg-type]
 
 
-BEFORE: dict[str, Any] = {
-    "form": {"visible": None, "components": {"name": {"value": None, "label": None}, "go": {"disabled": None}}},
-    "table": {"data": None, "message": None, "columns": {"id": {"visible": None}}},
-}
+class Inner(BaseModel):
+    value: int | None = None
+    label: str | None = None
 
 
-@pytest.mark.parametrize(
-    ("after", "expected"),
-    [
-        (BEFORE, {}),
-        (
-            {**BEFORE, "table": {**BEFORE["table"], "data": [{"id": 1}], "message": "1 row"}},
-            {"table": {"data": [{"id": 1}], "message": "1 row"}},
-        ),
-        (
-            {
-                "form": {
-                    "visible": False,
-                    "components": {"name": {"value": "Ada", "label": None}, "go": {"disabled": None}},
-                },
-                "table": BEFORE["table"],
-            },
-            {"form": {"visible": False, "components": {"name": {"value": "Ada"}}}},
-        ),
-    ],
-)
-def test_changes_carry_only_what_changed(after: dict[str, Any], expected: dict[str, Any]) -> None:
-    assert changes(BEFORE, after) == expected
-    assert merge(BEFORE, changes(BEFORE, after)) == after
+class Outer(BaseModel):
+    model_config = {"validate_assignment": True}
+    visible: bool | None = None
+    inner: Inner = Inner()
+    rows: list[int] | None = None
 
 
-def test_lists_are_replaced_whole() -> None:
-    before = {"t": {"data": [{"id": 1}, {"id": 2}]}}
-    after = {"t": {"data": [{"id": 1}]}}
-    assert changes(before, after) == {"t": {"data": [{"id": 1}]}}
-    assert merge(before, changes(before, after)) == after
+def test_assigned_fields_are_the_changes_even_when_set_to_none() -> None:
+    outer = Outer()
+    assert assigned(outer) == {}
+    outer.inner.value = None  # clearing a value is a change
+    outer.rows = [1, 2]
+    assert assigned(outer) == {"inner": {"value": None}, "rows": [1, 2]}
+    outer.inner = Inner(label="x")
+    assert assigned(outer) == {"inner": {"label": "x"}, "rows": [1, 2]}
+
+
+def test_select_takes_the_validated_values_at_the_assigned_paths() -> None:
+    final = {"visible": None, "inner": {"value": None, "label": "x"}, "rows": [1, 2]}
+    assert select(final, {"inner": {"value": None}, "rows": []}) == {"inner": {"value": None}, "rows": [1, 2]}
+    assert select(final, {}) == {}
+
+
+def test_merge_applies_nested_changes_and_replaces_lists() -> None:
+    base: dict[str, Any] = {"t": {"data": [{"id": 1}, {"id": 2}], "message": None}, "w": {"visible": None}}
+    merged = merge(base, {"t": {"data": [{"id": 1}]}, "w": {"visible": False}})
+    assert merged == {"t": {"data": [{"id": 1}], "message": None}, "w": {"visible": False}}
+    assert base["t"]["data"] == [{"id": 1}, {"id": 2}], "merge does not modify its arguments"

@@ -1,6 +1,6 @@
 """The orders app's data: a SQLite database created from seed.json on first use.
 
-Scripts of every page import it relatively (``from ... import db``), so the app can be renamed freely.
+Scripts of every page import it relatively (``from ... import db``), so no script names the app.
 The database lives in the app's data folder (``appyard.data_dir``), not in the repository.
 """
 

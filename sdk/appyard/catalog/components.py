@@ -170,6 +170,11 @@ class Button(ComponentBase):
     confirm: str | None = prop(
         None, group="events", description="When set, ask this question and run only if the user agrees."
     )
+    check_required: bool = prop(
+        True,
+        group="validation",
+        description="Refuse to run while a required field of the widget is empty (turn off for a Cancel button).",
+    )
     on_click: FunctionRef | None = prop(None, group="events", description="Function to run when clicked.")
 
     stateful: ClassVar[bool] = False

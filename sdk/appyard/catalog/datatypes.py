@@ -66,7 +66,8 @@ def check_value(value: Any, data_type: DataType, *, multiple: bool = False) -> s
     try:
         _adapter(data_type, multiple).validate_json(json.dumps(value), strict=True)
     except ValidationError:
-        kind = f"a list of {data_type} values" if multiple else f"a {data_type} value"
+        article = "an" if data_type[0] in "aeiou" else "a"
+        kind = f"a list of {data_type} values" if multiple else f"{article} {data_type} value"
         example = f"[{_EXAMPLES[data_type]}]" if multiple else _EXAMPLES[data_type]
         return f"{json.dumps(value)} is not {kind} (for example {example})"
     return None

@@ -392,6 +392,10 @@ export interface Boolean {
  */
 export interface Button {
   /**
+   * Refuse to run while a required field of the widget is empty (turn off for a Cancel button).
+   */
+  check_required?: boolean;
+  /**
    * Colour of the button.
    */
   color?: "blue" | "gray" | "green" | "red" | "orange";

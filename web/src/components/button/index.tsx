@@ -37,7 +37,8 @@ export function ButtonView({ block, widget, component }: ComponentProps<Componen
   if (!visible) return null;
   const label = typeof context?.label === "string" ? context.label : labelOf(component);
   const onClick = () => {
-    if (!component.on_click || !checkRequired(store, block, widget)) return;
+    if (!component.on_click) return;
+    if (component.check_required !== false && !checkRequired(store, block, widget)) return;
     if (component.confirm && !window.confirm(component.confirm)) return;
     void run(component.on_click, origin);
   };
