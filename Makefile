@@ -8,10 +8,10 @@ BIN := $(VENV)/bin
 WORKSPACE ?= workspace
 # Workspaces whose generated files are committed: the samples and the test fixtures.
 GENERATED_WORKSPACES := $(WORKSPACE) tests/fixtures/lab
-PY_PACKAGES := sdk api runner-image
-PY_SOURCES := sdk/appyard api/appyard_api runner-image/appyard_runner tests bench workspace
+PY_PACKAGES := sdk api runner-image operator
+PY_SOURCES := sdk/appyard api/appyard_api runner-image/appyard_runner operator/appyard_operator tests bench workspace
 
-.PHONY: help setup chromium dev test lint typecheck unit gen verify bench clean
+.PHONY: help setup chromium tools dev test lint typecheck unit gen verify bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -43,6 +43,22 @@ chromium:
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
 
+# The Kubernetes control plane for the operator tests (etcd, kube-apiserver, kube-controller-manager, kubectl) and helm,
+# built from Go modules pinned in tests/controlplane/go.mod. The first build takes minutes; later ones reuse Go's
+# caches, and a binary already in .tools/bin is not rebuilt.
+TOOLS := .tools/bin
+CONTROLPLANE := $(TOOLS)/etcd $(TOOLS)/kube-apiserver $(TOOLS)/kube-controller-manager $(TOOLS)/kubectl
+HELM_VERSION := v3.19.0
+
+$(TOOLS)/etcd: tests/controlplane/go.mod
+	cd tests/controlplane && go build -trimpath -o ../../$@ go.etcd.io/etcd/server/v3
+$(TOOLS)/kube-apiserver $(TOOLS)/kube-controller-manager $(TOOLS)/kubectl: tests/controlplane/go.mod
+	cd tests/controlplane && go build -trimpath -o ../../$@ k8s.io/kubernetes/cmd/$(notdir $@)
+$(TOOLS)/helm:
+	GOBIN=$(CURDIR)/$(TOOLS) go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+
+tools: $(CONTROLPLANE) $(TOOLS)/helm ## Build the test control plane (etcd, kube-apiserver, kube-controller-manager, kubectl) and helm
+
 setup: $(VENV)/.installed web/dist/index.html chromium ## Install everything (.venv, npm packages, the web build, Chromium); idempotent
 
 dev: setup ## Run Appyard on http://127.0.0.1:8000 with the sample workspace (Ctrl-C stops it)
@@ -56,10 +72,11 @@ typecheck: setup ## mypy --strict on every Python package, the tests and the sam
 	$(BIN)/mypy $(PY_SOURCES)
 	cd web && npm run typecheck --silent
 
-gen: $(VENV)/.installed web/node_modules/.installed ## Regenerate every generated file (page models, docs/components.md, web types)
+gen: $(VENV)/.installed web/node_modules/.installed ## Regenerate every generated file (page models, docs/components.md, web types, CRDs)
 	for ws in $(GENERATED_WORKSPACES); do $(BIN)/appyard gen $$ws || exit 1; done
 	$(BIN)/python -m appyard.reference docs/components.md
 	$(BIN)/python -m appyard.schemas web/src/generated/properties.schema.json
+	$(BIN)/python -m appyard.crds crds
 	$(BIN)/python -m appyard_api.openapi web/src/generated/openapi.json
 	cd web && npm run gen --silent
 
@@ -67,13 +84,14 @@ verify: $(VENV)/.installed web/node_modules/.installed ## Fail when any generate
 	for ws in $(GENERATED_WORKSPACES); do $(BIN)/appyard gen --check $$ws || exit 1; done
 	$(BIN)/python -m appyard.reference --check docs/components.md
 	$(BIN)/python -m appyard.schemas --check web/src/generated/properties.schema.json
+	$(BIN)/python -m appyard.crds --check crds
 	$(BIN)/python -m appyard_api.openapi --check web/src/generated/openapi.json
 	cd web && npm run verify --silent
 
 unit: setup ## Run the unit tests
 	$(BIN)/pytest tests/unit
 
-test: setup lint typecheck verify ## Install everything and run every test tier
+test: setup tools lint typecheck verify ## Install everything and run every test tier
 	$(BIN)/appyard validate $(WORKSPACE)
 	cd web && npm test --silent
 	$(BIN)/pytest tests

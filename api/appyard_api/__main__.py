@@ -13,6 +13,8 @@ from .settings import get_settings
 def main() -> None:
     settings = get_settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    for noisy in ("httpx", "httpx2", "httpcore"):  # the Kubernetes client's requests (cluster mode)
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     uvicorn.run(
         create_app(settings),
         host=settings.host,

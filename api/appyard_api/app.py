@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from . import __version__, errors
+from .cluster import ClusterStore
 from .dispatch import Dispatcher
 from .identity import IdentityProvider, LocalDeveloper
 from .lsp import warm_cache
@@ -21,18 +22,26 @@ from .store import FileStore
 def create_app(settings: ApiSettings | None = None, identity_provider: IdentityProvider | None = None) -> FastAPI:
     """A ready-to-serve API; NATS is connected when the app starts (lifespan)."""
     settings = settings or get_settings()
-    store = FileStore(settings.workspace)
+    cluster = ClusterStore(settings.namespace, settings.cache_dir) if settings.mode == "cluster" else None
+    store = cluster or FileStore(settings.workspace)
     dispatcher = Dispatcher(settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if cluster is not None:
+            await cluster.start()
         await dispatcher.start()
-        warming = asyncio.get_running_loop().create_task(warm_cache(settings.cache_dir / "jedi"))
+        warming = (
+            asyncio.get_running_loop().create_task(warm_cache(settings.cache_dir / "jedi")) if cluster is None else None
+        )
         try:
             yield
         finally:
-            warming.cancel()
+            if warming is not None:
+                warming.cancel()
             await dispatcher.stop()
+            if cluster is not None:
+                await cluster.stop()
 
     app = FastAPI(title="Appyard API", version=__version__, lifespan=lifespan)
     app.state.settings = settings

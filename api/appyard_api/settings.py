@@ -15,9 +15,15 @@ class ApiSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="APPYARD_API_", extra="ignore")
 
-    mode: Literal["local", "cluster"] = Field("local", description="local: apps from a workspace folder.")
+    mode: Literal["local", "cluster"] = Field(
+        "local",
+        description="local: apps from a workspace folder; cluster: apps from the App objects of NAMESPACE "
+        "(read-only; the Kubernetes client is configured from the pod's service account or KUBECONFIG).",
+    )
     workspace: Path = Field(Path("workspace"), description="The workspace folder (local mode).")
-    namespace: str = Field("local", description="Namespace part of NATS subjects and result keys.")
+    namespace: str = Field(
+        "local", description="Namespace part of NATS subjects and result keys; in cluster mode, where the Apps are."
+    )
     host: str = Field("127.0.0.1", description="Interface to listen on; loopback unless told otherwise.")
     port: int = Field(8000, description="Port to listen on.")
     nats_url: str = Field("nats://127.0.0.1:4222", description="NATS server URL.")

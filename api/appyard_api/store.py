@@ -29,7 +29,7 @@ from appyard.scripts import SCRIPTS_DIR, functions_in
 from appyard.validation import validate_page
 from appyard.workspace import App, Page, Workspace, scan
 
-from .errors import RequestInvalid
+from .errors import Forbidden, RequestInvalid
 
 
 @dataclass(frozen=True)
@@ -55,8 +55,9 @@ def _fingerprint(root: Path) -> tuple[tuple[str, int, int], ...]:
 class FileStore:
     """Apps and pages from a workspace folder."""
 
-    def __init__(self, root: Path, recheck_seconds: float = 0.5) -> None:
+    def __init__(self, root: Path, recheck_seconds: float = 0.5, read_only: str | None = None) -> None:
         self.root = root.resolve()
+        self.read_only = read_only  # why writes are refused, when they are
         self._recheck = recheck_seconds
         self._lock = threading.Lock()
         self._checked = 0.0
@@ -151,8 +152,13 @@ class FileStore:
 
     # -- saving -----------------------------------------------------------------------------------------
 
+    def _writable(self) -> None:
+        if self.read_only is not None:
+            raise Forbidden(self.read_only)
+
     def save_properties(self, app: str, page: str, data: Any) -> Page:
         """Validate page properties, then write properties.json and both models in one atomic step."""
+        self._writable()
         current = self.page(app, page)
         file = os.path.relpath(current.properties_file, self.root.parent)
         properties = validate_page(data, file=file, functions=current.functions)
@@ -176,6 +182,7 @@ class FileStore:
 
     def write_script(self, app: str, page: str, name: str, source: str) -> Page:
         """Save a script after checking it parses; the page's functions are found again."""
+        self._writable()
         path = self.script_path(app, page, name)
         try:
             ast.parse(source, filename=path.name)
@@ -196,11 +203,13 @@ class FileStore:
 
     def create_app(self, name: str, label: str | None) -> None:
         """A new app with a starter page (see appyard.scaffold)."""
+        self._writable()
         scaffold.new_app(self.root, name, label)
         self._refresh(force=True)
 
     def create_page(self, app: str, name: str, label: str | None) -> Page:
         """A new starter page in an app."""
+        self._writable()
         self.app(app)
         scaffold.new_page(self.root, app, name, label)
         self._refresh(force=True)

@@ -6,6 +6,7 @@ import logging
 
 import uvloop
 
+from .code import unpack
 from .settings import RunnerSettings
 from .worker import Runner
 
@@ -13,6 +14,9 @@ from .worker import Runner
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     settings = RunnerSettings()
+    settings.tmp_dir.mkdir(parents=True, exist_ok=True)  # in a pod: a folder of the /tmp emptyDir
+    if settings.bundle is not None:
+        unpack(settings.bundle, settings.workspace / settings.app)
     uvloop.run(Runner(settings).run())
 
 

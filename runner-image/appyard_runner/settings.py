@@ -15,6 +15,11 @@ class RunnerSettings(BaseSettings):
 
     app: str = Field(description="The app this runner serves.")
     workspace: Path = Field(Path("workspace"), description="The workspace folder holding the app's code.")
+    bundle: Path | None = Field(
+        None,
+        description="A tar.gz of the app's folder (in a cluster: the App's code ConfigMap), unpacked into "
+        "WORKSPACE/APP before the runner starts.",
+    )
     namespace: str = Field("local", description="Namespace part of NATS subjects and result keys.")
     nats_url: str = Field("nats://127.0.0.1:4222", description="NATS server URL.")
     concurrency: int | None = Field(None, description="Runs at once; default: the app's runner.concurrency.")

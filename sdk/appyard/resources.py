@@ -72,6 +72,14 @@ class BuildSettings(Resource):
     builder_image: str = Field(
         "gcr.io/kaniko-project/executor:v1.23.2", description="A daemonless image builder (kaniko by default)."
     )
+    namespace: str | None = Field(
+        None,
+        description="Namespace the build Jobs run in; default: the Workspace's. Image builders run as root, so "
+        "keep app namespaces at Pod Security *restricted* and give builds a namespace of their own (baseline). "
+        "Built images are recorded there, so workspaces that share a build namespace share images.",
+        pattern=DNS_NAME,
+        max_length=63,
+    )
 
 
 class IngressSettings(Resource):

@@ -8,6 +8,7 @@ import contextlib
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from ..deps import CurrentUser, SettingsDep, StoreDep
+from ..errors import Forbidden
 from ..identity import authorize
 from ..lsp import LanguageServer
 
@@ -19,6 +20,8 @@ async def language_server(
     websocket: WebSocket, app: str, page: str, identity: CurrentUser, store: StoreDep, settings: SettingsDep
 ) -> None:
     """Relay JSON-RPC messages between the editor and a pylsp process rooted at the page folder."""
+    if settings.mode == "cluster":
+        raise Forbidden("in a cluster, scripts are edited in git, not in the Studio")
     authorize(identity, "edit", app, store.app(app).properties)
     found = store.page(app, page)
     server = LanguageServer(found.dir, store.root, settings.cache_dir / "jedi")

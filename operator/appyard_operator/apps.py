@@ -1,0 +1,151 @@
+"""Reconciling an App: its image (built once per base image and requirements), its runner objects, its status."""
+
+from __future__ import annotations
+
+import base64
+import logging
+from typing import Any
+
+from appyard.resources import AppResource, AppStatus, WorkspaceResource
+
+from . import plan
+from .conditions import fold
+from .kube import Kube
+from .settings import OperatorSettings
+from .sync import requirements_of
+from .workspaces import INVALID
+
+log = logging.getLogger("appyard.operator.apps")
+
+Obj = dict[str, Any]
+
+
+async def _image(
+    kube: Kube, app: AppResource, workspace: WorkspaceResource, workspace_raw: Obj
+) -> tuple[str | None, plan.Build, str | None]:
+    """The runner image of the app: the base image, a recorded build, or a build started or in progress."""
+    base = workspace.spec.build.base_image
+    if app.spec.requirements_hash is None:
+        return base, plan.Build("none"), None
+    namespace = app.metadata.namespace or ""
+    builds = workspace.spec.build.namespace or namespace
+    key = plan.image_key(base, app.spec.requirements_hash)
+    images = await kube.get("ConfigMap", plan.IMAGES, builds)
+    recorded = ((images or {}).get("data") or {}).get(key)
+    if recorded:
+        return recorded, plan.Build("succeeded"), None
+    job_name = f"appyard-build-{key}"
+    job = await kube.get("Job", job_name, builds)
+    if job is None:
+        code = await kube.get("ConfigMap", app.spec.code, namespace)
+        if code is None:
+            return None, plan.Build("running", message="waiting for the app's code"), None
+        requirements = requirements_of(base64.b64decode((code.get("binaryData") or {})["code.tar.gz"])) or ""
+        context_map, build_job = plan.build_objects(
+            app, workspace, workspace_raw, key, plan.build_context(base, requirements)
+        )
+        await kube.apply(context_map)
+        if await kube.create(build_job):
+            log.info("app %s/%s: building runner image %s in %s", namespace, app.metadata.name, key, builds)
+        return None, plan.Build("running"), job_name
+    state = job.get("status") or {}
+    if state.get("succeeded"):
+        digest = await _digest(kube, builds, job_name)
+        if digest is None:
+            return (
+                None,
+                plan.Build("failed", message=f"build Job {job_name} succeeded without reporting a digest"),
+                job_name,
+            )
+        image = f"{job['metadata']['annotations']['appyard.dev/destination'].rsplit(':', 1)[0]}@{digest}"
+        await kube.merge("ConfigMap", plan.images_map(builds), {"data": {key: image}})
+        log.info("app %s/%s: runner image %s built: %s", namespace, app.metadata.name, key, image)
+        return image, plan.Build("succeeded", digest=digest), None
+    failed = next(
+        (
+            item
+            for item in state.get("conditions") or []
+            if item.get("type") == "Failed" and item.get("status") == "True"
+        ),
+        None,
+    )
+    if failed:
+        return (
+            None,
+            plan.Build(
+                "failed", message=f"build Job {job_name} failed: {failed.get('message') or failed.get('reason')}"
+            ),
+            job_name,
+        )
+    return None, plan.Build("running"), job_name
+
+
+async def _digest(kube: Kube, namespace: str, job: str) -> str | None:
+    """The image digest the builder wrote to its termination log."""
+    for pod in await kube.list("Pod", namespace, {"job-name": job}):
+        for container in (pod.get("status") or {}).get("containerStatuses") or []:
+            message = ((container.get("state") or {}).get("terminated") or {}).get("message", "").strip()
+            if message.startswith("sha256:"):
+                return str(message)
+    return None
+
+
+def _rollout(deployment: Obj | None) -> plan.Rollout:
+    if deployment is None:
+        return plan.Rollout()
+    spec = deployment.get("spec") or {}
+    status = deployment.get("status") or {}
+    current = status.get("observedGeneration", 0) >= (deployment.get("metadata") or {}).get("generation", 0)
+    template = spec.get("template") or {}
+    containers = (template.get("spec") or {}).get("containers") or [{}]
+    return plan.Rollout(
+        exists=True,
+        desired=spec.get("replicas", 1),
+        ready=status.get("readyReplicas", 0) if current else 0,
+        updated=status.get("updatedReplicas", 0) if current else 0,
+        code_hash=((template.get("metadata") or {}).get("annotations") or {}).get("appyard.dev/code-hash"),
+        image=containers[0].get("image"),
+    )
+
+
+async def reconcile(kube: Kube, settings: OperatorSettings, raw: Obj) -> AppStatus:
+    """Make the cluster match the App and write its status; returns that status."""
+    app = AppResource.model_validate(raw)
+    meta = app.metadata
+    namespace = meta.namespace or ""
+    workspace_raw = await kube.get("Workspace", app.spec.workspace, namespace)
+    if workspace_raw is None:
+        status = app.status.model_copy(deep=True)
+        message = f"Workspace {app.spec.workspace!r} does not exist"
+        status.conditions = fold(
+            status.conditions,
+            meta.generation,
+            ready=(False, "NoWorkspace", message),
+            stalled=(True, "NoWorkspace", message),
+        )
+        await kube.patch_status("App", meta.name, namespace, status.model_dump(mode="json", by_alias=True))
+        return status
+    workspace = WorkspaceResource.model_validate(workspace_raw)
+    image, build, job = await _image(kube, app, workspace, workspace_raw)
+    objects = [
+        plan.secret(app, raw, workspace.spec.runners.nats_url or settings.nats_url),
+        plan.network_policy(app, raw, workspace),
+        plan.ingress(app, raw, workspace),
+    ]
+    if image is not None:
+        objects.append(plan.deployment(app, raw, workspace, image))
+    for obj in objects:
+        await kube.apply(obj)
+    deployment = await kube.get("Deployment", plan.name_of(meta.name), namespace) if image is not None else None
+    status = plan.status(
+        app,
+        workspace,
+        image=image,
+        build=build,
+        rollout=_rollout(deployment),
+        invalid=meta.annotations.get(INVALID),
+        build_job=job,
+    )
+    if status.model_dump() != app.status.model_dump():
+        await kube.patch_status("App", meta.name, namespace, status.model_dump(mode="json", by_alias=True))
+    return status

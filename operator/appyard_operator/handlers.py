@@ -1,0 +1,136 @@
+"""kopf handlers: thin wrappers that call the reconcilers (workspaces.sync, apps.reconcile)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from typing import Any
+
+import kopf
+from aiohttp import web
+from lightkube import AsyncClient
+
+from appyard.resources import GROUP, VERSION, WorkspaceResource
+
+from . import apps, cleanup, plan, webhook, workspaces
+from .kube import Kube
+from .settings import get_settings
+
+log = logging.getLogger("appyard.operator")
+
+_app_locks: dict[tuple[str, str], asyncio.Lock] = {}
+
+
+@kopf.on.startup()
+async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    config = get_settings()
+    settings.peering.standalone = True
+    settings.persistence.finalizer = "appyard.dev/cleanup"
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="operator.appyard.dev")
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix="operator.appyard.dev")
+    settings.posting.level = logging.WARNING
+    settings.watching.server_timeout = 300
+    memo.config = config
+    memo.kube = Kube(AsyncClient())
+    if config.webhook_port:
+        runner = web.AppRunner(webhook.application(memo.kube, lambda raw: workspaces.sync(memo.kube, config, raw)))
+        await runner.setup()
+        await web.TCPSite(runner, config.webhook_host, config.webhook_port).start()
+        memo.webhook = runner
+        log.info("push webhooks on %s:%d/hooks/<namespace>/<workspace>", config.webhook_host, config.webhook_port)
+
+
+@kopf.on.cleanup()
+async def shutdown(memo: kopf.Memo, **_: Any) -> None:
+    if getattr(memo, "webhook", None) is not None:
+        await memo.webhook.cleanup()
+    await memo.kube.client.close()
+
+
+# -- Workspaces -------------------------------------------------------------------------------------------
+
+
+@kopf.on.resume(GROUP, VERSION, "workspaces")
+@kopf.on.create(GROUP, VERSION, "workspaces")
+@kopf.on.update(GROUP, VERSION, "workspaces", field="spec")
+async def workspace_changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    await workspaces.sync(memo.kube, memo.config, dict(body), force=True)
+
+
+@kopf.timer(GROUP, VERSION, "workspaces", interval=get_settings().tick_seconds, initial_delay=1)
+async def workspace_due(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """Sync when the Workspace's interval has passed since its last check."""
+    workspace = WorkspaceResource.model_validate(dict(body))
+    last = workspace.status.last_check_time
+    due = workspaces.interval_seconds(workspace.spec.git.interval)
+    if last is not None:
+        elapsed = (dt.datetime.now(dt.UTC) - dt.datetime.fromisoformat(last.replace("Z", "+00:00"))).total_seconds()
+        if elapsed < due:
+            return
+    await workspaces.sync(memo.kube, memo.config, dict(body))
+
+
+# -- Apps ---------------------------------------------------------------------------------------------------
+
+
+async def _reconcile(memo: kopf.Memo, namespace: str, name: str, body: dict[str, Any] | None = None) -> None:
+    async with _app_locks.setdefault((namespace, name), asyncio.Lock()):
+        raw = await memo.kube.get("App", name, namespace) if body is None else body
+        if raw is None or (raw.get("metadata") or {}).get("deletionTimestamp"):
+            return
+        await apps.reconcile(memo.kube, memo.config, raw)
+
+
+@kopf.on.resume(GROUP, VERSION, "apps")
+@kopf.on.create(GROUP, VERSION, "apps")
+@kopf.on.update(GROUP, VERSION, "apps")
+async def app_changed(memo: kopf.Memo, namespace: str | None, name: str, **_: Any) -> None:
+    await _reconcile(memo, namespace or "", name)
+
+
+@kopf.timer(GROUP, VERSION, "apps", interval=5, initial_delay=2)
+async def app_check(body: kopf.Body, memo: kopf.Memo, namespace: str | None, name: str, **_: Any) -> None:
+    """Apps that are not serving their spec yet are looked at again (builds and rollouts take time)."""
+    conditions = (body.get("status") or {}).get("conditions") or []
+    ready = any(item.get("type") == "Ready" and item.get("status") == "True" for item in conditions)
+    current = (body.get("status") or {}).get("observedGeneration") == body["metadata"].get("generation")
+    if not (ready and current):
+        await _reconcile(memo, namespace or "", name)
+
+
+@kopf.on.event("batch", "v1", "jobs", labels={"app.kubernetes.io/name": "appyard-build"})
+async def build_changed(body: kopf.Body, memo: kopf.Memo, namespace: str | None, **_: Any) -> None:
+    """A build finished: the apps waiting for that image go on at once."""
+    status = body.get("status") or {}
+    if not (status.get("succeeded") or status.get("failed")):
+        return
+    key = body["metadata"]["labels"].get("appyard.dev/build-key")
+    # Builds may run in a namespace of their own; the apps that asked for this one are where it says.
+    namespace = (body["metadata"].get("annotations") or {}).get("appyard.dev/requested-by") or namespace or ""
+    for app in await memo.kube.list("App", namespace):
+        spec = app.get("spec") or {}
+        workspace = await memo.kube.get("Workspace", spec.get("workspace", ""), namespace)
+        base = (((workspace or {}).get("spec") or {}).get("build") or {}).get("baseImage")
+        if base and spec.get("requirementsHash") and plan.image_key(base, spec["requirementsHash"]) == key:
+            await _reconcile(memo, namespace, app["metadata"]["name"])
+
+
+@kopf.on.event("apps", "v1", "deployments", labels={"app.kubernetes.io/name": "appyard-runner"})
+async def rollout_changed(body: kopf.Body, memo: kopf.Memo, namespace: str | None, **_: Any) -> None:
+    """A runner Deployment's status changed: its App's Ready condition follows."""
+    for reference in body["metadata"].get("ownerReferences") or []:
+        if reference.get("kind") == "App":
+            await _reconcile(memo, namespace or "", reference["name"])
+
+
+@kopf.on.delete(GROUP, VERSION, "apps")
+async def app_deleted(body: kopf.Body, memo: kopf.Memo, namespace: str | None, **_: Any) -> None:
+    """Remove the app's NATS consumer and results (its Kubernetes objects go by garbage collection)."""
+    namespace = namespace or ""
+    workspace = await memo.kube.get("Workspace", (body.get("spec") or {}).get("workspace", ""), namespace)
+    nats_url = (((workspace or {}).get("spec") or {}).get("runners") or {}).get("natsUrl") or memo.config.nats_url
+    try:
+        await cleanup.forget_app(nats_url, namespace, (body.get("spec") or {}).get("app", body["metadata"]["name"]))
+    except Exception as error:  # NATS unreachable: the App must still be deletable
+        raise kopf.TemporaryError(f"cannot reach NATS to clean up: {error}", delay=10) from error

@@ -1,0 +1,32 @@
+"""Settings of the operator process, from APPYARD_OPERATOR_* environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class OperatorSettings(BaseSettings):
+    """Everything the operator can be told."""
+
+    model_config = SettingsConfigDict(env_prefix="APPYARD_OPERATOR_", extra="ignore")
+
+    namespaces: list[str] = Field(
+        default_factory=list,
+        description='Namespaces to watch (JSON list, e.g. ["apps","builds"]); empty: every namespace.',
+    )
+    nats_url: str = Field("nats://nats:4222", description="NATS for runners (unless a Workspace says otherwise).")
+    cache_dir: Path = Field(Path("/tmp/appyard-operator"), description="Where git checkouts are kept.")
+    webhook_host: str = Field("0.0.0.0", description="Interface of the push-webhook endpoint.")
+    webhook_port: int = Field(8080, description="Port of the push-webhook endpoint (0: no endpoint).")
+    health_port: int = Field(8081, description="Port of the liveness endpoint /healthz (0: none).")
+    tick_seconds: float = Field(2.0, description="How often Workspaces are checked for being due a sync.")
+    git_timeout_seconds: float = Field(120.0, description="Longest a git command may take.")
+
+
+@lru_cache
+def get_settings() -> OperatorSettings:
+    return OperatorSettings()

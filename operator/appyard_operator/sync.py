@@ -1,0 +1,148 @@
+"""From a checkout of a workspace to the Apps it should have (pure: files in, a plan out).
+
+Every app is validated with the SDK, exactly as ``appyard validate`` would. A valid app becomes an App spec
+and a *code bundle* — a deterministic tar.gz of the app's folder that the operator stores in a ConfigMap
+and runner pods unpack. Delivering code this way (rather than letting runner pods clone the repository)
+keeps git credentials and git's network access away from the sandboxed runners, and makes a code-only
+commit a new ConfigMap and a rollout, never an image build. Because the bundle is deterministic, a commit
+that does not touch an app changes nothing for it.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import tarfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from appyard import codegen
+from appyard.errors import Issue
+from appyard.resources import AppSpec, PageSource, kubernetes_name
+from appyard.workspace import PROPERTIES, scan
+
+MAX_BUNDLE_BYTES = 900 * 1024  # a ConfigMap holds at most 1 MiB
+REQUIREMENTS = "requirements.txt"
+
+
+@dataclass(frozen=True)
+class AppPlan:
+    """One app as it should be: its App spec and its code."""
+
+    name: str
+    spec: AppSpec
+    bundle: bytes
+
+
+@dataclass
+class SyncPlan:
+    """The apps of a workspace at one revision."""
+
+    revision: str
+    apps: list[AppPlan] = field(default_factory=list)
+    invalid: dict[str, str] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+
+def bundle(folder: Path) -> bytes:
+    """A tar.gz of a folder that depends only on the files' names, modes and contents."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        for path in sorted(folder.rglob("*")):
+            relative = path.relative_to(folder)
+            if any(part.startswith(".") or part == "__pycache__" for part in relative.parts) or path.suffix == ".pyc":
+                continue
+            info = tarfile.TarInfo(str(relative))
+            info.mtime = 0
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            if path.is_dir():
+                info.type = tarfile.DIRTYPE
+                info.mode = 0o755
+                archive.addfile(info)
+            elif path.is_file():
+                data = path.read_bytes()
+                info.size = len(data)
+                info.mode = 0o644
+                archive.addfile(info, io.BytesIO(data))
+    return gzip.compress(raw.getvalue(), compresslevel=9, mtime=0)
+
+
+def _under(issue: Issue, folder: Path) -> bool:
+    try:
+        Path(issue.file).resolve().relative_to(folder.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def plan(root: Path, workspace: str, revision: str, base: str = ".") -> SyncPlan:
+    """The Apps a workspace folder at ``revision`` should have, and why the others are left as they are.
+
+    ``base`` is the workspace's folder inside the repository (for the apps' ``path``).
+    """
+    result = SyncPlan(revision=revision)
+    scanned, issues = scan(root)
+    if scanned is None:
+        result.problems = [str(issue) for issue in issues]
+        return result
+    for entry in scanned.properties.apps:
+        app_dir = root / entry.name
+        app_issues = [str(issue) for issue in issues if _under(issue, app_dir)]
+        app = scanned.apps.get(entry.name)
+        if app is None or app_issues:
+            result.invalid[entry.name] = "\n".join(app_issues) or "the app could not be read"
+            continue
+        stale = [
+            f"{path.relative_to(app_dir)} is missing or out of date: run `appyard gen` and commit the result"
+            for page in app.pages.values()
+            for path in codegen.outdated(page.dir, page.properties)
+        ]
+        code = bundle(app_dir)
+        if len(code) > MAX_BUNDLE_BYTES:
+            stale.append(
+                f"the app's files are {len(code) // 1024} KiB compressed; the limit is {MAX_BUNDLE_BYTES // 1024} KiB"
+            )
+        if stale:
+            result.invalid[entry.name] = "\n".join(stale)
+            continue
+        code_hash = hashlib.sha256(code).hexdigest()
+        requirements = app_dir / REQUIREMENTS
+        pages = [
+            PageSource(
+                name=page_entry.name,
+                label=page_entry.label or app.pages[page_entry.name].properties.label,
+                properties=json.loads((app_dir / page_entry.name / PROPERTIES).read_text(encoding="utf-8")),
+                functions=sorted(app.pages[page_entry.name].functions),
+            )
+            for page_entry in app.properties.pages
+        ]
+        spec = AppSpec(
+            workspace=workspace,
+            app=entry.name,
+            revision=revision,
+            path=str(Path(base) / entry.name),
+            label=entry.label or app.properties.label,
+            description=app.properties.description,
+            pages=pages,
+            code=f"appyard-code-{kubernetes_name(entry.name)}-{code_hash[:12]}",
+            code_hash=code_hash,
+            requirements_hash=hashlib.sha256(requirements.read_bytes()).hexdigest() if requirements.is_file() else None,
+            runner=app.properties.runner,
+            access=app.properties.access,
+        )
+        result.apps.append(AppPlan(entry.name, spec, code))
+    return result
+
+
+def requirements_of(code: bytes) -> str | None:
+    """requirements.txt from a code bundle (the image build needs only that file)."""
+    with tarfile.open(fileobj=io.BytesIO(code), mode="r:gz") as archive:
+        try:
+            member = archive.getmember(REQUIREMENTS)
+        except KeyError:
+            return None
+        extracted = archive.extractfile(member)
+        return extracted.read().decode("utf-8") if extracted else None

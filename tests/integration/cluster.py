@@ -1,0 +1,127 @@
+"""Helpers for tests against the real control plane: a client, namespaces, and a stand-in for the kubelet."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from lightkube import Client, codecs
+from lightkube.core.exceptions import ApiError
+from lightkube.generic_resource import create_namespaced_resource
+from lightkube.resources.core_v1 import Pod
+from lightkube.types import PatchType
+
+from appyard.resources import GROUP, VERSION
+
+REPO = Path(__file__).resolve().parent.parent.parent
+App = create_namespaced_resource(GROUP, VERSION, "App", "apps")
+Workspace = create_namespaced_resource(GROUP, VERSION, "Workspace", "workspaces")
+
+
+def eventually(check: Callable[[], Any], timeout: float = 60, what: str = "the condition") -> Any:
+    """Poll ``check`` until it returns something truthy (tests only; never asserts a duration)."""
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = check()
+        except (ApiError, KeyError, IndexError, AssertionError) as error:
+            last, value = error, None
+        if value:
+            return value
+        time.sleep(0.25)
+    raise TimeoutError(f"{what} did not happen within {timeout} s (last error: {last})")
+
+
+def install_crds(client: Client) -> None:
+    for path in sorted((REPO / "crds").glob("*.yaml")):
+        for obj in codecs.load_all_yaml(path.read_text()):
+            client.apply(obj, field_manager="tests", force=True)
+    eventually(lambda: list(client.list(App, namespace="default")) is not None, 30, "the App CRD to be served")
+
+
+def namespace(client: Client, name: str) -> str:
+    """A namespace where the API server enforces the Pod Security Standard *restricted*."""
+    return create_namespace(client, name, "restricted")
+
+
+def create_namespace(client: Client, name: str, level: str) -> str:
+    """A namespace where the API server enforces the Pod Security Standard ``level``."""
+    labels = {"pod-security.kubernetes.io/enforce": level, "pod-security.kubernetes.io/enforce-version": "latest"}
+    client.create(
+        codecs.from_dict({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}})
+    )
+    return name
+
+
+def pods(client: Client, namespace: str, labels: dict[str, str]) -> list[Pod]:
+    return list(client.list(Pod, namespace=namespace, labels=labels))  # type: ignore[arg-type]
+
+
+def finish_pod(client: Client, pod: Pod, message: str) -> None:
+    """Stand in for the kubelet: the Pod's only container ran and exited 0, writing ``message`` to its
+    termination log (how kaniko reports the pushed image's digest)."""
+    assert pod.metadata is not None and pod.spec is not None
+    container = pod.spec.containers[0]
+    terminated = {"exitCode": 0, "reason": "Completed", "message": message, "startedAt": _now(), "finishedAt": _now()}
+    status = {
+        "phase": "Succeeded",
+        "conditions": [{"type": "Ready", "status": "False", "lastTransitionTime": _now()}],
+        "containerStatuses": [
+            {
+                "name": container.name,
+                "image": container.image,
+                "imageID": "",
+                "ready": False,
+                "restartCount": 0,
+                "started": False,
+                "state": {"terminated": terminated},
+            }
+        ],
+    }
+    client.patch(
+        Pod.Status,
+        str(pod.metadata.name),
+        {"status": status},
+        namespace=pod.metadata.namespace,
+        patch_type=PatchType.MERGE,
+    )
+
+
+def run_pod(client: Client, pod: Pod) -> None:
+    """Stand in for the kubelet: the Pod is running and ready."""
+    assert pod.metadata is not None and pod.spec is not None
+    container = pod.spec.containers[0]
+    status = {
+        "phase": "Running",
+        "podIP": "10.1.0.10",
+        "startTime": _now(),
+        "conditions": [
+            {"type": condition, "status": "True", "lastTransitionTime": _now()}
+            for condition in ("PodScheduled", "Initialized", "ContainersReady", "Ready")
+        ],
+        "containerStatuses": [
+            {
+                "name": container.name,
+                "image": container.image,
+                "imageID": "",
+                "ready": True,
+                "restartCount": 0,
+                "started": True,
+                "state": {"running": {"startedAt": _now()}},
+            }
+        ],
+    }
+    client.patch(
+        Pod.Status,
+        str(pod.metadata.name),
+        {"status": status},
+        namespace=pod.metadata.namespace,
+        patch_type=PatchType.MERGE,
+    )
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

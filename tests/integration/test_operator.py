@@ -1,0 +1,604 @@
+"""The operator against a real control plane: etcd, kube-apiserver and kube-controller-manager built from the
+Kubernetes sources (``make tools``), a real git repository served over HTTP on loopback, a real nats-server.
+
+No kubelet runs here, so no container ever starts: where a Pod would run, the test stands in for the kubelet
+by writing the Pod's status (``cluster.finish_pod`` for a build, reporting the image digest the way kaniko
+does; ``cluster.run_pod`` for a runner). Everything else — admission under Pod Security *restricted*, the Job,
+ReplicaSet and Deployment controllers, garbage collection — is the real thing.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from lightkube import Client, KubeConfig, codecs
+from lightkube.core.exceptions import ApiError
+from lightkube.resources.apps_v1 import Deployment
+from lightkube.resources.batch_v1 import Job
+from lightkube.resources.core_v1 import ConfigMap, Pod, Secret
+from lightkube.resources.networking_v1 import Ingress, NetworkPolicy
+from lightkube.types import PatchType
+
+from appyard.resources import API_VERSION
+from appyard_operator.plan import image_key
+
+from .cluster import (
+    REPO,
+    App,
+    Workspace,
+    create_namespace,
+    eventually,
+    finish_pod,
+    install_crds,
+    namespace,
+    pods,
+    run_pod,
+)
+from .controlplane import TOOLS, ControlPlane
+from .gitserver import Clone, GitServer
+from .servers import Api, NatsServer, Process, free_port, wait_for
+
+BASE_IMAGE = "registry.test/appyard/runner:test"
+REGISTRY = "registry.test/appyard"
+HOOK_SECRET = b"push-hook-secret"
+
+
+# -- fixtures -------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+    plane = ControlPlane(tmp_path_factory.mktemp("controlplane"))
+    plane.start()
+    try:
+        install_crds(Client(KubeConfig.from_file(plane.kubeconfig), field_manager="tests"))
+        yield plane
+    finally:
+        plane.stop()
+
+
+@pytest.fixture
+def kube(control_plane: ControlPlane) -> Client:
+    return Client(KubeConfig.from_file(control_plane.kubeconfig), field_manager="tests")
+
+
+@pytest.fixture(scope="module")
+def git_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitServer]:
+    server = GitServer(tmp_path_factory.mktemp("git"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def nats(tmp_path: Path) -> Iterator[NatsServer]:
+    server = NatsServer(store=tmp_path / "nats")
+    server.start()
+    yield server
+    server.stop()
+
+
+@dataclass
+class Operator:
+    """``python -m appyard_operator`` watching the test's namespaces."""
+
+    control_plane: ControlPlane
+    namespaces: list[str]
+    nats: NatsServer
+    folder: Path
+    webhook_port: int = 0
+    process: Process | None = None
+
+    @property
+    def webhook(self) -> str:
+        return f"http://127.0.0.1:{self.webhook_port}"
+
+    def start(self) -> None:
+        self.webhook_port = free_port()
+        env = {
+            "KUBECONFIG": str(self.control_plane.kubeconfig),
+            "APPYARD_OPERATOR_NAMESPACES": json.dumps(self.namespaces),
+            "APPYARD_OPERATOR_NATS_URL": self.nats.url,
+            "APPYARD_OPERATOR_CACHE_DIR": str(self.folder / "cache"),
+            "APPYARD_OPERATOR_WEBHOOK_HOST": "127.0.0.1",
+            "APPYARD_OPERATOR_WEBHOOK_PORT": str(self.webhook_port),
+            "APPYARD_OPERATOR_HEALTH_PORT": str(free_port()),
+            "APPYARD_OPERATOR_TICK_SECONDS": "0.5",
+        }
+        count = len(list(self.folder.glob("operator-*.log")))
+        self.process = Process("appyard_operator", env, self.folder / f"operator-{count}.log")
+        self.process.start()
+
+        def listening() -> bool:
+            try:
+                return httpx.get(f"{self.webhook}/healthz", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_for(listening, 30, f"the operator (log: {self.process.log})", self.process.process)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+
+    def output(self) -> str:
+        return "\n".join(
+            path.read_text(errors="replace")[-6000:] for path in sorted(self.folder.glob("operator-*.log"))
+        )
+
+
+@dataclass
+class Setup:
+    """One namespace for apps (Pod Security *restricted*), one for builds (*baseline*: builders run as root),
+    a git repository with the sample workspace, and the operator."""
+
+    kube: Client
+    namespace: str
+    builds: str
+    clone: Clone
+    operator: Operator
+    nats: NatsServer
+    folder: Path
+
+    # -- git -------------------------------------------------------------------------------------------
+
+    @property
+    def workspace(self) -> Path:
+        return self.clone.folder / "workspace"
+
+    def push(self, message: str, *, notify: bool = True) -> str:
+        """Commit and push like a developer; the git host then calls the webhook (signed)."""
+        sha = self.clone.commit(message)
+        if notify:
+            response = self.hook(json.dumps({"ref": "refs/heads/main", "after": sha}).encode())
+            assert response.status_code == 202, response.text
+        return sha
+
+    def hook(self, body: bytes, signature: str | None = None, workspace: str = "apps") -> httpx.Response:
+        signature = signature or "sha256=" + hmac.new(HOOK_SECRET, body, hashlib.sha256).hexdigest()
+        return httpx.post(
+            f"{self.operator.webhook}/hooks/{self.namespace}/{workspace}",
+            content=body,
+            headers={"X-Hub-Signature-256": signature, "Content-Type": "application/json"},
+        )
+
+    # -- reading the cluster ---------------------------------------------------------------------------
+
+    def get(self, kind: Any, name: str, namespace: str | None = None) -> dict[str, Any]:
+        return as_dict(self.kube.get(kind, name, namespace=namespace or self.namespace))
+
+    def objects(
+        self, kind: Any, namespace: str | None = None, labels: dict[str, str] | None = None
+    ) -> list[dict[str, Any]]:
+        selector: Any = labels or {}
+        return [as_dict(item) for item in self.kube.list(kind, namespace=namespace or self.namespace, labels=selector)]
+
+    def app(self, name: str) -> dict[str, Any]:
+        return self.get(App, name)
+
+    def condition(self, app: str, kind: str) -> dict[str, Any] | None:
+        conditions = (self.app(app).get("status") or {}).get("conditions") or []
+        return next((item for item in conditions if item["type"] == kind), None)
+
+    def reason(self, app: str, kind: str) -> str | None:
+        condition = self.condition(app, kind)
+        return None if condition is None else str(condition["reason"])
+
+    def ready(self, app: str) -> bool:
+        condition = self.condition(app, "Ready")
+        return condition is not None and condition["status"] == "True"
+
+    def jobs(self) -> list[dict[str, Any]]:
+        return self.objects(Job, self.builds)
+
+    def deployment(self, app: str) -> dict[str, Any]:
+        return self.get(Deployment, f"appyard-runner-{app}")
+
+    def image(self, app: str) -> str:
+        return str(self.deployment(app)["spec"]["template"]["spec"]["containers"][0]["image"])
+
+    # -- standing in for the kubelet -------------------------------------------------------------------
+
+    def finish_build(self, job: dict[str, Any], digest: str) -> None:
+        """The build Job's Pod (created by the real Job controller) ran kaniko, which pushed ``digest``."""
+        name = job["metadata"]["name"]
+        pod = eventually(lambda: pods(self.kube, self.builds, {"job-name": name}), 60, "the build Pod")[0]
+        finish_pod(self.kube, pod, digest)
+
+    def start_runners(self, app: str) -> None:
+        """Every runner Pod of the app's current ReplicaSet (the real controllers made them) is running."""
+        code = self.deployment(app)["spec"]["template"]["metadata"]["annotations"]["appyard.dev/code-hash"]
+        image = self.image(app)
+
+        def current() -> list[Pod]:
+            return [
+                pod
+                for pod in pods(self.kube, self.namespace, {"appyard.dev/app": app})
+                if pod.metadata is not None
+                and pod.spec is not None
+                and (pod.metadata.annotations or {}).get("appyard.dev/code-hash") == code
+                and pod.spec.containers[0].image == image
+                and pod.metadata.deletionTimestamp is None
+            ]
+
+        for pod in eventually(current, 60, f"runner Pods of {app}"):
+            if pod.status is None or pod.status.phase != "Running":
+                run_pod(self.kube, pod)
+
+    def diagnostics(self) -> str:
+        return self.operator.output()
+
+
+def create(kube: Client, obj: dict[str, Any], namespace: str | None = None, *, dry_run: bool = False) -> None:
+    resource: Any = codecs.from_dict(obj)
+    kube.create(resource, namespace=namespace, dry_run=dry_run)
+
+
+def as_dict(resource: Any) -> dict[str, Any]:
+    converted: dict[str, Any] = resource.to_dict()
+    return converted
+
+
+def _workspace_object(name: str, url: str, builds: str, nats: NatsServer, interval: str = "1h") -> dict[str, Any]:
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "Workspace",
+        "metadata": {"name": name},
+        "spec": {
+            "git": {"url": url, "ref": "main", "path": "workspace", "interval": interval},
+            "build": {"registry": REGISTRY, "baseImage": BASE_IMAGE, "namespace": builds},
+            "runners": {"natsUrl": nats.url},
+            "ingress": {"host": "apps.example.com"},
+            "webhookSecretRef": {"name": "push-hook"},
+        },
+    }
+
+
+@pytest.fixture
+def setup(
+    kube: Client,
+    control_plane: ControlPlane,
+    git_server: GitServer,
+    nats: NatsServer,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+) -> Iterator[Setup]:
+    suffix = request.node.name.removeprefix("test_").replace("_", "-")[:40].strip("-")
+    apps = namespace(kube, f"apps-{suffix}")
+    builds = f"builds-{suffix}"
+    create_namespace(kube, builds, "baseline")
+    git_server.create(suffix)
+    clone = Clone(tmp_path / "clone", git_server.url(suffix))
+    clone.copy(REPO / "workspace")
+    clone.commit("the sample apps")
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "push-hook", "namespace": apps}}
+    create(kube, {**secret, "stringData": {"secret": HOOK_SECRET.decode()}})
+    operator = Operator(control_plane, [apps, builds], nats, tmp_path)
+    operator.start()
+    result = Setup(kube, apps, builds, clone, operator, nats, tmp_path)
+    yield result
+    if getattr(getattr(request.node, "rep_call", None), "failed", False):
+        print(result.diagnostics())
+    operator.stop()
+
+
+# -- tests ----------------------------------------------------------------------------------------------
+
+
+def test_tools_are_built() -> None:
+    """`make test` builds them first (`make tools`); without them the operator cannot be tested at all."""
+    for name in ("etcd", "kube-apiserver", "kube-controller-manager"):
+        assert (TOOLS / name).is_file(), f"{TOOLS / name} is missing: run `make tools`"
+
+
+def test_the_api_server_refuses_bad_workspaces(kube: Client, control_plane: ControlPlane) -> None:
+    """Validation lives in the CRD's schema: a bad git URL or interval never reaches the operator."""
+    good = _workspace_object("checked", "https://git.example.com/team/tools.git", "builds", NatsServer(Path("/")))
+    create(kube, good, namespace="default", dry_run=True)
+    for field, value, expected in (
+        ("url", "ftp://git.example.com/tools.git", "spec.git.url"),
+        ("url", "not a url", "spec.git.url"),
+        ("interval", "5 minutes", "spec.git.interval"),
+        ("interval", "", "spec.git.interval"),
+    ):
+        bad = json.loads(json.dumps(good))
+        bad["spec"]["git"][field] = value
+        with pytest.raises(ApiError) as refused:
+            create(kube, bad, namespace="default", dry_run=True)
+        assert refused.value.status.code == 422, (field, value)
+        assert expected in str(refused.value.status.message), refused.value.status.message
+    # A typo is an error too (kubectl validates fields strictly against the schema), not silently dropped.
+    typo = json.loads(json.dumps(good))
+    typo["spec"]["git"]["branch"] = "main"
+    result = subprocess.run(
+        [str(TOOLS / "kubectl"), "apply", "--dry-run=server", "-n", "default", "-f", "-"],
+        input=json.dumps(typo),
+        env=control_plane.kubectl_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0 and 'unknown field "spec.git.branch"' in result.stderr, result.stderr
+
+
+def test_webhook_refuses_unsigned_pushes(setup: Setup) -> None:
+    body = json.dumps({"ref": "refs/heads/main"}).encode()
+    assert setup.hook(body, signature="sha256=" + "0" * 64).status_code == 404  # no such Workspace yet
+    create(setup.kube, _workspace_object("apps", setup.clone.url, setup.builds, setup.nats), setup.namespace)
+    assert setup.hook(body, signature="sha256=" + "0" * 64).status_code == 401
+    assert setup.hook(body, signature="sha1=nonsense").status_code == 401
+    tampered = setup.hook(body + b" ", signature="sha256=" + hmac.new(HOOK_SECRET, body, hashlib.sha256).hexdigest())
+    assert tampered.status_code == 401
+    assert setup.hook(body).status_code == 202
+
+
+def test_git_push_to_serving_apps(setup: Setup, tmp_path: Path) -> None:  # noqa: PLR0915 — one story, in order
+    kube, ns = setup.kube, setup.namespace
+    first = setup.clone.git("rev-parse", "HEAD")
+    create(kube, _workspace_object("apps", setup.clone.url, setup.builds, setup.nats), ns)
+
+    # Every valid app of the commit becomes an App, owned by the Workspace, with the pages it declares.
+    eventually(lambda: setup.app("orders") and setup.app("ops"), 60, "both Apps")
+    orders, ops = setup.app("orders"), setup.app("ops")
+    assert orders["spec"]["revision"] == ops["spec"]["revision"] == first
+    assert [page["name"] for page in orders["spec"]["pages"]] == ["orders", "customers"]
+    assert [page["name"] for page in ops["spec"]["pages"]] == ["hashing", "clock"]
+    assert "compute_hash" in ops["spec"]["pages"][0]["functions"]
+    assert orders["metadata"]["ownerReferences"][0]["kind"] == "Workspace"
+    assert "requirementsHash" not in orders["spec"]  # no requirements.txt: the base image serves it
+    requirements = (setup.workspace / "ops" / "requirements.txt").read_bytes()
+    assert ops["spec"]["requirementsHash"] == hashlib.sha256(requirements).hexdigest()
+
+    # ops has requirements: one build Job, in the build namespace, keyed by (base image, requirements).
+    jobs = eventually(setup.jobs, 60, "the build Job")
+    assert len(jobs) == 1
+    key = image_key(BASE_IMAGE, ops["spec"]["requirementsHash"])
+    assert jobs[0]["metadata"]["labels"]["appyard.dev/build-key"] == key
+    assert setup.reason("ops", "Ready") == "Building"
+    digest = "sha256:" + hashlib.sha256(b"ops image 1").hexdigest()
+    setup.finish_build(jobs[0], digest)
+
+    # The runner Deployment runs the built image by digest, under a restricted security context.
+    eventually(lambda: setup.image("ops") == f"{REGISTRY}/runner@{digest}", 60, "ops's Deployment on the new image")
+    template = setup.deployment("ops")["spec"]["template"]["spec"]
+    container = template["containers"][0]
+    assert template["automountServiceAccountToken"] is False
+    assert template["securityContext"]["runAsNonRoot"] is True
+    assert template["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert container["resources"]["limits"]["memory"] and container["resources"]["requests"]["cpu"]
+    assert eventually(lambda: setup.image("orders"), 60, "orders's Deployment") == BASE_IMAGE
+
+    # The ReplicaSet controller's Pods were admitted in a namespace that enforces *restricted*.
+    for app in ("ops", "orders"):
+        setup.start_runners(app)
+        eventually(partial(setup.ready, app), 60, f"{app} Ready")
+    ops = setup.app("ops")
+    assert ops["status"]["url"] == "http://apps.example.com/apps/ops"
+    assert ops["status"]["servingRevision"] == first
+    assert ops["status"]["image"] == f"{REGISTRY}/runner@{digest}"
+    assert kube.get(Secret, "appyard-runner-ops", namespace=ns).data
+    policy = setup.get(NetworkPolicy, "appyard-runner-ops")
+    assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"]
+    ingress = setup.get(Ingress, "appyard-ops")
+    assert ingress["spec"]["rules"][0]["http"]["paths"][0]["path"] == "/apps/ops"
+    workspace = setup.get(Workspace, "apps")["status"]
+    assert workspace["revision"] == first
+    assert {app["name"]: app["valid"] for app in workspace["apps"]} == {"orders": True, "ops": True}
+    _kubectl_columns(setup)
+
+    # The API in cluster mode and a runner started like the kubelet would start the Deployment's Pod.
+    _runs_through_the_cluster(setup, tmp_path)
+
+    # A code-only commit: a new code ConfigMap and a rollout, no image build.
+    orders_generation = setup.deployment("orders")["metadata"]["generation"]
+    script = setup.workspace / "ops" / "hashing" / "scripts" / "encoding.py"
+    script.write_text(script.read_text() + "\n# a code-only change\n")
+    second = setup.push("ops: a code-only change")
+    eventually(lambda: setup.app("ops")["spec"]["revision"] == second, 30, "ops at the second commit")
+    code = setup.app("ops")["spec"]["code"]
+    assert kube.get(ConfigMap, code, namespace=ns).binaryData
+    eventually(
+        lambda: setup.deployment("ops")["spec"]["template"]["spec"]["volumes"][0]["configMap"]["name"] == code,
+        30,
+        "ops's Deployment on the new code",
+    )
+    setup.start_runners("ops")
+    eventually(lambda: setup.app("ops")["status"].get("servingRevision") == second, 60, "the second commit serving")
+    assert setup.ready("ops")
+    assert len(setup.jobs()) == 1, "a code-only commit must not build an image"
+    assert setup.image("ops") == f"{REGISTRY}/runner@{digest}"
+    # orders did not change at all in that commit: its runners were left alone.
+    assert setup.deployment("orders")["metadata"]["generation"] == orders_generation
+
+    # A requirements change builds exactly once; the old image serves until the new one is there.
+    (setup.workspace / "ops" / "requirements.txt").write_bytes(requirements + b"six>=1.16\n")
+    third = setup.push("ops: one more requirement")
+    jobs = eventually(lambda: len(setup.jobs()) == 2 and setup.jobs(), 60, "the second build Job")
+    assert setup.image("ops") == f"{REGISTRY}/runner@{digest}"
+    assert setup.reason("ops", "Ready") == "Building"
+    newest = next(job for job in jobs if job["metadata"]["labels"]["appyard.dev/build-key"] != key)
+    digest2 = "sha256:" + hashlib.sha256(b"ops image 2").hexdigest()
+    setup.finish_build(newest, digest2)
+    eventually(lambda: setup.image("ops") == f"{REGISTRY}/runner@{digest2}", 60, "ops on the second image")
+    setup.start_runners("ops")
+    eventually(lambda: setup.app("ops")["status"].get("servingRevision") == third, 60, "the third commit serving")
+    images = kube.get(ConfigMap, "appyard-images", namespace=setup.builds).data or {}
+    assert len(images) == 2, images  # both builds are remembered: going back needs no build
+    time.sleep(2)  # time for a wrong second build to show up
+    assert len(setup.jobs()) == 2
+
+    # A broken commit: orders is Stalled with the validation errors; its last good revision keeps serving.
+    serving = setup.app("orders")["spec"]["revision"]
+    orders_code = setup.app("orders")["spec"]["code"]
+    page = setup.workspace / "orders" / "orders" / "properties.json"
+    good_page = page.read_text()
+    broken = json.loads(good_page)
+    broken["blocks"][0]["components"].append({"component_type": "button", "name": "ship", "on_click": "no_such_fn"})
+    page.write_text(json.dumps(broken, indent=2))
+    setup.push("orders: a button bound to a function that does not exist")
+    stalled = eventually(
+        lambda: (c := setup.condition("orders", "Stalled")) and c["status"] == "True" and c, 30, "orders Stalled"
+    )
+    assert stalled["reason"] == "Invalid"
+    assert "orders/orders/properties.json" in stalled["message"] and "no_such_fn" in stalled["message"]
+    assert setup.app("orders")["spec"]["revision"] == serving
+    assert setup.app("orders")["spec"]["code"] == orders_code
+    assert setup.ready("orders"), "the last good revision keeps serving"
+    workspace = setup.get(Workspace, "apps")["status"]
+    assert {app["name"]: app["valid"] for app in workspace["apps"]} == {"orders": False, "ops": True}
+
+    # Polling finds the fix without a webhook.
+    kube.patch(Workspace, "apps", {"spec": {"git": {"interval": "1s"}}}, namespace=ns, patch_type=PatchType.MERGE)
+    page.write_text(good_page)
+    fixed = setup.push("orders: fixed", notify=False)
+    eventually(lambda: setup.app("orders")["spec"]["revision"] == fixed, 30, "orders at the fixed commit")
+    eventually(lambda: setup.condition("orders", "Stalled") is None, 30, "orders no longer Stalled")
+
+    # Restarting the operator changes nothing: no new Jobs, no new rollouts, no duplicate objects.
+    kube.patch(Workspace, "apps", {"spec": {"git": {"interval": "1h"}}}, namespace=ns, patch_type=PatchType.MERGE)
+    before = _inventory(setup)
+    setup.operator.stop()
+    checked = setup.get(Workspace, "apps")["status"]["lastCheckTime"]
+    time.sleep(1)  # lastCheckTime has a resolution of one second
+    setup.operator.start()
+    eventually(
+        lambda: setup.get(Workspace, "apps")["status"]["lastCheckTime"] != checked,
+        30,
+        "the restarted operator to sync",
+    )
+    time.sleep(3)  # its App handlers run too
+    assert _inventory(setup) == before
+
+    # Deleting the Workspace removes everything it owned (the real garbage collector).
+    kube.delete(Workspace, "apps", namespace=ns)
+
+    def gone() -> bool:
+        return not any(_inventory(setup, include_builds=False).values())
+
+    eventually(gone, 90, "everything the Workspace owned to be deleted")
+
+
+def _inventory(setup: Setup, *, include_builds: bool = True) -> dict[str, list[tuple[str, int]]]:
+    """Operator-made objects by kind: (name, generation) — generation counts spec changes."""
+    labels = {"app.kubernetes.io/managed-by": "appyard-operator"}
+    found: dict[str, list[tuple[str, int]]] = {}
+    kinds: list[Any] = [App, Deployment, Secret, ConfigMap, NetworkPolicy, Ingress]
+    for kind in kinds:
+        items = setup.objects(kind, labels=labels)
+        found[kind.__name__] = sorted(
+            (item["metadata"]["name"], item["metadata"].get("generation", 0)) for item in items
+        )
+    if include_builds:
+        found["Job"] = sorted((job["metadata"]["name"], 0) for job in setup.jobs())
+    return found
+
+
+def _kubectl_columns(setup: Setup) -> None:
+    """`kubectl get workspaces,apps` shows what a platform engineer needs at a glance."""
+    kubectl = TOOLS / "kubectl"
+    result = subprocess.run(
+        [str(kubectl), "get", "workspaces,apps", "-n", setup.namespace],
+        env=setup.operator.control_plane.kubectl_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    lines = result.stdout.splitlines()
+    print(result.stdout)
+    headers = [line.split() for line in lines if line.startswith("NAME")]
+    assert headers == [
+        ["NAME", "READY", "REVISION", "LAST", "SYNC", "AGE"],
+        ["NAME", "READY", "REVISION", "URL", "AGE"],
+    ]
+    revision = setup.clone.git("rev-parse", "HEAD")
+    assert next(line.split() for line in lines if line.startswith("workspace.appyard.dev/apps"))[1:3] == [
+        "True",
+        revision,
+    ]
+    ops = next(line.split() for line in lines if line.startswith("app.appyard.dev/ops"))
+    assert ops[1:4] == ["True", revision, "http://apps.example.com/apps/ops"], ops
+
+
+def _runs_through_the_cluster(setup: Setup, tmp_path: Path) -> None:
+    """POST a run to the API in cluster mode; a runner started with the env and volumes of ops's Deployment
+    pod template (the test standing in for the kubelet) answers over the same NATS path as in local mode."""
+    kube, ns = setup.kube, setup.namespace
+    template = setup.deployment("ops")["spec"]["template"]["spec"]
+    container = template["containers"][0]
+    root = tmp_path / "pod"
+    mounts = {mount["mountPath"]: root / mount["name"] for mount in container["volumeMounts"]}
+    for volume in template["volumes"]:
+        folder = root / volume["name"]
+        folder.mkdir(parents=True)
+        if "configMap" in volume:
+            config_map = kube.get(ConfigMap, volume["configMap"]["name"], namespace=ns)
+            for item in volume["configMap"]["items"]:
+                (folder / item["path"]).write_bytes(base64.b64decode((config_map.binaryData or {})[item["key"]]))
+
+    def host(path: str) -> str:
+        for mount, folder in sorted(mounts.items(), key=lambda item: -len(item[0])):
+            if path == mount or path.startswith(mount + "/"):
+                return str(folder / path.removeprefix(mount).lstrip("/"))
+        return path
+
+    env: dict[str, str] = {}
+    for item in container["env"]:
+        if "value" in item:
+            env[item["name"]] = host(item["value"])
+        else:
+            reference = item["valueFrom"]["secretKeyRef"]
+            secret = kube.get(Secret, reference["name"], namespace=ns)
+            env[item["name"]] = base64.b64decode((secret.data or {})[reference["key"]]).decode()
+    assert env["APPYARD_RUNNER_NATS_URL"] == setup.nats.url
+    runner = Process("appyard_runner", env, tmp_path / "runner.log")
+    port = free_port()
+    api = Api(
+        "appyard_api",
+        {
+            "KUBECONFIG": str(setup.operator.control_plane.kubeconfig),
+            "APPYARD_API_MODE": "cluster",
+            "APPYARD_API_NAMESPACE": ns,
+            "APPYARD_API_NATS_URL": setup.nats.url,
+            "APPYARD_API_PORT": str(port),
+            "APPYARD_API_CACHE_DIR": str(tmp_path / "api-cache"),
+        },
+        tmp_path / "api.log",
+        port=port,
+    )
+    runner.start()
+    try:
+        api.start()
+        with httpx.Client(base_url=api.url, timeout=60) as client:
+            apps = client.get("/api/apps").json()
+            assert sorted(app["name"] for app in apps) == ["ops", "orders"], apps
+            page = client.get("/api/apps/ops/pages/hashing").json()
+            assert "compute_hash" in [function["name"] for function in page["functions"]]
+            response = client.post(
+                "/api/apps/ops/pages/hashing/runs",
+                json={"function": "compute_hash", "state": {"hash": {"text": "abc", "algorithm": "sha256"}}},
+            )
+            assert response.status_code == 200, response.text + api.output() + runner.output()
+            body = response.json()
+            assert body["status"] == "succeeded", body
+            assert hashlib.sha256(b"abc").hexdigest() in body["context"]["hash"]["components"]["result"]["text"]
+            refused = client.put("/api/apps/ops/pages/hashing/properties", json=page["properties"])
+            assert refused.status_code == 403 and "git push" in refused.json()["message"]
+    finally:
+        api.stop()
+        runner.stop()
+    shutil.rmtree(root, ignore_errors=True)
