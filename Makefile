@@ -77,6 +77,7 @@ gen: $(VENV)/.installed web/node_modules/.installed ## Regenerate every generate
 	$(BIN)/python -m appyard.reference docs/components.md
 	$(BIN)/python -m appyard.schemas web/src/generated/properties.schema.json
 	$(BIN)/python -m appyard.crds crds
+	$(BIN)/python -m appyard.crds --docs docs/crds.md
 	$(BIN)/python -m appyard_api.openapi web/src/generated/openapi.json
 	cd web && npm run gen --silent
 
@@ -85,6 +86,7 @@ verify: $(VENV)/.installed web/node_modules/.installed ## Fail when any generate
 	$(BIN)/python -m appyard.reference --check docs/components.md
 	$(BIN)/python -m appyard.schemas --check web/src/generated/properties.schema.json
 	$(BIN)/python -m appyard.crds --check crds
+	$(BIN)/python -m appyard.crds --check --docs docs/crds.md
 	$(BIN)/python -m appyard_api.openapi --check web/src/generated/openapi.json
 	cd web && npm run verify --silent
 

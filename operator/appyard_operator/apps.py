@@ -108,8 +108,13 @@ def _rollout(deployment: Obj | None) -> plan.Rollout:
     )
 
 
-async def reconcile(kube: Kube, settings: OperatorSettings, raw: Obj) -> AppStatus:
-    """Make the cluster match the App and write its status; returns that status."""
+async def reconcile(kube: Kube, settings: OperatorSettings, raw: Obj, *, apply: bool = True) -> AppStatus:
+    """Make the cluster match the App and write its status; returns that status.
+
+    With ``apply=False`` only the status is brought up to date with what is observed (a Deployment's
+    rollout progressed): the objects were applied when the App last changed, and applying them again would
+    change nothing.
+    """
     app = AppResource.model_validate(raw)
     meta = app.metadata
     namespace = meta.namespace or ""
@@ -134,7 +139,7 @@ async def reconcile(kube: Kube, settings: OperatorSettings, raw: Obj) -> AppStat
     ]
     if image is not None:
         objects.append(plan.deployment(app, raw, workspace, image))
-    for obj in objects:
+    for obj in objects if apply else []:
         await kube.apply(obj)
     deployment = await kube.get("Deployment", plan.name_of(meta.name), namespace) if image is not None else None
     status = plan.status(
@@ -148,4 +153,16 @@ async def reconcile(kube: Kube, settings: OperatorSettings, raw: Obj) -> AppStat
     )
     if status.model_dump() != app.status.model_dump():
         await kube.patch_status("App", meta.name, namespace, status.model_dump(mode="json", by_alias=True))
+    if status.serving_revision == app.spec.revision and deployment is not None:
+        await _prune_code(kube, namespace, meta.name, keep=app.spec.code)
     return status
+
+
+async def _prune_code(kube: Kube, namespace: str, app: str, keep: str) -> None:
+    """Once the runners serve the current code, older code ConfigMaps of the app are no longer needed."""
+    selector = {"appyard.dev/app": app, "app.kubernetes.io/name": "appyard-code"}
+    for item in await kube.list("ConfigMap", namespace, selector):
+        name = item["metadata"]["name"]
+        if name != keep:
+            await kube.delete("ConfigMap", name, namespace)
+            log.info("app %s/%s: removed old code %s", namespace, app, name)

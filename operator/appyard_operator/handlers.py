@@ -74,12 +74,12 @@ async def workspace_due(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
 # -- Apps ---------------------------------------------------------------------------------------------------
 
 
-async def _reconcile(memo: kopf.Memo, namespace: str, name: str, body: dict[str, Any] | None = None) -> None:
+async def _reconcile(memo: kopf.Memo, namespace: str, name: str, *, apply: bool = True) -> None:
     async with _app_locks.setdefault((namespace, name), asyncio.Lock()):
-        raw = await memo.kube.get("App", name, namespace) if body is None else body
+        raw = await memo.kube.get("App", name, namespace)
         if raw is None or (raw.get("metadata") or {}).get("deletionTimestamp"):
             return
-        await apps.reconcile(memo.kube, memo.config, raw)
+        await apps.reconcile(memo.kube, memo.config, raw, apply=apply)
 
 
 @kopf.on.resume(GROUP, VERSION, "apps")
@@ -89,9 +89,10 @@ async def app_changed(memo: kopf.Memo, namespace: str | None, name: str, **_: An
     await _reconcile(memo, namespace or "", name)
 
 
-@kopf.timer(GROUP, VERSION, "apps", interval=5, initial_delay=2)
+@kopf.timer(GROUP, VERSION, "apps", interval=60, initial_delay=30)
 async def app_check(body: kopf.Body, memo: kopf.Memo, namespace: str | None, name: str, **_: Any) -> None:
-    """Apps that are not serving their spec yet are looked at again (builds and rollouts take time)."""
+    """A safety net: Apps not serving their spec yet are looked at again now and then (build and rollout
+    events normally move them on at once)."""
     conditions = (body.get("status") or {}).get("conditions") or []
     ready = any(item.get("type") == "Ready" and item.get("status") == "True" for item in conditions)
     current = (body.get("status") or {}).get("observedGeneration") == body["metadata"].get("generation")
@@ -121,7 +122,7 @@ async def rollout_changed(body: kopf.Body, memo: kopf.Memo, namespace: str | Non
     """A runner Deployment's status changed: its App's Ready condition follows."""
     for reference in body["metadata"].get("ownerReferences") or []:
         if reference.get("kind") == "App":
-            await _reconcile(memo, namespace or "", reference["name"])
+            await _reconcile(memo, namespace or "", reference["name"], apply=False)
 
 
 @kopf.on.delete(GROUP, VERSION, "apps")

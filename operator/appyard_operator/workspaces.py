@@ -18,13 +18,15 @@ from .conditions import fold, now
 from .kube import Kube
 from .plan import MANAGED, owner
 from .settings import OperatorSettings
-from .sync import plan
+from .sync import AppPlan, plan
 
 log = logging.getLogger("appyard.operator.workspaces")
 
 Obj = dict[str, Any]
 INVALID = "appyard.dev/invalid"
 INVALID_REVISION = "appyard.dev/invalid-revision"
+
+APPLY_CONCURRENCY = 8  # Apps written at once by a sync (a workspace may hold hundreds)
 
 _locks: dict[tuple[str, str], asyncio.Lock] = {}
 
@@ -149,14 +151,18 @@ async def _sync(kube: Kube, settings: OperatorSettings, raw: Obj, workspace: Wor
     existing = {
         item["metadata"]["name"]: item for item in await kube.list("App", namespace, workspace_label(meta.name))
     }
-    wanted: set[str] = set()
-    for app in result.apps:
+    wanted = {kubernetes_name(app.name) for app in result.apps}
+    limit = asyncio.Semaphore(APPLY_CONCURRENCY)
+
+    async def update(app: AppPlan) -> None:
         name = kubernetes_name(app.name)
-        wanted.add(name)
-        applied = await kube.apply(_app_object(raw, app.spec, namespace))
-        await kube.apply(_code_map(applied, app.spec.code, app.bundle))
-        if INVALID in (existing.get(name, {}).get("metadata", {}).get("annotations") or {}):
-            await kube.annotate("App", name, namespace, {INVALID: None, INVALID_REVISION: None})
+        async with limit:
+            applied = await kube.apply(_app_object(raw, app.spec, namespace))
+            await kube.apply(_code_map(applied, app.spec.code, app.bundle))
+            if INVALID in (existing.get(name, {}).get("metadata", {}).get("annotations") or {}):
+                await kube.annotate("App", name, namespace, {INVALID: None, INVALID_REVISION: None})
+
+    await asyncio.gather(*(update(app) for app in result.apps))
     for app_name, message in result.invalid.items():
         name = kubernetes_name(app_name)
         wanted.add(name)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 from lightkube import Client, codecs
 from lightkube.core.exceptions import ApiError
 from lightkube.generic_resource import create_namespaced_resource
@@ -14,6 +17,9 @@ from lightkube.resources.core_v1 import Pod
 from lightkube.types import PatchType
 
 from appyard.resources import GROUP, VERSION
+
+from .controlplane import ControlPlane
+from .servers import NatsServer, Process, free_port, wait_for
 
 REPO = Path(__file__).resolve().parent.parent.parent
 App = create_namespaced_resource(GROUP, VERSION, "App", "apps")
@@ -125,3 +131,62 @@ def run_pod(client: Client, pod: Pod) -> None:
 
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def create(kube: Client, obj: dict[str, Any], namespace: str | None = None, *, dry_run: bool = False) -> None:
+    resource: Any = codecs.from_dict(obj)
+    kube.create(resource, namespace=namespace, dry_run=dry_run)
+
+
+def as_dict(resource: Any) -> dict[str, Any]:
+    converted: dict[str, Any] = resource.to_dict()
+    return converted
+
+
+@dataclass
+class Operator:
+    """``python -m appyard_operator`` watching the test's namespaces."""
+
+    control_plane: ControlPlane
+    namespaces: list[str]
+    nats: NatsServer
+    folder: Path
+    webhook_port: int = 0
+    process: Process | None = None
+
+    @property
+    def webhook(self) -> str:
+        return f"http://127.0.0.1:{self.webhook_port}"
+
+    def start(self) -> None:
+        self.webhook_port = free_port()
+        env = {
+            "KUBECONFIG": str(self.control_plane.kubeconfig),
+            "APPYARD_OPERATOR_NAMESPACES": json.dumps(self.namespaces),
+            "APPYARD_OPERATOR_NATS_URL": self.nats.url,
+            "APPYARD_OPERATOR_CACHE_DIR": str(self.folder / "cache"),
+            "APPYARD_OPERATOR_WEBHOOK_HOST": "127.0.0.1",
+            "APPYARD_OPERATOR_WEBHOOK_PORT": str(self.webhook_port),
+            "APPYARD_OPERATOR_HEALTH_PORT": str(free_port()),
+            "APPYARD_OPERATOR_TICK_SECONDS": "0.5",
+        }
+        count = len(list(self.folder.glob("operator-*.log")))
+        self.process = Process("appyard_operator", env, self.folder / f"operator-{count}.log")
+        self.process.start()
+
+        def listening() -> bool:
+            try:
+                return httpx.get(f"{self.webhook}/healthz", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_for(listening, 30, f"the operator (log: {self.process.log})", self.process.process)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+
+    def output(self) -> str:
+        return "\n".join(
+            path.read_text(errors="replace")[-6000:] for path in sorted(self.folder.glob("operator-*.log"))
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import subprocess
@@ -15,9 +16,24 @@ from .servers import free_port
 
 class _Handler(BaseHTTPRequestHandler):
     root: Path
+    private: dict[str, str]  # repository name → the only "user:token" allowed to read or push it
+
+    def _authorized(self, path: str) -> bool:
+        name = path.strip("/").split("/", 1)[0].removesuffix(".git")
+        allowed = self.private.get(name)
+        if allowed is None:
+            return True
+        given = self.headers.get("Authorization", "")
+        return given == "Basic " + base64.b64encode(allowed.encode()).decode()
 
     def _cgi(self) -> None:
         url = urlsplit(self.path)
+        if not self._authorized(url.path):
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="git"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         env = {
@@ -67,7 +83,8 @@ class GitServer:
     def __init__(self, root: Path) -> None:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
-        handler = type("Handler", (_Handler,), {"root": root})
+        self.private: dict[str, str] = {}
+        handler = type("Handler", (_Handler,), {"root": root, "private": self.private})
         self.port = free_port()
         self.server = ThreadingHTTPServer(("127.0.0.1", self.port), handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -75,6 +92,10 @@ class GitServer:
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.port}/{name}.git"
+
+    def protect(self, name: str, username: str, token: str) -> None:
+        """From now on, repository ``name`` answers only requests with this user and token (HTTP basic auth)."""
+        self.private[name] = f"{username}:{token}"
 
     def create(self, name: str) -> Path:
         path = self.root / f"{name}.git"

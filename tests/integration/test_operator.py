@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 import pytest
-from lightkube import Client, KubeConfig, codecs
+from lightkube import Client, KubeConfig
 from lightkube.core.exceptions import ApiError
 from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.batch_v1 import Job
@@ -38,7 +38,10 @@ from appyard_operator.plan import image_key
 from .cluster import (
     REPO,
     App,
+    Operator,
     Workspace,
+    as_dict,
+    create,
     create_namespace,
     eventually,
     finish_pod,
@@ -49,7 +52,7 @@ from .cluster import (
 )
 from .controlplane import TOOLS, ControlPlane
 from .gitserver import Clone, GitServer
-from .servers import Api, NatsServer, Process, free_port, wait_for
+from .servers import Api, NatsServer, Process, free_port
 
 BASE_IMAGE = "registry.test/appyard/runner:test"
 REGISTRY = "registry.test/appyard"
@@ -88,55 +91,6 @@ def nats(tmp_path: Path) -> Iterator[NatsServer]:
     server.start()
     yield server
     server.stop()
-
-
-@dataclass
-class Operator:
-    """``python -m appyard_operator`` watching the test's namespaces."""
-
-    control_plane: ControlPlane
-    namespaces: list[str]
-    nats: NatsServer
-    folder: Path
-    webhook_port: int = 0
-    process: Process | None = None
-
-    @property
-    def webhook(self) -> str:
-        return f"http://127.0.0.1:{self.webhook_port}"
-
-    def start(self) -> None:
-        self.webhook_port = free_port()
-        env = {
-            "KUBECONFIG": str(self.control_plane.kubeconfig),
-            "APPYARD_OPERATOR_NAMESPACES": json.dumps(self.namespaces),
-            "APPYARD_OPERATOR_NATS_URL": self.nats.url,
-            "APPYARD_OPERATOR_CACHE_DIR": str(self.folder / "cache"),
-            "APPYARD_OPERATOR_WEBHOOK_HOST": "127.0.0.1",
-            "APPYARD_OPERATOR_WEBHOOK_PORT": str(self.webhook_port),
-            "APPYARD_OPERATOR_HEALTH_PORT": str(free_port()),
-            "APPYARD_OPERATOR_TICK_SECONDS": "0.5",
-        }
-        count = len(list(self.folder.glob("operator-*.log")))
-        self.process = Process("appyard_operator", env, self.folder / f"operator-{count}.log")
-        self.process.start()
-
-        def listening() -> bool:
-            try:
-                return httpx.get(f"{self.webhook}/healthz", timeout=1).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        wait_for(listening, 30, f"the operator (log: {self.process.log})", self.process.process)
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.stop()
-
-    def output(self) -> str:
-        return "\n".join(
-            path.read_text(errors="replace")[-6000:] for path in sorted(self.folder.glob("operator-*.log"))
-        )
 
 
 @dataclass
@@ -241,16 +195,6 @@ class Setup:
         return self.operator.output()
 
 
-def create(kube: Client, obj: dict[str, Any], namespace: str | None = None, *, dry_run: bool = False) -> None:
-    resource: Any = codecs.from_dict(obj)
-    kube.create(resource, namespace=namespace, dry_run=dry_run)
-
-
-def as_dict(resource: Any) -> dict[str, Any]:
-    converted: dict[str, Any] = resource.to_dict()
-    return converted
-
-
 def _workspace_object(name: str, url: str, builds: str, nats: NatsServer, interval: str = "1h") -> dict[str, Any]:
     return {
         "apiVersion": API_VERSION,
@@ -344,6 +288,30 @@ def test_webhook_refuses_unsigned_pushes(setup: Setup) -> None:
     assert setup.hook(body).status_code == 202
 
 
+def test_private_repositories_need_the_credentials_secret(setup: Setup, git_server: GitServer) -> None:
+    """A token from the Workspace's Secret reaches git as an HTTP header (never on a command line)."""
+    name = setup.clone.url.rsplit("/", 1)[-1].removesuffix(".git")
+    git_server.protect(name, "deploy", "s3cret-token")
+    create(setup.kube, _workspace_object("apps", setup.clone.url, setup.builds, setup.nats), setup.namespace)
+
+    def refused() -> dict[str, Any] | None:
+        status = setup.get(Workspace, "apps").get("status") or {}
+        ready = next((item for item in status.get("conditions") or [] if item["type"] == "Ready"), None)
+        return ready if ready and ready["reason"] == "GitError" else None
+
+    condition = eventually(refused, 30, "the Workspace to report the git error")
+    assert condition["status"] == "False"
+    assert "Authentication failed" in condition["message"], condition
+    assert not setup.objects(App)
+
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "git", "namespace": setup.namespace}}
+    create(setup.kube, {**secret, "stringData": {"username": "deploy", "password": "s3cret-token"}})
+    patch = {"spec": {"git": {"secretRef": {"name": "git"}}}}
+    setup.kube.patch(Workspace, "apps", patch, namespace=setup.namespace, patch_type=PatchType.MERGE)
+    eventually(lambda: len(setup.objects(App)) == 2, 30, "the Apps, read with the token")
+    assert setup.get(Workspace, "apps")["status"]["revision"] == setup.clone.git("rev-parse", "HEAD")
+
+
 def test_git_push_to_serving_apps(setup: Setup, tmp_path: Path) -> None:  # noqa: PLR0915 — one story, in order
     kube, ns = setup.kube, setup.namespace
     first = setup.clone.git("rev-parse", "HEAD")
@@ -366,7 +334,7 @@ def test_git_push_to_serving_apps(setup: Setup, tmp_path: Path) -> None:  # noqa
     assert len(jobs) == 1
     key = image_key(BASE_IMAGE, ops["spec"]["requirementsHash"])
     assert jobs[0]["metadata"]["labels"]["appyard.dev/build-key"] == key
-    assert setup.reason("ops", "Ready") == "Building"
+    eventually(lambda: setup.reason("ops", "Ready") == "Building", 30, "ops Building")
     digest = "sha256:" + hashlib.sha256(b"ops image 1").hexdigest()
     setup.finish_build(jobs[0], digest)
 
@@ -421,6 +389,12 @@ def test_git_push_to_serving_apps(setup: Setup, tmp_path: Path) -> None:  # noqa
     eventually(lambda: setup.app("ops")["status"].get("servingRevision") == second, 60, "the second commit serving")
     assert setup.ready("ops")
     assert len(setup.jobs()) == 1, "a code-only commit must not build an image"
+    code_maps = {"appyard.dev/app": "ops", "app.kubernetes.io/name": "appyard-code"}
+    eventually(
+        lambda: [item["metadata"]["name"] for item in setup.objects(ConfigMap, labels=code_maps)] == [code],
+        30,
+        "the previous code ConfigMap to be removed once the new code serves",
+    )
     assert setup.image("ops") == f"{REGISTRY}/runner@{digest}"
     # orders did not change at all in that commit: its runners were left alone.
     assert setup.deployment("orders")["metadata"]["generation"] == orders_generation
@@ -430,7 +404,7 @@ def test_git_push_to_serving_apps(setup: Setup, tmp_path: Path) -> None:  # noqa
     third = setup.push("ops: one more requirement")
     jobs = eventually(lambda: len(setup.jobs()) == 2 and setup.jobs(), 60, "the second build Job")
     assert setup.image("ops") == f"{REGISTRY}/runner@{digest}"
-    assert setup.reason("ops", "Ready") == "Building"
+    eventually(lambda: setup.reason("ops", "Ready") == "Building", 30, "ops Building")
     newest = next(job for job in jobs if job["metadata"]["labels"]["appyard.dev/build-key"] != key)
     digest2 = "sha256:" + hashlib.sha256(b"ops image 2").hexdigest()
     setup.finish_build(newest, digest2)
