@@ -98,10 +98,11 @@ test: setup tools lint typecheck verify ## Install everything and run every test
 	cd web && npm test --silent
 	$(BIN)/pytest tests
 
-bench: setup ## Measure performance; record the numbers in docs/benchmarks.md
+bench: setup tools ## Measure performance; record the numbers in docs/benchmarks.md
 	$(BIN)/python -m bench.codegen
 	$(BIN)/python -m bench.runs
 	$(BIN)/python -m bench.web
+	$(BIN)/python -m bench.operator
 
 clean: ## Remove the virtualenv, node modules, the web build and caches
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache web/node_modules web/dist
