@@ -9,6 +9,7 @@ ReplicaSet and Deployment controllers, garbage collection — is the real thing.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import nats as nats_client
 import pytest
 from lightkube import Client, KubeConfig
 from lightkube.core.exceptions import ApiError
@@ -31,8 +33,10 @@ from lightkube.resources.batch_v1 import Job
 from lightkube.resources.core_v1 import ConfigMap, Pod, Secret
 from lightkube.resources.networking_v1 import Ingress, NetworkPolicy
 from lightkube.types import PatchType
+from nats.js.errors import NotFoundError
 
 from appyard.resources import API_VERSION
+from appyard.runs import RESULTS_BUCKET, RUNS_STREAM, consumer_name
 from appyard_operator.plan import image_key
 
 from .cluster import (
@@ -81,14 +85,6 @@ def kube(control_plane: ControlPlane) -> Client:
 @pytest.fixture(scope="module")
 def git_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitServer]:
     server = GitServer(tmp_path_factory.mktemp("git"))
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def nats(tmp_path: Path) -> Iterator[NatsServer]:
-    server = NatsServer(store=tmp_path / "nats")
-    server.start()
     yield server
     server.stop()
 
@@ -371,6 +367,7 @@ def test_git_push_to_serving_apps(setup: Setup, tmp_path: Path) -> None:  # noqa
 
     # The API in cluster mode and a runner started like the kubelet would start the Deployment's Pod.
     _runs_through_the_cluster(setup, tmp_path)
+    assert asyncio.run(_nats_leftovers(setup.nats, ns, "ops")) == (True, 1)
 
     # A code-only commit: a new code ConfigMap and a rollout, no image build.
     orders_generation = setup.deployment("orders")["metadata"]["generation"]
@@ -465,6 +462,24 @@ def test_git_push_to_serving_apps(setup: Setup, tmp_path: Path) -> None:  # noqa
         return not any(_inventory(setup, include_builds=False).values())
 
     eventually(gone, 90, "everything the Workspace owned to be deleted")
+    # ... and with the Apps, ops's NATS consumer and stored results (the run above left both).
+    assert asyncio.run(_nats_leftovers(setup.nats, ns, "ops")) == (False, 0)
+
+
+async def _nats_leftovers(server: NatsServer, namespace: str, app: str) -> tuple[bool, int]:
+    """Whether the app's durable consumer exists, and how many results it has in the results bucket."""
+    connection = await nats_client.connect(server.url)
+    try:
+        js = connection.jetstream()
+        try:
+            await js.consumer_info(RUNS_STREAM, consumer_name(namespace, app))
+            consumer = True
+        except NotFoundError:
+            consumer = False
+        info = await js.stream_info(f"KV_{RESULTS_BUCKET}", subjects_filter=f"$KV.{RESULTS_BUCKET}.{namespace}.{app}.>")
+        return consumer, len(info.state.subjects or {})
+    finally:
+        await connection.close()
 
 
 def _inventory(setup: Setup, *, include_builds: bool = True) -> dict[str, list[tuple[str, int]]]:
