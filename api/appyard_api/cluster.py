@@ -54,6 +54,7 @@ class ClusterStore(FileStore):
         self._apps: dict[str, AppResource] = {}  # by object name
         self._code: dict[str, str] = {}  # app name → code ConfigMap unpacked for it
         self._watch: asyncio.Task[None] | None = None
+        self._retries: set[asyncio.Task[None]] = set()
         self._write_workspace()
 
     # -- lifecycle --------------------------------------------------------------------------------------
@@ -65,9 +66,9 @@ class ClusterStore(FileStore):
         self._watch = asyncio.get_running_loop().create_task(self._follow(version))
 
     async def stop(self) -> None:
-        if self._watch is not None:
-            self._watch.cancel()
-            await asyncio.gather(self._watch, return_exceptions=True)
+        for task in [*self._retries, *([self._watch] if self._watch else [])]:
+            task.cancel()
+        await asyncio.gather(*self._retries, *([self._watch] if self._watch else []), return_exceptions=True)
         if self._client is not None:
             await self._client.close()
 
@@ -115,7 +116,7 @@ class ClusterStore(FileStore):
 
     # -- materializing ----------------------------------------------------------------------------------
 
-    async def _upsert(self, app: AppResource) -> None:
+    async def _upsert(self, app: AppResource, attempt: int = 0) -> None:
         self._apps[app.metadata.name] = app
         name = app.spec.app
         if self._code.get(name) == app.spec.code:
@@ -124,12 +125,25 @@ class ClusterStore(FileStore):
         try:
             config_map = await self._client.get(ConfigMap, app.spec.code, namespace=self.namespace)
         except ApiError as error:
-            log.warning("app %s: cannot read its code %s: %s", name, app.spec.code, error.status.message)
+            # The operator writes an App just before its code: try again shortly, then less often.
+            log.warning("app %s: cannot read its code %s yet: %s", name, app.spec.code, error.status.message)
+            self._retry(app, attempt + 1)
             return
         bundle = base64.b64decode((config_map.binaryData or {})[BUNDLE_KEY])
         await asyncio.to_thread(self._unpack, name, bundle)
         self._code[name] = app.spec.code
         log.info("app %s at revision %s (%s)", name, app.spec.revision[:12], app.spec.code)
+
+    def _retry(self, app: AppResource, attempt: int) -> None:
+        async def again() -> None:
+            await asyncio.sleep(min(30.0, 0.5 * 2**attempt))
+            if self._apps.get(app.metadata.name) is app:  # not replaced or deleted meanwhile
+                await self._upsert(app, attempt)
+                self._changed()
+
+        task = asyncio.get_running_loop().create_task(again())
+        self._retries.add(task)
+        task.add_done_callback(self._retries.discard)
 
     def _unpack(self, name: str, bundle: bytes) -> None:
         staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=self.root))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
@@ -366,32 +367,41 @@ def test_git_push_to_serving_apps(setup: Setup, tmp_path: Path) -> None:  # noqa
     _kubectl_columns(setup)
 
     # The API in cluster mode and a runner started like the kubelet would start the Deployment's Pod.
-    _runs_through_the_cluster(setup, tmp_path)
-    assert asyncio.run(_nats_leftovers(setup.nats, ns, "ops")) == (True, 1)
+    with _cluster_api(setup, tmp_path) as api:
+        assert asyncio.run(_nats_leftovers(setup.nats, ns, "ops")) == (True, 1)
 
-    # A code-only commit: a new code ConfigMap and a rollout, no image build.
-    orders_generation = setup.deployment("orders")["metadata"]["generation"]
-    script = setup.workspace / "ops" / "hashing" / "scripts" / "encoding.py"
-    script.write_text(script.read_text() + "\n# a code-only change\n")
-    second = setup.push("ops: a code-only change")
-    eventually(lambda: setup.app("ops")["spec"]["revision"] == second, 30, "ops at the second commit")
-    code = setup.app("ops")["spec"]["code"]
-    assert kube.get(ConfigMap, code, namespace=ns).binaryData
-    eventually(
-        lambda: setup.deployment("ops")["spec"]["template"]["spec"]["volumes"][0]["configMap"]["name"] == code,
-        30,
-        "ops's Deployment on the new code",
-    )
-    setup.start_runners("ops")
-    eventually(lambda: setup.app("ops")["status"].get("servingRevision") == second, 60, "the second commit serving")
-    assert setup.ready("ops")
-    assert len(setup.jobs()) == 1, "a code-only commit must not build an image"
-    code_maps = {"appyard.dev/app": "ops", "app.kubernetes.io/name": "appyard-code"}
-    eventually(
-        lambda: [item["metadata"]["name"] for item in setup.objects(ConfigMap, labels=code_maps)] == [code],
-        30,
-        "the previous code ConfigMap to be removed once the new code serves",
-    )
+        # A code-only commit: a new code ConfigMap and a rollout, no image build.
+        orders_generation = setup.deployment("orders")["metadata"]["generation"]
+        script = setup.workspace / "ops" / "hashing" / "scripts" / "hashing.py"
+        old_doc = "Hash the text with the chosen algorithm, salted when asked."
+        new_doc = "Hash the text with the algorithm chosen (salted if asked)."
+        script.write_text(script.read_text().replace(old_doc, new_doc))
+        second = setup.push("ops: a code-only change")
+        eventually(lambda: setup.app("ops")["spec"]["revision"] == second, 30, "ops at the second commit")
+        code = setup.app("ops")["spec"]["code"]
+        assert kube.get(ConfigMap, code, namespace=ns).binaryData
+        eventually(
+            lambda: setup.deployment("ops")["spec"]["template"]["spec"]["volumes"][0]["configMap"]["name"] == code,
+            30,
+            "ops's Deployment on the new code",
+        )
+        setup.start_runners("ops")
+        eventually(lambda: setup.app("ops")["status"].get("servingRevision") == second, 60, "the second commit serving")
+        assert setup.ready("ops")
+        assert len(setup.jobs()) == 1, "a code-only commit must not build an image"
+        code_maps = {"appyard.dev/app": "ops", "app.kubernetes.io/name": "appyard-code"}
+        eventually(
+            lambda: [item["metadata"]["name"] for item in setup.objects(ConfigMap, labels=code_maps)] == [code],
+            30,
+            "the previous code ConfigMap to be removed once the new code serves",
+        )
+
+        # The API watches the Apps: it serves the new code without a restart.
+        def documented() -> str:
+            functions = api.get("/api/apps/ops/pages/hashing").json()["functions"]
+            return next(str(item["doc"]) for item in functions if item["name"] == "compute_hash")
+
+        eventually(lambda: documented() == new_doc, 30, "the API to serve the second commit")
     assert setup.image("ops") == f"{REGISTRY}/runner@{digest}"
     # orders did not change at all in that commit: its runners were left alone.
     assert setup.deployment("orders")["metadata"]["generation"] == orders_generation
@@ -523,7 +533,8 @@ def _kubectl_columns(setup: Setup) -> None:
     assert ops[1:4] == ["True", revision, "http://apps.example.com/apps/ops"], ops
 
 
-def _runs_through_the_cluster(setup: Setup, tmp_path: Path) -> None:
+@contextlib.contextmanager
+def _cluster_api(setup: Setup, tmp_path: Path) -> Iterator[httpx.Client]:
     """POST a run to the API in cluster mode; a runner started with the env and volumes of ops's Deployment
     pod template (the test standing in for the kubelet) answers over the same NATS path as in local mode."""
     kube, ns = setup.kube, setup.namespace
@@ -587,6 +598,7 @@ def _runs_through_the_cluster(setup: Setup, tmp_path: Path) -> None:
             assert hashlib.sha256(b"abc").hexdigest() in body["context"]["hash"]["components"]["result"]["text"]
             refused = client.put("/api/apps/ops/pages/hashing/properties", json=page["properties"])
             assert refused.status_code == 403 and "git push" in refused.json()["message"]
+            yield client
     finally:
         api.stop()
         runner.stop()
