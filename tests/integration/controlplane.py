@@ -232,3 +232,30 @@ users:
 
     def kubectl_env(self) -> dict[str, str]:
         return {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
+
+
+def main() -> None:
+    """``python -m tests.integration.controlplane``: a control plane with Appyard's CRDs, until Ctrl-C."""
+    import signal
+    import tempfile
+
+    from lightkube import Client, KubeConfig
+
+    from .cluster import install_crds
+
+    plane = ControlPlane(Path(tempfile.mkdtemp(prefix="appyard-controlplane-")))
+    plane.start()
+    try:
+        install_crds(Client(KubeConfig.from_file(plane.kubeconfig), field_manager="developer"))
+        print(
+            f"kube-apiserver at {plane.url}; logs in {plane.folder}\nexport KUBECONFIG={plane.kubeconfig}", flush=True
+        )
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        signal.sigwait({signal.SIGINT, signal.SIGTERM})
+    finally:
+        plane.stop()
+        shutil.rmtree(plane.folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
