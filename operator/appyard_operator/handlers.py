@@ -28,7 +28,12 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     settings.peering.standalone = True
     settings.persistence.finalizer = "appyard.dev/cleanup"
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="operator.appyard.dev")
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix="operator.appyard.dev")
+    # An App's pages (their properties.json) can be large, and kopf keeps the last handled spec in an annotation
+    # (all annotations together: at most 256 KiB). A change to pages always changes spec.code too, so leaving
+    # them out of that copy misses no change.
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix="operator.appyard.dev", ignored_fields=["spec.pages"]
+    )
     settings.posting.level = logging.WARNING
     settings.watching.server_timeout = 300
     memo.config = config

@@ -24,6 +24,7 @@ from appyard.resources import AppSpec, PageSource, kubernetes_name
 from appyard.workspace import PROPERTIES, scan
 
 MAX_BUNDLE_BYTES = 900 * 1024  # a ConfigMap holds at most 1 MiB
+MAX_SPEC_BYTES = 512 * 1024  # an App's spec (its pages' properties), well below etcd's 1.5 MiB per object
 REQUIREMENTS = "requirements.txt"
 
 
@@ -133,6 +134,13 @@ def plan(root: Path, workspace: str, revision: str, base: str = ".") -> SyncPlan
             runner=app.properties.runner,
             access=app.properties.access,
         )
+        size = len(spec.model_dump_json(by_alias=True, exclude_none=True))
+        if size > MAX_SPEC_BYTES:
+            result.invalid[entry.name] = (
+                f"the app's pages are {size // 1024} KiB of properties; an App holds at most "
+                f"{MAX_SPEC_BYTES // 1024} KiB: split the app"
+            )
+            continue
         result.apps.append(AppPlan(entry.name, spec, code))
     return result
 
