@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import shutil
 from typing import Any
 
 import kopf
@@ -61,6 +62,12 @@ async def shutdown(memo: kopf.Memo, **_: Any) -> None:
 @kopf.on.update(GROUP, VERSION, "workspaces", field="spec")
 async def workspace_changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     await workspaces.sync(memo.kube, memo.config, dict(body), force=True)
+
+
+@kopf.on.delete(GROUP, VERSION, "workspaces", optional=True)
+async def workspace_deleted(memo: kopf.Memo, namespace: str | None, name: str, **_: Any) -> None:
+    """Forget the checkout (its Apps go by garbage collection; optional: no finalizer holds the deletion)."""
+    await asyncio.to_thread(shutil.rmtree, memo.config.cache_dir / (namespace or "") / name, True)
 
 
 @kopf.timer(GROUP, VERSION, "workspaces", interval=get_settings().tick_seconds, initial_delay=1)

@@ -18,7 +18,7 @@ from .conditions import fold, now
 from .kube import Kube
 from .plan import MANAGED, owner
 from .settings import OperatorSettings
-from .sync import AppPlan, plan
+from .sync import AppPlan, SyncPlan, plan
 
 log = logging.getLogger("appyard.operator.workspaces")
 
@@ -31,8 +31,11 @@ APPLY_CONCURRENCY = 8  # Apps written at once by a sync (a workspace may hold hu
 _locks: dict[tuple[str, str], asyncio.Lock] = {}
 
 
+WORKSPACE_LABEL = "appyard.dev/workspace"
+
+
 def workspace_label(name: str) -> dict[str, str]:
-    return {"appyard.dev/workspace": name}
+    return {WORKSPACE_LABEL: name}
 
 
 def interval_seconds(text: str) -> float:
@@ -98,6 +101,47 @@ def _code_map(app_raw: Obj, name: str, code: bytes) -> Obj:
     }
 
 
+async def _write_apps(kube: Kube, raw: Obj, result: SyncPlan) -> None:
+    """Create or update the Apps of a sync, mark the invalid ones, delete the ones no longer there."""
+    namespace, workspace, head = raw["metadata"]["namespace"], raw["metadata"]["name"], result.revision
+    everyone = await kube.list("App", namespace)
+    existing = {
+        item["metadata"]["name"]: item
+        for item in everyone
+        if (item["metadata"].get("labels") or {}).get(WORKSPACE_LABEL) == workspace
+    }
+    # App names are unique in a namespace: an app another Workspace already serves is not taken over.
+    for item in everyone:
+        other = (item["metadata"].get("labels") or {}).get(WORKSPACE_LABEL)
+        taken = next((app for app in result.apps if kubernetes_name(app.name) == item["metadata"]["name"]), None)
+        if taken is not None and other != workspace:
+            result.apps.remove(taken)
+            result.invalid[taken.name] = (
+                f"the namespace already has an app {taken.name!r}, from Workspace {other!r}: "
+                "rename the app, or use another namespace"
+            )
+    wanted = {kubernetes_name(app.name) for app in result.apps}
+    limit = asyncio.Semaphore(APPLY_CONCURRENCY)
+
+    async def update(app: AppPlan) -> None:
+        name = kubernetes_name(app.name)
+        async with limit:
+            applied = await kube.apply(_app_object(raw, app.spec, namespace))
+            await kube.apply(_code_map(applied, app.spec.code, app.bundle))
+            if INVALID in (existing.get(name, {}).get("metadata", {}).get("annotations") or {}):
+                await kube.annotate("App", name, namespace, {INVALID: None, INVALID_REVISION: None})
+
+    await asyncio.gather(*(update(app) for app in result.apps))
+    for app_name, message in result.invalid.items():
+        name = kubernetes_name(app_name)
+        wanted.add(name)
+        if name in existing:
+            await kube.annotate("App", name, namespace, {INVALID: message[:20000], INVALID_REVISION: head})
+    for name in existing.keys() - wanted:
+        log.info("workspace %s/%s no longer has app %s: deleting it", namespace, workspace, name)
+        await kube.delete("App", name, namespace)
+
+
 async def sync(kube: Kube, settings: OperatorSettings, raw: Obj, *, force: bool = False) -> None:
     """Bring the Workspace's Apps up to date with its git ref (a no-op when the ref has not moved)."""
     workspace = WorkspaceResource.model_validate(raw)
@@ -148,29 +192,7 @@ async def _sync(kube: Kube, settings: OperatorSettings, raw: Obj, workspace: Wor
         return
 
     result = await asyncio.to_thread(plan, checkout / source.path, meta.name, head, source.path)
-    existing = {
-        item["metadata"]["name"]: item for item in await kube.list("App", namespace, workspace_label(meta.name))
-    }
-    wanted = {kubernetes_name(app.name) for app in result.apps}
-    limit = asyncio.Semaphore(APPLY_CONCURRENCY)
-
-    async def update(app: AppPlan) -> None:
-        name = kubernetes_name(app.name)
-        async with limit:
-            applied = await kube.apply(_app_object(raw, app.spec, namespace))
-            await kube.apply(_code_map(applied, app.spec.code, app.bundle))
-            if INVALID in (existing.get(name, {}).get("metadata", {}).get("annotations") or {}):
-                await kube.annotate("App", name, namespace, {INVALID: None, INVALID_REVISION: None})
-
-    await asyncio.gather(*(update(app) for app in result.apps))
-    for app_name, message in result.invalid.items():
-        name = kubernetes_name(app_name)
-        wanted.add(name)
-        if name in existing:
-            await kube.annotate("App", name, namespace, {INVALID: message[:20000], INVALID_REVISION: head})
-    for name in existing.keys() - wanted:
-        log.info("workspace %s/%s no longer has app %s: deleting it", namespace, meta.name, name)
-        await kube.delete("App", name, namespace)
+    await _write_apps(kube, raw, result)
 
     status.revision = head
     status.last_sync_time = now()

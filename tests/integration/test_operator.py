@@ -285,6 +285,26 @@ def test_webhook_refuses_unsigned_pushes(setup: Setup) -> None:
     assert setup.hook(body).status_code == 202
 
 
+def test_an_app_belongs_to_one_workspace(setup: Setup) -> None:
+    """Two Workspaces in a namespace with an app of the same name: the second does not take it over."""
+    create(setup.kube, _workspace_object("apps", setup.clone.url, setup.builds, setup.nats), setup.namespace)
+    eventually(lambda: len(setup.objects(App)) == 2, 30, "the first Workspace's Apps")
+    create(setup.kube, _workspace_object("copy", setup.clone.url, setup.builds, setup.nats), setup.namespace)
+
+    def refused() -> dict[str, Any]:
+        status: dict[str, Any] = setup.get(Workspace, "copy").get("status") or {}
+        return status if status.get("apps") else {}
+
+    status = eventually(refused, 30, "the second Workspace to sync")
+    assert {app["name"]: app["valid"] for app in status["apps"]} == {"orders": False, "ops": False}
+    assert "from Workspace 'apps'" in status["apps"][0]["message"]
+    stalled = next(item for item in status["conditions"] if item["type"] == "Stalled")
+    assert "orders" in stalled["message"] and "ops" in stalled["message"]
+    for app in setup.objects(App):
+        assert app["metadata"]["ownerReferences"][0]["name"] == "apps"
+        assert app["metadata"]["labels"]["appyard.dev/workspace"] == "apps"
+
+
 def test_private_repositories_need_the_credentials_secret(setup: Setup, git_server: GitServer) -> None:
     """A token from the Workspace's Secret reaches git as an HTTP header (never on a command line)."""
     name = setup.clone.url.rsplit("/", 1)[-1].removesuffix(".git")
