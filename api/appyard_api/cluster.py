@@ -179,6 +179,14 @@ class ClusterStore(FileStore):
         staging.write_text(json.dumps(properties, indent=2), encoding="utf-8")
         staging.replace(path)
 
+    def unavailable(self, app: str) -> str | None:
+        for resource in self._apps.values():
+            if resource.spec.app == app and resource.status.serving_revision is None:
+                ready = next((item for item in resource.status.conditions if item.type == "Ready"), None)
+                why = f": {ready.message}" if ready is not None and ready.message else ""
+                return f"app {app!r} has no runners serving it yet{why}"
+        return None
+
     def revision(self, app: str) -> str:
         """The commit an app's files come from."""
         for resource in self._apps.values():

@@ -6,7 +6,7 @@
     ├── Forbidden                  403  the identity may not do this
     ├── RequestInvalid             422  a body that is too large, not JSON, or of the wrong shape
     ├── Conflict                   409  e.g. cancelling a run that has finished
-    └── Unavailable                503  NATS is not reachable (temporary: retry)
+    └── Unavailable                503  NATS is not reachable, or no runner serves the app yet (retry)
 
 SDK errors map as: NotFound → 404, PropertiesInvalid and StateInvalid → 422 with every issue in details.
 """

@@ -14,7 +14,7 @@ from appyard.validation import format_path
 
 from . import metrics
 from .dispatch import Dispatcher
-from .errors import RequestInvalid
+from .errors import RequestInvalid, Unavailable
 from .identity import Identity, authorize
 from .schemas import RunCreate, RunPublic
 from .settings import ApiSettings
@@ -65,6 +65,8 @@ class RunService:
         found = self.store.page(app, page)
         authorize(identity, "use", app, self.store.app(app).properties)
         create = self._parse(body)
+        if (why := self.store.unavailable(app)) is not None:
+            raise Unavailable(why)
         if create.function not in found.functions:
             known = ", ".join(sorted(found.functions)) or "none"
             raise NotFound(f"page {app}/{page} has no function {create.function!r} (functions: {known})")

@@ -194,6 +194,10 @@ class FileStore:
         self._refresh(force=True)
         return self.page(app, page)
 
+    def unavailable(self, app: str) -> str | None:  # noqa: ARG002 — local apps always have a runner
+        """Why the app's runs cannot be served now, if they cannot (cluster mode: no runner serves it yet)."""
+        return None
+
     def version(self, page: Page) -> str:
         """A short hash of the page folder's files (changes when any of them changes)."""
         digest = hashlib.sha256()

@@ -36,6 +36,7 @@ from lightkube.resources.networking_v1 import Ingress, NetworkPolicy
 from lightkube.types import PatchType
 from nats.js.errors import NotFoundError
 
+from appyard import scaffold
 from appyard.resources import API_VERSION
 from appyard.runs import RESULTS_BUCKET, RUNS_STREAM, consumer_name
 from appyard_operator.plan import image_key
@@ -429,6 +430,26 @@ def test_git_push_to_serving_apps(setup: Setup, tmp_path: Path) -> None:  # noqa
             return next(str(item["doc"]) for item in functions if item["name"] == "compute_hash")
 
         eventually(lambda: documented() == new_doc, 30, "the API to serve the second commit")
+
+        # A new app reaches the API through the watch; until runners serve it, runs are refused with the reason.
+        workspace_file = setup.workspace / "properties.json"
+        before_notes = workspace_file.read_text()
+        scaffold.new_app(setup.workspace, "notes", "Notes")
+        setup.push("a new app")
+
+        def listed() -> list[str]:
+            return [str(item["name"]) for item in api.get("/api/apps").json()]
+
+        eventually(lambda: "notes" in listed(), 30, "the API to list the new app")
+        refused = api.post("/api/apps/notes/pages/home/runs", json={"function": "greet", "state": {}})
+        assert refused.status_code == 503, refused.text
+        assert "no runners serving it yet" in refused.json()["message"], refused.json()
+        # ... and forgets it when it leaves the workspace (its App is deleted).
+        shutil.rmtree(setup.workspace / "notes")
+        workspace_file.write_text(before_notes)
+        setup.push("the new app goes again")
+        eventually(lambda: "notes" not in listed(), 30, "the API to drop the app")
+        eventually(lambda: "notes" not in [app["metadata"]["name"] for app in setup.objects(App)], 30, "notes gone")
     assert setup.image("ops") == f"{REGISTRY}/runner@{digest}"
     # orders did not change at all in that commit: its runners were left alone.
     assert setup.deployment("orders")["metadata"]["generation"] == orders_generation
