@@ -70,14 +70,22 @@ async def _image(
         None,
     )
     if failed:
-        return (
-            None,
-            plan.Build(
-                "failed", message=f"build Job {job_name} failed: {failed.get('message') or failed.get('reason')}"
-            ),
-            job_name,
-        )
+        why = failed.get("message") or failed.get("reason") or "failed"
+        output = await _build_output(kube, builds, job_name)
+        message = f"the runner image build (Job {builds}/{job_name}) failed: {why}"
+        return None, plan.Build("failed", message=f"{message}\n{output}" if output else message), job_name
     return None, plan.Build("running"), job_name
+
+
+async def _build_output(kube: Kube, namespace: str, job: str) -> str:
+    """The end of the last failed build's output (the kubelet keeps it as the termination message)."""
+    messages = []
+    for pod in await kube.list("Pod", namespace, {"job-name": job}):
+        for container in (pod.get("status") or {}).get("containerStatuses") or []:
+            terminated = (container.get("state") or {}).get("terminated") or {}
+            if terminated.get("exitCode") not in (None, 0) and terminated.get("message"):
+                messages.append((terminated.get("finishedAt") or "", str(terminated["message"]).strip()))
+    return sorted(messages)[-1][1][-2000:] if messages else ""
 
 
 async def _digest(kube: Kube, namespace: str, job: str) -> str | None:

@@ -305,6 +305,9 @@ def build_objects(
                         {
                             "name": "build",
                             "image": build.builder_image,
+                            # A failed build's last log lines become its termination message: the App's
+                            # Stalled condition shows them (pip's error, say).
+                            "terminationMessagePolicy": "FallbackToLogsOnError",
                             # kaniko builds without a daemon and without a privileged container; it writes the
                             # pushed image's digest to the termination log, where the operator reads it.
                             "args": [

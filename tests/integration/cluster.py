@@ -69,11 +69,28 @@ def pods(client: Client, namespace: str, labels: dict[str, str]) -> list[Pod]:
 def finish_pod(client: Client, pod: Pod, message: str) -> None:
     """Stand in for the kubelet: the Pod's only container ran and exited 0, writing ``message`` to its
     termination log (how kaniko reports the pushed image's digest)."""
-    assert pod.metadata is not None and pod.spec is not None
+    _terminate(client, pod, 0, message)
+
+
+def fail_pod(client: Client, pod: Pod, output: str) -> None:
+    """Stand in for the kubelet: the Pod's only container exited 1; with ``FallbackToLogsOnError`` the end of
+    its log (``output``) becomes the termination message."""
+    _terminate(client, pod, 1, output)
+
+
+def _terminate(client: Client, pod: Pod, code: int, message: str) -> None:
+    assert pod.metadata is not None
+    assert pod.spec is not None
     container = pod.spec.containers[0]
-    terminated = {"exitCode": 0, "reason": "Completed", "message": message, "startedAt": _now(), "finishedAt": _now()}
+    terminated = {
+        "exitCode": code,
+        "reason": "Completed" if code == 0 else "Error",
+        "message": message,
+        "startedAt": _now(),
+        "finishedAt": _now(),
+    }
     status = {
-        "phase": "Succeeded",
+        "phase": "Succeeded" if code == 0 else "Failed",
         "conditions": [{"type": "Ready", "status": "False", "lastTransitionTime": _now()}],
         "containerStatuses": [
             {

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import concurrent.futures
 import contextlib
 import hashlib
 import hmac
@@ -50,6 +51,7 @@ from .cluster import (
     create,
     create_namespace,
     eventually,
+    fail_pod,
     finish_pod,
     install_crds,
     namespace,
@@ -306,6 +308,36 @@ def test_an_app_belongs_to_one_workspace(setup: Setup) -> None:
         assert app["metadata"]["labels"]["appyard.dev/workspace"] == "apps"
 
 
+def test_a_failed_build_stalls_the_app_with_the_builders_output(setup: Setup) -> None:
+    """pip fails in the build: the App says so, with the end of the build's log (no kubelet: the test fails
+    each build Pod the Job controller creates, as a kubelet would report a container that exited 1)."""
+    requirements = setup.workspace / "ops" / "requirements.txt"
+    requirements.write_text(requirements.read_text() + "no-such-package-anywhere==1.0\n")
+    setup.push("ops: a requirement that does not exist", notify=False)
+    create(setup.kube, _workspace_object("apps", setup.clone.url, setup.builds, setup.nats), setup.namespace)
+    job = eventually(setup.jobs, 60, "the build Job")[0]
+    assert job["spec"]["template"]["spec"]["containers"][0]["terminationMessagePolicy"] == "FallbackToLogsOnError"
+    output = "ERROR: No matching distribution found for no-such-package-anywhere==1.0"
+    failed: set[str] = set()
+
+    def stalled() -> dict[str, Any] | None:
+        # The Job controller retries (backoffLimit 2, with its own back-off delay); each new Pod fails too.
+        for pod in pods(setup.kube, setup.builds, {"job-name": job["metadata"]["name"]}):
+            name = str(pod.metadata.name) if pod.metadata else ""
+            if name not in failed:
+                fail_pod(setup.kube, pod, output)
+                failed.add(name)
+        condition = setup.condition("ops", "Stalled")
+        return condition if condition and condition["reason"] == "BuildFailed" else None
+
+    condition = eventually(stalled, 120, "ops Stalled by the failed build")
+    assert output in condition["message"] and job["metadata"]["name"] in condition["message"], condition
+    assert setup.reason("ops", "Ready") == "BuildFailed"
+    assert len(failed) == 3  # the first try and two retries
+    # The other app needs no build and is not held up.
+    assert eventually(lambda: setup.image("orders"), 30, "orders's Deployment") == BASE_IMAGE
+
+
 def test_private_repositories_need_the_credentials_secret(setup: Setup, git_server: GitServer) -> None:
     """A token from the Workspace's Secret reaches git as an HTTP header (never on a command line)."""
     name = setup.clone.url.rsplit("/", 1)[-1].removesuffix(".git")
@@ -396,7 +428,7 @@ def test_git_push_to_serving_apps(setup: Setup, tmp_path: Path) -> None:  # noqa
 
     # The API in cluster mode and a runner started like the kubelet would start the Deployment's Pod.
     with _cluster_api(setup, tmp_path) as api:
-        assert asyncio.run(_nats_leftovers(setup.nats, ns, "ops")) == (True, 1)
+        assert _leftovers(setup.nats, ns, "ops") == (True, 1)
 
         # A code-only commit: a new code ConfigMap and a rollout, no image build.
         orders_generation = setup.deployment("orders")["metadata"]["generation"]
@@ -521,7 +553,14 @@ def test_git_push_to_serving_apps(setup: Setup, tmp_path: Path) -> None:  # noqa
 
     eventually(gone, 90, "everything the Workspace owned to be deleted")
     # ... and with the Apps, ops's NATS consumer and stored results (the run above left both).
-    assert asyncio.run(_nats_leftovers(setup.nats, ns, "ops")) == (False, 0)
+    assert _leftovers(setup.nats, ns, "ops") == (False, 0)
+
+
+def _leftovers(server: NatsServer, namespace: str, app: str) -> tuple[bool, int]:
+    """:func:`_nats_leftovers` from a thread of its own: an earlier test (Playwright's sync API) may have left
+    an event loop running in this one."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, _nats_leftovers(server, namespace, app)).result()
 
 
 async def _nats_leftovers(server: NatsServer, namespace: str, app: str) -> tuple[bool, int]:
