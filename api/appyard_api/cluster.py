@@ -119,20 +119,22 @@ class ClusterStore(FileStore):
     async def _upsert(self, app: AppResource, attempt: int = 0) -> None:
         self._apps[app.metadata.name] = app
         name = app.spec.app
-        if self._code.get(name) == app.spec.code:
+        # What the runners run: while a new revision waits for its image, the API keeps serving the old code.
+        code = app.status.serving_code or app.spec.code
+        if self._code.get(name) == code:
             return
         assert self._client is not None
         try:
-            config_map = await self._client.get(ConfigMap, app.spec.code, namespace=self.namespace)
+            config_map = await self._client.get(ConfigMap, code, namespace=self.namespace)
         except ApiError as error:
             # The operator writes an App just before its code: try again shortly, then less often.
-            log.warning("app %s: cannot read its code %s yet: %s", name, app.spec.code, error.status.message)
+            log.warning("app %s: cannot read its code %s yet: %s", name, code, error.status.message)
             self._retry(app, attempt + 1)
             return
         bundle = base64.b64decode((config_map.binaryData or {})[BUNDLE_KEY])
         await asyncio.to_thread(self._unpack, name, bundle)
-        self._code[name] = app.spec.code
-        log.info("app %s at revision %s (%s)", name, app.spec.revision[:12], app.spec.code)
+        self._code[name] = code
+        log.info("app %s: serving %s", name, code)
 
     def _retry(self, app: AppResource, attempt: int) -> None:
         async def again() -> None:

@@ -390,6 +390,7 @@ def status(
         conditions=fold(previous, generation, ready=ready, reconciling=reconciling, stalled=stalled),
         image=image,
         serving_revision=spec.revision if available else app.status.serving_revision,
+        serving_code=spec.code if available else app.status.serving_code,
         url=app_url(app, workspace),
         build_job=build_job,
     )

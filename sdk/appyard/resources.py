@@ -186,6 +186,7 @@ class AppStatus(Resource):
     conditions: list[Condition] = Field(default_factory=list, description="Ready, Reconciling, Stalled.")
     image: str | None = Field(None, description="The runner image in use (repository@digest).")
     serving_revision: str | None = Field(None, description="The revision the runners run.")
+    serving_code: str | None = Field(None, description="The code ConfigMap the runners run (the API serves it too).")
     url: str | None = Field(None, description="Where users open the app.")
     build_job: str | None = Field(None, description="The Job building the app's image, while it runs.")
 
