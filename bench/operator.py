@@ -14,8 +14,6 @@ asserted; the numbers go into docs/benchmarks.md.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import hmac
 import json
 import os
 import shutil
@@ -40,10 +38,13 @@ from tests.integration.cluster import (
     Workspace,
     as_dict,
     create,
+    create_secret,
     install_crds,
     namespace,
     pods,
     run_pod,
+    sign,
+    workspace_object,
 )
 from tests.integration.controlplane import ControlPlane
 from tests.integration.gitserver import Clone, GitServer
@@ -53,24 +54,11 @@ PUSHES = int(os.environ.get("BENCH_PUSHES", "10"))
 POLLS = int(os.environ.get("BENCH_POLLS", "5"))
 APPS = int(os.environ.get("BENCH_APPS", "500"))
 SECRET = b"bench-hook"
+BUILD = {"baseImage": "registry.test/appyard/runner:bench"}
 
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-def workspace_object(url: str, nats: NatsServer, interval: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "appyard.dev/v1alpha1",
-        "kind": "Workspace",
-        "metadata": {"name": "bench"},
-        "spec": {
-            "git": {"url": url, "path": "workspace", "interval": interval},
-            "build": {"baseImage": "registry.test/appyard/runner:bench"},
-            "runners": {"natsUrl": nats.url},
-            "webhookSecretRef": {"name": "hook"},
-        },
-    }
 
 
 class Kubelet:
@@ -111,32 +99,28 @@ def wait(check: Any, timeout: float = 120, every: float = 0.02) -> None:
         time.sleep(every)
 
 
+def stage(kube: Client, git: GitServer, folder: Path, name: str) -> tuple[str, Clone]:
+    """A restricted namespace ``bench-<name>`` with the webhook Secret, and an empty repository's clone."""
+    ns = namespace(kube, f"bench-{name}")
+    create_secret(kube, ns, "hook", {"secret": SECRET.decode()})
+    git.create(name)
+    return ns, Clone(folder / f"{name}-clone", git.url(name))
+
+
 def push_to_ready(
     plane: ControlPlane, kube: Client, git: GitServer, nats: NatsServer, folder: Path
 ) -> dict[str, list[float]]:
-    ns = namespace(kube, "bench-push")
-    create(
-        kube,
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": "hook", "namespace": ns},
-            "stringData": {"secret": SECRET.decode()},
-        },
-    )
-    git.create("push")
-    clone = Clone(folder / "clone", git.url("push"))
+    ns, clone = stage(kube, git, folder, "push")
     clone.copy(REPO / "workspace")
     (clone.folder / "workspace" / "properties.json").write_text(json.dumps({"apps": [{"name": "orders"}]}))
     shutil.rmtree(clone.folder / "workspace" / "ops")
     clone.commit("orders")
     operator = Operator(plane, [ns], nats, folder / "push-operator")
-    operator.folder.mkdir()
     operator.start()
     kubelet = Kubelet(kube, ns)
     results: dict[str, list[float]] = {"webhook": [], "polling (interval 5s)": []}
     try:
-        create(kube, workspace_object(git.url("push"), nats, "1h"), ns)
+        create(kube, workspace_object("bench", clone.url, nats.url, "hook", build=BUILD), ns)
         wait(lambda: serving(kube, ns, "orders", clone.git("rev-parse", "HEAD")))
         script = clone.folder / "workspace" / "orders" / "orders" / "scripts" / "orders.py"
         original = script.read_text()
@@ -145,8 +129,8 @@ def push_to_ready(
             start = time.perf_counter()
             sha = clone.commit(f"change {index}")
             body = json.dumps({"after": sha}).encode()
-            signature = "sha256=" + hmac.new(SECRET, body, hashlib.sha256).hexdigest()
-            httpx.post(f"{operator.webhook}/hooks/{ns}/bench", content=body, headers={"X-Hub-Signature-256": signature})
+            headers = {"X-Hub-Signature-256": sign(SECRET, body)}
+            httpx.post(f"{operator.webhook}/hooks/{ns}/bench", content=body, headers=headers)
             wait(lambda sha=sha: serving(kube, ns, "orders", sha))
             results["webhook"].append(time.perf_counter() - start)
             log(f"  push → Ready with the webhook: {results['webhook'][-1]:.2f} s")
@@ -172,34 +156,21 @@ def rss_mb(pid: int) -> tuple[float, float]:
 
 
 def many_apps(plane: ControlPlane, kube: Client, git: GitServer, nats: NatsServer, folder: Path) -> dict[str, float]:
-    ns = namespace(kube, "bench-scale")
-    create(
-        kube,
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": "hook", "namespace": ns},
-            "stringData": {"secret": SECRET.decode()},
-        },
-    )
-    git.create("scale")
-    clone = Clone(folder / "scale-clone", git.url("scale"))
+    ns, clone = stage(kube, git, folder, "scale")
     root = clone.folder / "workspace"
-    root.mkdir()
     scaffold.new_app(root, "app_000", "App 0")
     for index in range(1, APPS):
         shutil.copytree(root / "app_000", root / f"app_{index:03d}")
     (root / "properties.json").write_text(json.dumps({"apps": [{"name": f"app_{index:03d}"} for index in range(APPS)]}))
     clone.commit(f"{APPS} apps")
     operator = Operator(plane, [ns], nats, folder / "scale-operator")
-    operator.folder.mkdir()
     operator.start()
     assert operator.process is not None
     assert operator.process.process is not None
     pid = operator.process.process.pid
     idle, _ = rss_mb(pid)
     start = time.perf_counter()
-    create(kube, workspace_object(git.url("scale"), nats, "1h"), ns)
+    create(kube, workspace_object("bench", clone.url, nats.url, "hook", build=BUILD), ns)
 
     def reconciled() -> bool:
         done = 0

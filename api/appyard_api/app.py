@@ -22,26 +22,27 @@ from .store import FileStore
 def create_app(settings: ApiSettings | None = None, identity_provider: IdentityProvider | None = None) -> FastAPI:
     """A ready-to-serve API; NATS is connected when the app starts (lifespan)."""
     settings = settings or get_settings()
-    cluster = ClusterStore(settings.namespace, settings.cache_dir) if settings.mode == "cluster" else None
-    store = cluster or FileStore(settings.workspace)
+    store: FileStore = (
+        ClusterStore(settings.namespace, settings.cache_dir)
+        if settings.mode == "cluster"
+        else FileStore(settings.workspace)
+    )
     dispatcher = Dispatcher(settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        if cluster is not None:
-            await cluster.start()
+        await store.start()
         await dispatcher.start()
-        warming = (
-            asyncio.get_running_loop().create_task(warm_cache(settings.cache_dir / "jedi")) if cluster is None else None
-        )
+        # Completions for the Studio's script editor, which read-only stores do not offer.
+        loop = asyncio.get_running_loop()
+        warming = loop.create_task(warm_cache(settings.cache_dir / "jedi")) if store.read_only is None else None
         try:
             yield
         finally:
             if warming is not None:
                 warming.cancel()
             await dispatcher.stop()
-            if cluster is not None:
-                await cluster.stop()
+            await store.stop()
 
     app = FastAPI(title="Appyard API", version=__version__, lifespan=lifespan)
     app.state.settings = settings

@@ -1,9 +1,9 @@
 """Cluster mode: apps and pages come from the namespace's ``App`` objects, kept current by one watch.
 
-The operator writes an App for every valid app of a Workspace; its spec names the ConfigMap that holds the
-app's files at that revision (the same bundle the app's runner pods unpack). The store watches the Apps and,
-when an App's code changes, unpacks its bundle into a private folder (atomically: unpack beside, then
-rename) and serves it through the same code as local mode. So the API validates a run's state against
+The operator writes an App for every valid app of a Workspace; it names the ConfigMap holding the app's
+files (a code bundle, :mod:`appyard.bundles`) and, in its status, the bundle the app's runners serve. The
+store watches the Apps and, when the served code of one changes, unpacks that bundle into a private folder
+(atomically) and serves it through the same code as local mode. So the API validates a run's state against
 exactly the generated models the runners run, and the page's functions, their docs and scripts come from
 the code too. Nothing is written back: in a cluster, apps change by ``git push``.
 """
@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import io
 import json
 import logging
+import math
 import shutil
-import tarfile
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +24,7 @@ from lightkube.core.exceptions import ApiError, NotReadyError
 from lightkube.generic_resource import create_namespaced_resource
 from lightkube.resources.core_v1 import ConfigMap
 
-from appyard.errors import NotFound
+from appyard import atomic, bundles
 from appyard.resources import GROUP, VERSION, AppResource
 
 from .store import FileStore
@@ -34,12 +32,16 @@ from .store import FileStore
 log = logging.getLogger("appyard.api.cluster")
 
 App = create_namespaced_resource(GROUP, VERSION, "App", "apps")
-BUNDLE_KEY = "code.tar.gz"
 READ_ONLY = "in a cluster, apps change by git push: commit the change to the Workspace's repository"
 
 
 def _app(item: Any) -> AppResource:
     return AppResource.model_validate(item.to_dict())
+
+
+def _code(app: AppResource) -> str:
+    """The code ConfigMap to serve: what the runners run (while a new revision waits for its image, the old)."""
+    return app.status.serving_code or app.spec.code
 
 
 class ClusterStore(FileStore):
@@ -48,11 +50,12 @@ class ClusterStore(FileStore):
     def __init__(self, namespace: str, cache_dir: Path, client: AsyncClient | None = None) -> None:
         root = cache_dir / "cluster" / namespace / "workspace"
         root.mkdir(parents=True, exist_ok=True)
-        super().__init__(root, read_only=READ_ONLY)
+        # Files change only when this store unpacks a bundle, and then it rescans: no periodic checks.
+        super().__init__(root, recheck_seconds=math.inf, read_only=READ_ONLY)
         self.namespace = namespace
         self._client = client
-        self._apps: dict[str, AppResource] = {}  # by object name
-        self._code: dict[str, str] = {}  # app name → code ConfigMap unpacked for it
+        self._apps: dict[str, AppResource] = {}  # by app name
+        self._code: dict[str, str] = {}  # app name → the code ConfigMap unpacked for it
         self._watch: asyncio.Task[None] | None = None
         self._retries: set[asyncio.Task[None]] = set()
         self._write_workspace()
@@ -66,24 +69,21 @@ class ClusterStore(FileStore):
         self._watch = asyncio.get_running_loop().create_task(self._follow(version))
 
     async def stop(self) -> None:
-        for task in [*self._retries, *([self._watch] if self._watch else [])]:
+        tasks = [*self._retries, *([self._watch] if self._watch else [])]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._retries, *([self._watch] if self._watch else []), return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         if self._client is not None:
             await self._client.close()
 
     async def _list(self) -> str | None:
         assert self._client is not None
         listing = self._client.list(App, namespace=self.namespace)
-        seen: dict[str, AppResource] = {}
-        async for item in listing:
-            app = _app(item)
-            seen[app.metadata.name] = app
-        for name in self._apps.keys() - seen.keys():
-            self._forget(name)
-        for app in seen.values():
-            await self._upsert(app)
-        self._changed()
+        seen = {app.spec.app: app for app in [_app(item) async for item in listing]}
+        changed = [self._forget(name) for name in self._apps.keys() - seen.keys()]
+        changed += [await self._upsert(app) for app in seen.values()]
+        if any(changed):
+            self._changed()
         try:
             version: str | None = listing.resourceVersion
         except NotReadyError:
@@ -98,11 +98,9 @@ class ClusterStore(FileStore):
                 async for kind, item in self._client.watch(App, namespace=self.namespace, resource_version=version):
                     app = _app(item)
                     version = app.metadata.resource_version or version
-                    if kind == "DELETED":
-                        self._forget(app.metadata.name)
-                    else:
-                        await self._upsert(app)
-                    self._changed()
+                    # Most events are status updates that change nothing served: only a change rescans.
+                    if self._forget(app.spec.app) if kind == "DELETED" else await self._upsert(app):
+                        self._changed()
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # expired resource version, API server restarts, network errors
@@ -116,13 +114,12 @@ class ClusterStore(FileStore):
 
     # -- materializing ----------------------------------------------------------------------------------
 
-    async def _upsert(self, app: AppResource, attempt: int = 0) -> None:
-        self._apps[app.metadata.name] = app
-        name = app.spec.app
-        # What the runners run: while a new revision waits for its image, the API keeps serving the old code.
-        code = app.status.serving_code or app.spec.code
+    async def _upsert(self, app: AppResource, attempt: int = 0) -> bool:
+        """Remember the App; unpack its code when that changed. True when what is served changed."""
+        name, code = app.spec.app, _code(app)
+        self._apps[name] = app
         if self._code.get(name) == code:
-            return
+            return False
         assert self._client is not None
         try:
             config_map = await self._client.get(ConfigMap, code, namespace=self.namespace)
@@ -130,68 +127,44 @@ class ClusterStore(FileStore):
             # The operator writes an App just before its code: try again shortly, then less often.
             log.warning("app %s: cannot read its code %s yet: %s", name, code, error.status.message)
             self._retry(app, attempt + 1)
-            return
-        bundle = base64.b64decode((config_map.binaryData or {})[BUNDLE_KEY])
-        await asyncio.to_thread(self._unpack, name, bundle)
+            return False
+        bundle = base64.b64decode((config_map.binaryData or {})[bundles.KEY])
+        await asyncio.to_thread(bundles.unpack, bundle, self.root / name)
         self._code[name] = code
         log.info("app %s: serving %s", name, code)
+        return True
 
     def _retry(self, app: AppResource, attempt: int) -> None:
         async def again() -> None:
             await asyncio.sleep(min(30.0, 0.5 * 2**attempt))
-            if self._apps.get(app.metadata.name) is app:  # not replaced or deleted meanwhile
-                await self._upsert(app, attempt)
+            if self._apps.get(app.spec.app) is app and await self._upsert(app, attempt):  # not replaced meanwhile
                 self._changed()
 
         task = asyncio.get_running_loop().create_task(again())
         self._retries.add(task)
         task.add_done_callback(self._retries.discard)
 
-    def _unpack(self, name: str, bundle: bytes) -> None:
-        staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=self.root))
-        with tarfile.open(fileobj=io.BytesIO(bundle), mode="r:gz") as archive:
-            archive.extractall(staging, filter="data")
-        target = self.root / name
-        retired = self.root / f".{name}-retired"
-        if target.exists():
-            target.rename(retired)
-        staging.rename(target)
-        shutil.rmtree(retired, ignore_errors=True)
-
-    def _forget(self, object_name: str) -> None:
-        app = self._apps.pop(object_name, None)
-        if app is None:
-            return
-        self._code.pop(app.spec.app, None)
-        shutil.rmtree(self.root / app.spec.app, ignore_errors=True)
-        log.info("app %s removed", app.spec.app)
+    def _forget(self, name: str) -> bool:
+        if self._apps.pop(name, None) is None:
+            return False
+        self._code.pop(name, None)
+        shutil.rmtree(self.root / name, ignore_errors=True)
+        log.info("app %s removed", name)
+        return True
 
     def _changed(self) -> None:
         self._write_workspace()
         self._refresh(force=True)
 
     def _write_workspace(self) -> None:
-        apps = sorted((app for app in self._apps.values() if app.spec.app in self._code), key=lambda app: app.spec.app)
-        properties: dict[str, Any] = {
-            "label": f"Appyard — {self.namespace}",
-            "apps": [{"name": app.spec.app, **({"label": app.spec.label} if app.spec.label else {})} for app in apps],
-        }
-        path = self.root / "properties.json"
-        staging = path.with_suffix(".tmp")
-        staging.write_text(json.dumps(properties, indent=2), encoding="utf-8")
-        staging.replace(path)
+        apps = [{"name": name, "label": self._apps[name].spec.label} for name in sorted(self._code)]
+        properties = {"label": f"Appyard — {self.namespace}", "apps": apps}
+        atomic.write_all({self.root / "properties.json": json.dumps(properties, indent=2)})
 
     def unavailable(self, app: str) -> str | None:
-        for resource in self._apps.values():
-            if resource.spec.app == app and resource.status.serving_revision is None:
-                ready = next((item for item in resource.status.conditions if item.type == "Ready"), None)
-                why = f": {ready.message}" if ready is not None and ready.message else ""
-                return f"app {app!r} has no runners serving it yet{why}"
-        return None
-
-    def revision(self, app: str) -> str:
-        """The commit an app's files come from."""
-        for resource in self._apps.values():
-            if resource.spec.app == app:
-                return resource.spec.revision
-        raise NotFound(f"no app {app!r}")
+        resource = self._apps.get(app)
+        if resource is None or resource.status.serving_revision is not None:
+            return None
+        ready = next((item for item in resource.status.conditions if item.type == "Ready"), None)
+        why = f": {ready.message}" if ready is not None and ready.message else ""
+        return f"app {app!r} has no runners serving it yet{why}"

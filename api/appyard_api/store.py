@@ -67,6 +67,12 @@ class FileStore:
         self._models: dict[tuple[str, str, str], PageModels] = {}
         self._by_page: dict[int, tuple[Page, PageModels]] = {}
 
+    async def start(self) -> None:
+        """Called when the API starts (a folder needs nothing; see ClusterStore)."""
+
+    async def stop(self) -> None:
+        """Called when the API stops."""
+
     def _refresh(self, force: bool = False) -> None:
         now = time.monotonic()
         if not force and now - self._checked < self._recheck:

@@ -6,13 +6,14 @@ import base64
 import logging
 from typing import Any
 
+from appyard import bundles
 from appyard.resources import AppResource, AppStatus, WorkspaceResource
 
 from . import plan
 from .conditions import fold
 from .kube import Kube
 from .settings import OperatorSettings
-from .sync import requirements_of
+from .sync import REQUIREMENTS
 from .workspaces import INVALID
 
 log = logging.getLogger("appyard.operator.apps")
@@ -40,7 +41,8 @@ async def _image(
         code = await kube.get("ConfigMap", app.spec.code, namespace)
         if code is None:
             return None, plan.Build("running", message="waiting for the app's code"), None
-        requirements = requirements_of(base64.b64decode((code.get("binaryData") or {})["code.tar.gz"])) or ""
+        bundle = base64.b64decode((code.get("binaryData") or {})[bundles.KEY])
+        requirements = (bundles.read(bundle, REQUIREMENTS) or b"").decode()
         context_map, build_job = plan.build_objects(
             app, workspace, workspace_raw, key, plan.build_context(base, requirements)
         )
@@ -60,7 +62,7 @@ async def _image(
         image = f"{job['metadata']['annotations']['appyard.dev/destination'].rsplit(':', 1)[0]}@{digest}"
         await kube.merge("ConfigMap", plan.images_map(builds), {"data": {key: image}})
         log.info("app %s/%s: runner image %s built: %s", namespace, app.metadata.name, key, image)
-        return image, plan.Build("succeeded", digest=digest), None
+        return image, plan.Build("succeeded"), None
     failed = next(
         (
             item

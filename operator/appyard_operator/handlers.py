@@ -77,7 +77,7 @@ async def workspace_due(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     last = workspace.status.last_check_time
     due = workspaces.interval_seconds(workspace.spec.git.interval)
     if last is not None:
-        elapsed = (dt.datetime.now(dt.UTC) - dt.datetime.fromisoformat(last.replace("Z", "+00:00"))).total_seconds()
+        elapsed = (dt.datetime.now(dt.UTC) - dt.datetime.fromisoformat(last)).total_seconds()
         if elapsed < due:
             return
     await workspaces.sync(memo.kube, memo.config, dict(body))
@@ -121,10 +121,13 @@ async def build_changed(body: kopf.Body, memo: kopf.Memo, namespace: str | None,
     key = body["metadata"]["labels"].get("appyard.dev/build-key")
     # Builds may run in a namespace of their own; the apps that asked for this one are where it says.
     namespace = (body["metadata"].get("annotations") or {}).get("appyard.dev/requested-by") or namespace or ""
+    bases = {
+        workspace["metadata"]["name"]: WorkspaceResource.model_validate(workspace).spec.build.base_image
+        for workspace in await memo.kube.list("Workspace", namespace)
+    }
     for app in await memo.kube.list("App", namespace):
         spec = app.get("spec") or {}
-        workspace = await memo.kube.get("Workspace", spec.get("workspace", ""), namespace)
-        base = (((workspace or {}).get("spec") or {}).get("build") or {}).get("baseImage")
+        base = bases.get(spec.get("workspace", ""))
         if base and spec.get("requirementsHash") and plan.image_key(base, spec["requirementsHash"]) == key:
             await _reconcile(memo, namespace, app["metadata"]["name"])
 

@@ -2,17 +2,20 @@
 
 Per app: a Secret with the runners' NATS connection, a runner Deployment (Pod Security Standard
 *restricted*), a NetworkPolicy (NATS and DNS only), an Ingress path, and — when the app has a
-requirements.txt and no image was built for (base image, requirements) yet — a build Job. All are owned by
-the App (the build Job and its record by the Workspace, since apps with the same requirements share an
-image), so deleting either removes what it created.
+requirements.txt and no image was built for (base image, requirements) yet — a build Job. The runner objects
+are owned by the App, so deleting it removes them. Builds are shared by every app with the same requirements:
+a build Job is owned by the Workspace when it runs in the Workspace's namespace (else its TTL removes it),
+and the record of built images (``appyard-images``) by nobody, since images outlive the apps that asked.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
+from appyard import bundles
 from appyard.resources import API_VERSION, AppResource, AppStatus, WorkspaceResource, kubernetes_name
 
 from .conditions import fold
@@ -28,7 +31,6 @@ class Build:
     """The state of an image build: none started, running, done (with the pushed digest) or failed."""
 
     state: Literal["none", "running", "succeeded", "failed"]
-    digest: str | None = None
     message: str = ""
 
 
@@ -42,16 +44,6 @@ class Rollout:
     updated: int = 0
     code_hash: str | None = None
     image: str | None = None
-
-
-@dataclass
-class AppPlan:
-    """What to apply, what to build, and the status to write."""
-
-    objects: list[Obj] = field(default_factory=list)
-    build: list[Obj] = field(default_factory=list)
-    record: tuple[str, str] | None = None
-    status: AppStatus = field(default_factory=AppStatus)
 
 
 def name_of(app: str) -> str:
@@ -113,7 +105,7 @@ def deployment(app: AppResource, raw: Obj, workspace: WorkspaceResource, image: 
         {"name": "APPYARD_RUNNER_APP", "value": spec.app},
         {"name": "APPYARD_RUNNER_NAMESPACE", "value": meta.namespace},
         {"name": "APPYARD_RUNNER_NATS_URL", "valueFrom": {"secretKeyRef": {"name": name, "key": "nats-url"}}},
-        {"name": "APPYARD_RUNNER_BUNDLE", "value": "/appyard/code/code.tar.gz"},
+        {"name": "APPYARD_RUNNER_BUNDLE", "value": f"/appyard/code/{bundles.KEY}"},
         {"name": "APPYARD_RUNNER_WORKSPACE", "value": "/tmp/appyard/workspace"},
         {"name": "APPYARD_RUNNER_TMP_DIR", "value": "/tmp/appyard/runs"},
         {"name": "APPYARD_DATA_DIR", "value": "/data"},
@@ -163,7 +155,7 @@ def deployment(app: AppResource, raw: Obj, workspace: WorkspaceResource, image: 
                     "volumes": [
                         {
                             "name": "code",
-                            "configMap": {"name": spec.code, "items": [{"key": "code.tar.gz", "path": "code.tar.gz"}]},
+                            "configMap": {"name": spec.code, "items": [{"key": bundles.KEY, "path": bundles.KEY}]},
                         },
                         {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}},
                         {"name": "data", "emptyDir": {}},
@@ -251,8 +243,6 @@ def build_objects(
     app: AppResource, workspace: WorkspaceResource, workspace_raw: Obj, key: str, context: bytes
 ) -> list[Obj]:
     """The build context (a ConfigMap holding a tar.gz) and the Job that builds and pushes the image."""
-    import base64
-
     build = workspace.spec.build
     namespace = build.namespace or app.metadata.namespace or ""
     name = f"appyard-build-{key}"
@@ -332,22 +322,8 @@ def build_objects(
 
 def build_context(base_image: str, requirements: str) -> bytes:
     """A tar.gz with the Dockerfile and requirements.txt of a runner image."""
-    import gzip
-    import io
-    import tarfile
-
-    raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w") as archive:
-        for name, text in (
-            ("Dockerfile", DOCKERFILE.format(base=base_image, uid=RUNNER_UID)),
-            ("requirements.txt", requirements),
-        ):
-            data = text.encode()
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            info.mode = 0o644
-            archive.addfile(info, io.BytesIO(data))
-    return gzip.compress(raw.getvalue(), mtime=0)
+    dockerfile = DOCKERFILE.format(base=base_image, uid=RUNNER_UID)
+    return bundles.archive([("Dockerfile", dockerfile.encode()), ("requirements.txt", requirements.encode())])
 
 
 def status(

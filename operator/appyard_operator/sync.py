@@ -1,24 +1,21 @@
 """From a checkout of a workspace to the Apps it should have (pure: files in, a plan out).
 
 Every app is validated with the SDK, exactly as ``appyard validate`` would. A valid app becomes an App spec
-and a *code bundle* — a deterministic tar.gz of the app's folder that the operator stores in a ConfigMap
-and runner pods unpack. Delivering code this way (rather than letting runner pods clone the repository)
-keeps git credentials and git's network access away from the sandboxed runners, and makes a code-only
-commit a new ConfigMap and a rollout, never an image build. Because the bundle is deterministic, a commit
-that does not touch an app changes nothing for it.
+and a *code bundle* (:mod:`appyard.bundles`) — a deterministic tar.gz of the app's folder that the operator
+stores in a ConfigMap and runner pods unpack. Delivering code this way (rather than letting runner pods clone
+the repository) keeps git credentials and git's network access away from the sandboxed runners, and makes a
+code-only commit a new ConfigMap and a rollout, never an image build. Because the bundle is deterministic, a
+commit that does not touch an app changes nothing for it.
 """
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import io
 import json
-import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from appyard import codegen
+from appyard import bundles, codegen
 from appyard.errors import Issue
 from appyard.resources import AppSpec, PageSource, kubernetes_name
 from appyard.workspace import PROPERTIES, scan
@@ -45,30 +42,6 @@ class SyncPlan:
     apps: list[AppPlan] = field(default_factory=list)
     invalid: dict[str, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
-
-
-def bundle(folder: Path) -> bytes:
-    """A tar.gz of a folder that depends only on the files' names, modes and contents."""
-    raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as archive:
-        for path in sorted(folder.rglob("*")):
-            relative = path.relative_to(folder)
-            if any(part.startswith(".") or part == "__pycache__" for part in relative.parts) or path.suffix == ".pyc":
-                continue
-            info = tarfile.TarInfo(str(relative))
-            info.mtime = 0
-            info.uid = info.gid = 0
-            info.uname = info.gname = ""
-            if path.is_dir():
-                info.type = tarfile.DIRTYPE
-                info.mode = 0o755
-                archive.addfile(info)
-            elif path.is_file():
-                data = path.read_bytes()
-                info.size = len(data)
-                info.mode = 0o644
-                archive.addfile(info, io.BytesIO(data))
-    return gzip.compress(raw.getvalue(), compresslevel=9, mtime=0)
 
 
 def _under(issue: Issue, folder: Path) -> bool:
@@ -101,7 +74,7 @@ def plan(root: Path, workspace: str, revision: str, base: str = ".") -> SyncPlan
             for page in app.pages.values()
             for path in codegen.outdated(page.dir, page.properties)
         ]
-        code = bundle(app_dir)
+        code = bundles.pack(app_dir)
         if len(code) > MAX_BUNDLE_BYTES:
             stale.append(
                 f"the app's files are {len(code) // 1024} KiB compressed; the limit is {MAX_BUNDLE_BYTES // 1024} KiB"
@@ -143,14 +116,3 @@ def plan(root: Path, workspace: str, revision: str, base: str = ".") -> SyncPlan
             continue
         result.apps.append(AppPlan(entry.name, spec, code))
     return result
-
-
-def requirements_of(code: bytes) -> str | None:
-    """requirements.txt from a code bundle (the image build needs only that file)."""
-    with tarfile.open(fileobj=io.BytesIO(code), mode="r:gz") as archive:
-        try:
-            member = archive.getmember(REQUIREMENTS)
-        except KeyError:
-            return None
-        extracted = archive.extractfile(member)
-        return extracted.read().decode("utf-8") if extracted else None

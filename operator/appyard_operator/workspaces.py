@@ -11,6 +11,7 @@ import base64
 import logging
 from typing import Any
 
+from appyard import bundles
 from appyard.resources import API_VERSION, AppSummary, WorkspaceResource, WorkspaceStatus, kubernetes_name
 
 from . import git
@@ -32,10 +33,6 @@ _locks: dict[tuple[str, str], asyncio.Lock] = {}
 
 
 WORKSPACE_LABEL = "appyard.dev/workspace"
-
-
-def workspace_label(name: str) -> dict[str, str]:
-    return {WORKSPACE_LABEL: name}
 
 
 def interval_seconds(text: str) -> float:
@@ -79,7 +76,7 @@ def _app_object(workspace_raw: Obj, spec: Any, namespace: str) -> Obj:
         "metadata": {
             "name": name,
             "namespace": namespace,
-            "labels": {**MANAGED, **workspace_label(workspace_raw["metadata"]["name"])},
+            "labels": {**MANAGED, WORKSPACE_LABEL: workspace_raw["metadata"]["name"]},
             "ownerReferences": [owner(workspace_raw, "Workspace")],
         },
         "spec": spec.model_dump(mode="json", by_alias=True, exclude_none=True),
@@ -97,27 +94,43 @@ def _code_map(app_raw: Obj, name: str, code: bytes) -> Obj:
             "labels": {**MANAGED, "appyard.dev/app": meta["name"], "app.kubernetes.io/name": "appyard-code"},
             "ownerReferences": [owner(app_raw, "App")],
         },
-        "binaryData": {"code.tar.gz": base64.b64encode(code).decode()},
+        "immutable": True,
+        "binaryData": {bundles.KEY: base64.b64encode(code).decode()},
     }
+
+
+def _syncing(status: WorkspaceStatus, generation: int | None, sha: str) -> WorkspaceStatus:
+    """The status while a new revision is fetched and validated: Ready as it was, and Reconciling."""
+    ready = next((item for item in status.conditions if item.type == "Ready"), None)
+    syncing = status.model_copy(deep=True)
+    syncing.conditions = fold(
+        status.conditions,
+        generation,
+        ready=(
+            ready is not None and ready.status == "True",
+            ready.reason if ready else "Syncing",
+            ready.message if ready else "",
+        ),
+        reconciling=(True, "Syncing", f"fetching and validating revision {sha[:12]}"),
+    )
+    return syncing
 
 
 async def _write_apps(kube: Kube, raw: Obj, result: SyncPlan) -> None:
     """Create or update the Apps of a sync, mark the invalid ones, delete the ones no longer there."""
     namespace, workspace, head = raw["metadata"]["namespace"], raw["metadata"]["name"], result.revision
     everyone = await kube.list("App", namespace)
-    existing = {
-        item["metadata"]["name"]: item
-        for item in everyone
-        if (item["metadata"].get("labels") or {}).get(WORKSPACE_LABEL) == workspace
+    owners = {
+        item["metadata"]["name"]: (item["metadata"].get("labels") or {}).get(WORKSPACE_LABEL) for item in everyone
     }
+    existing = {item["metadata"]["name"]: item for item in everyone if owners[item["metadata"]["name"]] == workspace}
     # App names are unique in a namespace: an app another Workspace already serves is not taken over.
-    for item in everyone:
-        other = (item["metadata"].get("labels") or {}).get(WORKSPACE_LABEL)
-        taken = next((app for app in result.apps if kubernetes_name(app.name) == item["metadata"]["name"]), None)
-        if taken is not None and other != workspace:
-            result.apps.remove(taken)
-            result.invalid[taken.name] = (
-                f"the namespace already has an app {taken.name!r}, from Workspace {other!r}: "
+    for app in list(result.apps):
+        other = owners.get(kubernetes_name(app.name), workspace)
+        if other != workspace:
+            result.apps.remove(app)
+            result.invalid[app.name] = (
+                f"the namespace already has an app {app.name!r}, from Workspace {other!r}: "
                 "rename the app, or use another namespace"
             )
     wanted = {kubernetes_name(app.name) for app in result.apps}
@@ -125,10 +138,15 @@ async def _write_apps(kube: Kube, raw: Obj, result: SyncPlan) -> None:
 
     async def update(app: AppPlan) -> None:
         name = kubernetes_name(app.name)
+        before = existing.get(name, {})
         async with limit:
             applied = await kube.apply(_app_object(raw, app.spec, namespace))
-            await kube.apply(_code_map(applied, app.spec.code, app.bundle))
-            if INVALID in (existing.get(name, {}).get("metadata", {}).get("annotations") or {}):
+            # A code ConfigMap is named by its content's hash and never changes: written once, not per sync.
+            if (before.get("spec") or {}).get("code") != app.spec.code:
+                code_map = _code_map(applied, app.spec.code, app.bundle)
+                if not await kube.create(code_map):  # there from an earlier revision, or an App of the same name
+                    await kube.merge("ConfigMap", code_map, {"metadata": {"ownerReferences": [owner(applied, "App")]}})
+            if INVALID in ((before.get("metadata") or {}).get("annotations") or {}):
                 await kube.annotate("App", name, namespace, {INVALID: None, INVALID_REVISION: None})
 
     await asyncio.gather(*(update(app) for app in result.apps))
@@ -172,6 +190,8 @@ async def _sync(kube: Kube, settings: OperatorSettings, raw: Obj, workspace: Wor
         if current and not force:
             await _write_status(kube, workspace, status)
             return
+        if status.revision != sha:  # fetching and validating a big repository takes a while: say so
+            await _write_status(kube, workspace, _syncing(status, generation, sha))
         checkout = settings.cache_dir / namespace / meta.name
         head = await asyncio.wait_for(
             git.checkout(source.url, source.ref, sha, checkout, credentials, settings.git_timeout_seconds),

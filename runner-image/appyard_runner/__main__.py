@@ -6,7 +6,8 @@ import logging
 
 import uvloop
 
-from .code import unpack
+from appyard import bundles
+
 from .settings import RunnerSettings
 from .worker import Runner
 
@@ -16,7 +17,8 @@ def main() -> None:
     settings = RunnerSettings()
     settings.tmp_dir.mkdir(parents=True, exist_ok=True)  # in a pod: a folder of the /tmp emptyDir
     if settings.bundle is not None:
-        unpack(settings.bundle, settings.workspace / settings.app)
+        bundles.unpack(settings.bundle.read_bytes(), settings.workspace / settings.app)
+        logging.getLogger("appyard.runner").info("unpacked %s into %s", settings.bundle, settings.workspace)
     uvloop.run(Runner(settings).run())
 
 

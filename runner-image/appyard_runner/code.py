@@ -9,8 +9,6 @@ from __future__ import annotations
 import gc
 import logging
 import os
-import shutil
-import tarfile
 import time
 from pathlib import Path
 
@@ -32,20 +30,6 @@ def _fingerprint(folder: Path) -> tuple[tuple[str, int, int], ...]:
                 stat = os.stat(os.path.join(path, name))
                 entries.append((os.path.join(path, name), stat.st_size, stat.st_mtime_ns))
     return tuple(entries)
-
-
-def unpack(bundle: Path, folder: Path) -> None:
-    """Unpack an app's code bundle into ``folder``, replacing what was there.
-
-    The ``data`` filter refuses absolute paths, links out of the folder and special files, so a bundle can
-    only ever write regular files and folders below ``folder``.
-    """
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
-    with tarfile.open(bundle, mode="r:gz") as archive:
-        archive.extractall(folder, filter="data")
-    log.info("unpacked %s into %s", bundle, folder)
 
 
 class AppCode:

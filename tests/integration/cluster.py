@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import time
 from collections.abc import Callable
@@ -16,7 +18,7 @@ from lightkube.generic_resource import create_namespaced_resource
 from lightkube.resources.core_v1 import Pod
 from lightkube.types import PatchType
 
-from appyard.resources import GROUP, VERSION
+from appyard.resources import API_VERSION, GROUP, VERSION
 
 from .controlplane import ControlPlane
 from .servers import NatsServer, Process, free_port, wait_for
@@ -79,9 +81,6 @@ def fail_pod(client: Client, pod: Pod, output: str) -> None:
 
 
 def _terminate(client: Client, pod: Pod, code: int, message: str) -> None:
-    assert pod.metadata is not None
-    assert pod.spec is not None
-    container = pod.spec.containers[0]
     terminated = {
         "exitCode": code,
         "reason": "Completed" if code == 0 else "Error",
@@ -89,51 +88,39 @@ def _terminate(client: Client, pod: Pod, code: int, message: str) -> None:
         "startedAt": _now(),
         "finishedAt": _now(),
     }
-    status = {
-        "phase": "Succeeded" if code == 0 else "Failed",
-        "conditions": [{"type": "Ready", "status": "False", "lastTransitionTime": _now()}],
-        "containerStatuses": [
-            {
-                "name": container.name,
-                "image": container.image,
-                "imageID": "",
-                "ready": False,
-                "restartCount": 0,
-                "started": False,
-                "state": {"terminated": terminated},
-            }
-        ],
-    }
-    client.patch(
-        Pod.Status,
-        str(pod.metadata.name),
-        {"status": status},
-        namespace=pod.metadata.namespace,
-        patch_type=PatchType.MERGE,
-    )
+    ready = [{"type": "Ready", "status": "False", "lastTransitionTime": _now()}]
+    _set_status(client, pod, "Succeeded" if code == 0 else "Failed", ready, {"terminated": terminated})
 
 
 def run_pod(client: Client, pod: Pod) -> None:
     """Stand in for the kubelet: the Pod is running and ready."""
-    assert pod.metadata is not None and pod.spec is not None
+    conditions = [
+        {"type": condition, "status": "True", "lastTransitionTime": _now()}
+        for condition in ("PodScheduled", "Initialized", "ContainersReady", "Ready")
+    ]
+    _set_status(client, pod, "Running", conditions, {"running": {"startedAt": _now()}})
+
+
+def _set_status(client: Client, pod: Pod, phase: str, conditions: list[dict[str, str]], state: dict[str, Any]) -> None:
+    """Write the status a kubelet would for a Pod with one container in ``state``."""
+    assert pod.metadata is not None
+    assert pod.spec is not None
     container = pod.spec.containers[0]
+    running = "running" in state
     status = {
-        "phase": "Running",
+        "phase": phase,
         "podIP": "10.1.0.10",
         "startTime": _now(),
-        "conditions": [
-            {"type": condition, "status": "True", "lastTransitionTime": _now()}
-            for condition in ("PodScheduled", "Initialized", "ContainersReady", "Ready")
-        ],
+        "conditions": conditions,
         "containerStatuses": [
             {
                 "name": container.name,
                 "image": container.image,
                 "imageID": "",
-                "ready": True,
+                "ready": running,
                 "restartCount": 0,
-                "started": True,
-                "state": {"running": {"startedAt": _now()}},
+                "started": running,
+                "state": state,
             }
         ],
     }
@@ -153,6 +140,34 @@ def _now() -> str:
 def create(kube: Client, obj: dict[str, Any], namespace: str | None = None, *, dry_run: bool = False) -> None:
     resource: Any = codecs.from_dict(obj)
     kube.create(resource, namespace=namespace, dry_run=dry_run)
+
+
+def create_secret(kube: Client, namespace: str, name: str, data: dict[str, str]) -> None:
+    create(
+        kube,
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": namespace}, "stringData": data},
+    )
+
+
+def workspace_object(name: str, url: str, nats_url: str, hook_secret: str, **spec: Any) -> dict[str, Any]:
+    """A Workspace following ``main`` of ``url`` (its workspace in the folder ``workspace``), runners on
+    ``nats_url``, push webhooks signed with the Secret ``hook_secret``; ``spec`` adds or overrides spec fields."""
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "Workspace",
+        "metadata": {"name": name},
+        "spec": {
+            "git": {"url": url, "ref": "main", "path": "workspace", "interval": "1h"},
+            "runners": {"natsUrl": nats_url},
+            "webhookSecretRef": {"name": hook_secret},
+            **spec,
+        },
+    }
+
+
+def sign(key: bytes, body: bytes) -> str:
+    """The ``X-Hub-Signature-256`` header a git host sends with a push webhook."""
+    return "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
 
 
 def as_dict(resource: Any) -> dict[str, Any]:
@@ -187,6 +202,7 @@ class Operator:
             "APPYARD_OPERATOR_HEALTH_PORT": str(free_port()),
             "APPYARD_OPERATOR_TICK_SECONDS": "0.5",
         }
+        self.folder.mkdir(parents=True, exist_ok=True)
         count = len(list(self.folder.glob("operator-*.log")))
         self.process = Process("appyard_operator", env, self.folder / f"operator-{count}.log")
         self.process.start()

@@ -14,7 +14,6 @@ import base64
 import concurrent.futures
 import contextlib
 import hashlib
-import hmac
 import json
 import shutil
 import subprocess
@@ -38,7 +37,6 @@ from lightkube.types import PatchType
 from nats.js.errors import NotFoundError
 
 from appyard import scaffold
-from appyard.resources import API_VERSION
 from appyard.runs import RESULTS_BUCKET, RUNS_STREAM, consumer_name
 from appyard_operator.plan import image_key
 
@@ -50,6 +48,7 @@ from .cluster import (
     as_dict,
     create,
     create_namespace,
+    create_secret,
     eventually,
     fail_pod,
     finish_pod,
@@ -57,6 +56,8 @@ from .cluster import (
     namespace,
     pods,
     run_pod,
+    sign,
+    workspace_object,
 )
 from .controlplane import TOOLS, ControlPlane
 from .gitserver import Clone, GitServer
@@ -112,6 +113,10 @@ class Setup:
     def workspace(self) -> Path:
         return self.clone.folder / "workspace"
 
+    def create_workspace(self, name: str = "apps") -> None:
+        """A Workspace following this setup's repository, building in its build namespace."""
+        create(self.kube, _workspace_object(name, self.clone.url, self.builds, self.nats.url), self.namespace)
+
     def push(self, message: str, *, notify: bool = True) -> str:
         """Commit and push like a developer; the git host then calls the webhook (signed)."""
         sha = self.clone.commit(message)
@@ -121,11 +126,10 @@ class Setup:
         return sha
 
     def hook(self, body: bytes, signature: str | None = None, workspace: str = "apps") -> httpx.Response:
-        signature = signature or "sha256=" + hmac.new(HOOK_SECRET, body, hashlib.sha256).hexdigest()
         return httpx.post(
             f"{self.operator.webhook}/hooks/{self.namespace}/{workspace}",
             content=body,
-            headers={"X-Hub-Signature-256": signature, "Content-Type": "application/json"},
+            headers={"X-Hub-Signature-256": signature or sign(HOOK_SECRET, body), "Content-Type": "application/json"},
         )
 
     # -- reading the cluster ---------------------------------------------------------------------------
@@ -195,19 +199,9 @@ class Setup:
         return self.operator.output()
 
 
-def _workspace_object(name: str, url: str, builds: str, nats: NatsServer, interval: str = "1h") -> dict[str, Any]:
-    return {
-        "apiVersion": API_VERSION,
-        "kind": "Workspace",
-        "metadata": {"name": name},
-        "spec": {
-            "git": {"url": url, "ref": "main", "path": "workspace", "interval": interval},
-            "build": {"registry": REGISTRY, "baseImage": BASE_IMAGE, "namespace": builds},
-            "runners": {"natsUrl": nats.url},
-            "ingress": {"host": "apps.example.com"},
-            "webhookSecretRef": {"name": "push-hook"},
-        },
-    }
+def _workspace_object(name: str, url: str, builds: str, nats_url: str) -> dict[str, Any]:
+    build = {"registry": REGISTRY, "baseImage": BASE_IMAGE, "namespace": builds}
+    return workspace_object(name, url, nats_url, "push-hook", build=build, ingress={"host": "apps.example.com"})
 
 
 @pytest.fixture
@@ -227,8 +221,7 @@ def setup(
     clone = Clone(tmp_path / "clone", git_server.url(suffix))
     clone.copy(REPO / "workspace")
     clone.commit("the sample apps")
-    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "push-hook", "namespace": apps}}
-    create(kube, {**secret, "stringData": {"secret": HOOK_SECRET.decode()}})
+    create_secret(kube, apps, "push-hook", {"secret": HOOK_SECRET.decode()})
     operator = Operator(control_plane, [apps, builds], nats, tmp_path)
     operator.start()
     result = Setup(kube, apps, builds, clone, operator, nats, tmp_path)
@@ -249,7 +242,7 @@ def test_tools_are_built() -> None:
 
 def test_the_api_server_refuses_bad_workspaces(kube: Client, control_plane: ControlPlane) -> None:
     """Validation lives in the CRD's schema: a bad git URL or interval never reaches the operator."""
-    good = _workspace_object("checked", "https://git.example.com/team/tools.git", "builds", NatsServer(Path("/")))
+    good = _workspace_object("checked", "https://git.example.com/team/tools.git", "builds", "nats://nats:4222")
     create(kube, good, namespace="default", dry_run=True)
     for field, value, expected in (
         ("url", "ftp://git.example.com/tools.git", "spec.git.url"),
@@ -280,19 +273,19 @@ def test_the_api_server_refuses_bad_workspaces(kube: Client, control_plane: Cont
 def test_webhook_refuses_unsigned_pushes(setup: Setup) -> None:
     body = json.dumps({"ref": "refs/heads/main"}).encode()
     assert setup.hook(body, signature="sha256=" + "0" * 64).status_code == 404  # no such Workspace yet
-    create(setup.kube, _workspace_object("apps", setup.clone.url, setup.builds, setup.nats), setup.namespace)
+    setup.create_workspace("apps")
     assert setup.hook(body, signature="sha256=" + "0" * 64).status_code == 401
     assert setup.hook(body, signature="sha1=nonsense").status_code == 401
-    tampered = setup.hook(body + b" ", signature="sha256=" + hmac.new(HOOK_SECRET, body, hashlib.sha256).hexdigest())
+    tampered = setup.hook(body + b" ", signature=sign(HOOK_SECRET, body))
     assert tampered.status_code == 401
     assert setup.hook(body).status_code == 202
 
 
 def test_an_app_belongs_to_one_workspace(setup: Setup) -> None:
     """Two Workspaces in a namespace with an app of the same name: the second does not take it over."""
-    create(setup.kube, _workspace_object("apps", setup.clone.url, setup.builds, setup.nats), setup.namespace)
+    setup.create_workspace("apps")
     eventually(lambda: len(setup.objects(App)) == 2, 30, "the first Workspace's Apps")
-    create(setup.kube, _workspace_object("copy", setup.clone.url, setup.builds, setup.nats), setup.namespace)
+    setup.create_workspace("copy")
 
     def refused() -> dict[str, Any]:
         status: dict[str, Any] = setup.get(Workspace, "copy").get("status") or {}
@@ -314,7 +307,7 @@ def test_a_failed_build_stalls_the_app_with_the_builders_output(setup: Setup) ->
     requirements = setup.workspace / "ops" / "requirements.txt"
     requirements.write_text(requirements.read_text() + "no-such-package-anywhere==1.0\n")
     setup.push("ops: a requirement that does not exist", notify=False)
-    create(setup.kube, _workspace_object("apps", setup.clone.url, setup.builds, setup.nats), setup.namespace)
+    setup.create_workspace("apps")
     job = eventually(setup.jobs, 60, "the build Job")[0]
     assert job["spec"]["template"]["spec"]["containers"][0]["terminationMessagePolicy"] == "FallbackToLogsOnError"
     output = "ERROR: No matching distribution found for no-such-package-anywhere==1.0"
@@ -342,7 +335,7 @@ def test_private_repositories_need_the_credentials_secret(setup: Setup, git_serv
     """A token from the Workspace's Secret reaches git as an HTTP header (never on a command line)."""
     name = setup.clone.url.rsplit("/", 1)[-1].removesuffix(".git")
     git_server.protect(name, "deploy", "s3cret-token")
-    create(setup.kube, _workspace_object("apps", setup.clone.url, setup.builds, setup.nats), setup.namespace)
+    setup.create_workspace("apps")
 
     def refused() -> dict[str, Any] | None:
         status = setup.get(Workspace, "apps").get("status") or {}
@@ -354,8 +347,7 @@ def test_private_repositories_need_the_credentials_secret(setup: Setup, git_serv
     assert "Authentication failed" in condition["message"], condition
     assert not setup.objects(App)
 
-    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "git", "namespace": setup.namespace}}
-    create(setup.kube, {**secret, "stringData": {"username": "deploy", "password": "s3cret-token"}})
+    create_secret(setup.kube, setup.namespace, "git", {"username": "deploy", "password": "s3cret-token"})
     patch = {"spec": {"git": {"secretRef": {"name": "git"}}}}
     setup.kube.patch(Workspace, "apps", patch, namespace=setup.namespace, patch_type=PatchType.MERGE)
     eventually(lambda: len(setup.objects(App)) == 2, 30, "the Apps, read with the token")
@@ -365,7 +357,7 @@ def test_private_repositories_need_the_credentials_secret(setup: Setup, git_serv
 def test_git_push_to_serving_apps(setup: Setup, tmp_path: Path) -> None:  # noqa: PLR0915 — one story, in order
     kube, ns = setup.kube, setup.namespace
     first = setup.clone.git("rev-parse", "HEAD")
-    create(kube, _workspace_object("apps", setup.clone.url, setup.builds, setup.nats), ns)
+    setup.create_workspace("apps")
 
     # Every valid app of the commit becomes an App, owned by the Workspace, with the pages it declares.
     eventually(lambda: setup.app("orders") and setup.app("ops"), 60, "both Apps")

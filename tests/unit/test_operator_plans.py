@@ -7,72 +7,65 @@ import hmac
 import io
 import json
 import os
-import shutil
 import tarfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from appyard import bundles
 from appyard.resources import AppResource, WorkspaceResource
 from appyard_operator import conditions, plan, sync, webhook, workspaces
 
-REPO = Path(__file__).resolve().parent.parent.parent
 
-
-@pytest.fixture
-def checkout(tmp_path: Path) -> Path:
-    target = tmp_path / "workspace"
-    shutil.copytree(REPO / "workspace", target, ignore=shutil.ignore_patterns("__pycache__"))
-    return target
-
-
-def test_a_bundle_depends_only_on_names_and_contents(checkout: Path) -> None:
-    first = sync.bundle(checkout / "orders")
-    for path in (checkout / "orders").rglob("*"):
+def test_a_bundle_depends_only_on_names_and_contents(workspace_copy: Path) -> None:
+    first = bundles.pack(workspace_copy / "orders")
+    for path in (workspace_copy / "orders").rglob("*"):
         os.utime(path, (1, 1))
-    (checkout / "orders" / "__pycache__").mkdir()
-    (checkout / "orders" / "__pycache__" / "db.cpython-311.pyc").write_bytes(b"junk")
-    (checkout / "orders" / ".DS_Store").write_bytes(b"junk")
-    assert sync.bundle(checkout / "orders") == first
+    (workspace_copy / "orders" / "__pycache__").mkdir()
+    (workspace_copy / "orders" / "__pycache__" / "db.cpython-311.pyc").write_bytes(b"junk")
+    (workspace_copy / "orders" / ".DS_Store").write_bytes(b"junk")
+    assert bundles.pack(workspace_copy / "orders") == first
     with tarfile.open(fileobj=io.BytesIO(first), mode="r:gz") as archive:
         names = archive.getnames()
     assert "orders/scripts/orders.py" in names and "properties.json" in names
-    (checkout / "orders" / "db.py").write_text("# changed\n", encoding="utf-8")
-    assert sync.bundle(checkout / "orders") != first
+    (workspace_copy / "orders" / "db.py").write_text("# changed\n", encoding="utf-8")
+    assert bundles.pack(workspace_copy / "orders") != first
 
 
-def test_plan_turns_valid_apps_into_specs(checkout: Path) -> None:
-    result = sync.plan(checkout, "apps", "0123456789abcdef", "workspace")
+def test_plan_turns_valid_apps_into_specs(workspace_copy: Path) -> None:
+    result = sync.plan(workspace_copy, "apps", "0123456789abcdef", "workspace")
     assert not result.invalid and not result.problems
     specs = {app.name: app.spec for app in result.apps}
     assert specs["orders"].path == "workspace/orders"
     assert [page.name for page in specs["ops"].pages] == ["hashing", "clock"]
-    requirements = (checkout / "ops" / "requirements.txt").read_bytes()
+    requirements = (workspace_copy / "ops" / "requirements.txt").read_bytes()
     assert specs["ops"].requirements_hash == hashlib.sha256(requirements).hexdigest()
     assert specs["orders"].requirements_hash is None
     assert specs["orders"].code == f"appyard-code-orders-{specs['orders'].code_hash[:12]}"
-    assert sync.requirements_of(next(app.bundle for app in result.apps if app.name == "ops")) == requirements.decode()
+    assert (
+        bundles.read(next(app.bundle for app in result.apps if app.name == "ops"), "requirements.txt") == requirements
+    )
 
 
-def test_an_invalid_app_is_reported_and_the_others_go_on(checkout: Path) -> None:
-    page = checkout / "orders" / "orders" / "properties.json"
+def test_an_invalid_app_is_reported_and_the_others_go_on(workspace_copy: Path) -> None:
+    page = workspace_copy / "orders" / "orders" / "properties.json"
     properties = json.loads(page.read_text(encoding="utf-8"))
     properties["blocks"][0]["components"][0]["component_type"] = "slider"
     page.write_text(json.dumps(properties), encoding="utf-8")
-    result = sync.plan(checkout, "apps", "0123456789abcdef")
+    result = sync.plan(workspace_copy, "apps", "0123456789abcdef")
     assert [app.name for app in result.apps] == ["ops"]
     assert "unknown component_type 'slider'" in result.invalid["orders"]
 
 
-def test_stale_generated_models_are_refused(checkout: Path) -> None:
-    (checkout / "ops" / "hashing" / "state.py").unlink()
-    result = sync.plan(checkout, "apps", "0123456789abcdef")
+def test_stale_generated_models_are_refused(workspace_copy: Path) -> None:
+    (workspace_copy / "ops" / "hashing" / "state.py").unlink()
+    result = sync.plan(workspace_copy, "apps", "0123456789abcdef")
     assert "appyard gen" in result.invalid["ops"] and "state.py" in result.invalid["ops"]
 
 
-def _resources(checkout: Path) -> tuple[AppResource, dict[str, Any], WorkspaceResource]:
-    spec = next(app.spec for app in sync.plan(checkout, "apps", "0123456789abcdef").apps if app.name == "ops")
+def _resources(workspace_copy: Path) -> tuple[AppResource, dict[str, Any], WorkspaceResource]:
+    spec = next(app.spec for app in sync.plan(workspace_copy, "apps", "0123456789abcdef").apps if app.name == "ops")
     raw = {
         "metadata": {"name": "ops", "namespace": "tools", "uid": "u-1", "generation": 1},
         "spec": spec.model_dump(mode="json", by_alias=True, exclude_none=True),
@@ -83,8 +76,8 @@ def _resources(checkout: Path) -> tuple[AppResource, dict[str, Any], WorkspaceRe
     return AppResource.model_validate(raw), raw, workspace
 
 
-def test_the_runner_deployment_is_restricted(checkout: Path) -> None:
-    app, raw, workspace = _resources(checkout)
+def test_the_runner_deployment_is_restricted(workspace_copy: Path) -> None:
+    app, raw, workspace = _resources(workspace_copy)
     deployment = plan.deployment(app, raw, workspace, "registry/runner@sha256:abc")
     pod = deployment["spec"]["template"]["spec"]
     container = pod["containers"][0]

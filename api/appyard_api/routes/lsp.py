@@ -20,8 +20,8 @@ async def language_server(
     websocket: WebSocket, app: str, page: str, identity: CurrentUser, store: StoreDep, settings: SettingsDep
 ) -> None:
     """Relay JSON-RPC messages between the editor and a pylsp process rooted at the page folder."""
-    if settings.mode == "cluster":
-        raise Forbidden("in a cluster, scripts are edited in git, not in the Studio")
+    if store.read_only is not None:
+        raise Forbidden(store.read_only)
     authorize(identity, "edit", app, store.app(app).properties)
     found = store.page(app, page)
     server = LanguageServer(found.dir, store.root, settings.cache_dir / "jedi")
