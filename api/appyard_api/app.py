@@ -9,14 +9,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from . import __version__, errors
-from .cluster import ClusterStore
-from .dispatch import Dispatcher
+from .adapters.cluster import ClusterStore
+from .adapters.dispatch import Dispatcher
+from .adapters.lsp import warm_cache
+from .adapters.store import FileStore
 from .identity import IdentityProvider, LocalDeveloper
-from .lsp import warm_cache
 from .routes import apps, catalog, health, home, lsp, runs, web
-from .runs import RunService
+from .services.runs import RunService
 from .settings import ApiSettings, get_settings
-from .store import FileStore
 
 
 def create_app(settings: ApiSettings | None = None, identity_provider: IdentityProvider | None = None) -> FastAPI:

@@ -7,10 +7,11 @@ from typing import Annotated
 from fastapi import Depends
 from starlette.requests import HTTPConnection
 
-from .dispatch import Dispatcher
+from .adapters.dispatch import Dispatcher
+from .adapters.store import FileStore
 from .identity import Identity
+from .services.runs import RunService
 from .settings import ApiSettings
-from .store import FileStore
 
 
 def _settings(connection: HTTPConnection) -> ApiSettings:
@@ -28,6 +29,11 @@ def _dispatcher(connection: HTTPConnection) -> Dispatcher:
     return dispatcher
 
 
+def _runs(connection: HTTPConnection) -> RunService:
+    service: RunService = connection.app.state.runs
+    return service
+
+
 async def current_identity(connection: HTTPConnection) -> Identity:
     """The caller (of a request or a websocket), as the configured identity provider sees them."""
     return await connection.app.state.identity_provider.identify(connection)  # type: ignore[no-any-return]
@@ -36,4 +42,5 @@ async def current_identity(connection: HTTPConnection) -> Identity:
 SettingsDep = Annotated[ApiSettings, Depends(_settings)]
 StoreDep = Annotated[FileStore, Depends(_store)]
 DispatcherDep = Annotated[Dispatcher, Depends(_dispatcher)]
+RunServiceDep = Annotated[RunService, Depends(_runs)]
 CurrentUser = Annotated[Identity, Depends(current_identity)]

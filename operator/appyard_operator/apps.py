@@ -9,7 +9,7 @@ from typing import Any
 from appyard import bundles
 from appyard.resources import AppResource, AppStatus, WorkspaceResource
 
-from . import plan
+from . import app_objects
 from .conditions import fold
 from .kube import Kube
 from .settings import OperatorSettings
@@ -23,46 +23,46 @@ Obj = dict[str, Any]
 
 async def _image(
     kube: Kube, app: AppResource, workspace: WorkspaceResource, workspace_raw: Obj
-) -> tuple[str | None, plan.Build, str | None]:
+) -> tuple[str | None, app_objects.Build, str | None]:
     """The runner image of the app: the base image, a recorded build, or a build started or in progress."""
     base = workspace.spec.build.base_image
     if app.spec.requirements_hash is None:
-        return base, plan.Build("none"), None
+        return base, app_objects.Build("none"), None
     namespace = app.metadata.namespace or ""
     builds = workspace.spec.build.namespace or namespace
-    key = plan.image_key(base, app.spec.requirements_hash)
-    images = await kube.get("ConfigMap", plan.IMAGES, builds)
+    key = app_objects.image_key(base, app.spec.requirements_hash)
+    images = await kube.get("ConfigMap", app_objects.IMAGES, builds)
     recorded = ((images or {}).get("data") or {}).get(key)
     if recorded:
-        return recorded, plan.Build("succeeded"), None
+        return recorded, app_objects.Build("succeeded"), None
     job_name = f"appyard-build-{key}"
     job = await kube.get("Job", job_name, builds)
     if job is None:
         code = await kube.get("ConfigMap", app.spec.code, namespace)
         if code is None:
-            return None, plan.Build("running", message="waiting for the app's code"), None
+            return None, app_objects.Build("running", message="waiting for the app's code"), None
         bundle = base64.b64decode((code.get("binaryData") or {})[bundles.KEY])
         requirements = (bundles.read(bundle, REQUIREMENTS) or b"").decode()
-        context_map, build_job = plan.build_objects(
-            app, workspace, workspace_raw, key, plan.build_context(base, requirements)
+        context_map, build_job = app_objects.build_objects(
+            app, workspace, workspace_raw, key, app_objects.build_context(base, requirements)
         )
         await kube.apply(context_map)
         if await kube.create(build_job):
             log.info("app %s/%s: building runner image %s in %s", namespace, app.metadata.name, key, builds)
-        return None, plan.Build("running"), job_name
+        return None, app_objects.Build("running"), job_name
     state = job.get("status") or {}
     if state.get("succeeded"):
         digest = await _digest(kube, builds, job_name)
         if digest is None:
             return (
                 None,
-                plan.Build("failed", message=f"build Job {job_name} succeeded without reporting a digest"),
+                app_objects.Build("failed", message=f"build Job {job_name} succeeded without reporting a digest"),
                 job_name,
             )
         image = f"{job['metadata']['annotations']['appyard.dev/destination'].rsplit(':', 1)[0]}@{digest}"
-        await kube.merge("ConfigMap", plan.images_map(builds), {"data": {key: image}})
+        await kube.merge("ConfigMap", app_objects.images_map(builds), {"data": {key: image}})
         log.info("app %s/%s: runner image %s built: %s", namespace, app.metadata.name, key, image)
-        return image, plan.Build("succeeded"), None
+        return image, app_objects.Build("succeeded"), None
     failed = next(
         (
             item
@@ -75,8 +75,8 @@ async def _image(
         why = failed.get("message") or failed.get("reason") or "failed"
         output = await _build_output(kube, builds, job_name)
         message = f"the runner image build (Job {builds}/{job_name}) failed: {why}"
-        return None, plan.Build("failed", message=f"{message}\n{output}" if output else message), job_name
-    return None, plan.Build("running"), job_name
+        return None, app_objects.Build("failed", message=f"{message}\n{output}" if output else message), job_name
+    return None, app_objects.Build("running"), job_name
 
 
 async def _build_output(kube: Kube, namespace: str, job: str) -> str:
@@ -100,15 +100,15 @@ async def _digest(kube: Kube, namespace: str, job: str) -> str | None:
     return None
 
 
-def _rollout(deployment: Obj | None) -> plan.Rollout:
+def _rollout(deployment: Obj | None) -> app_objects.Rollout:
     if deployment is None:
-        return plan.Rollout()
+        return app_objects.Rollout()
     spec = deployment.get("spec") or {}
     status = deployment.get("status") or {}
     current = status.get("observedGeneration", 0) >= (deployment.get("metadata") or {}).get("generation", 0)
     template = spec.get("template") or {}
     containers = (template.get("spec") or {}).get("containers") or [{}]
-    return plan.Rollout(
+    return app_objects.Rollout(
         exists=True,
         desired=spec.get("replicas", 1),
         ready=status.get("readyReplicas", 0) if current else 0,
@@ -143,16 +143,16 @@ async def reconcile(kube: Kube, settings: OperatorSettings, raw: Obj, *, apply: 
     workspace = WorkspaceResource.model_validate(workspace_raw)
     image, build, job = await _image(kube, app, workspace, workspace_raw)
     objects = [
-        plan.secret(app, raw, workspace.spec.runners.nats_url or settings.nats_url),
-        plan.network_policy(app, raw, workspace),
-        plan.ingress(app, raw, workspace),
+        app_objects.secret(app, raw, workspace.spec.runners.nats_url or settings.nats_url),
+        app_objects.network_policy(app, raw, workspace),
+        app_objects.ingress(app, raw, workspace),
     ]
     if image is not None:
-        objects.append(plan.deployment(app, raw, workspace, image))
+        objects.append(app_objects.deployment(app, raw, workspace, image))
     for obj in objects if apply else []:
         await kube.apply(obj)
-    deployment = await kube.get("Deployment", plan.name_of(meta.name), namespace) if image is not None else None
-    status = plan.status(
+    deployment = await kube.get("Deployment", app_objects.name_of(meta.name), namespace) if image is not None else None
+    status = app_objects.status(
         app,
         workspace,
         image=image,

@@ -14,7 +14,7 @@ from lightkube import AsyncClient
 
 from appyard.resources import GROUP, VERSION, WorkspaceResource
 
-from . import apps, cleanup, plan, webhook, workspaces
+from . import app_objects, apps, cleanup, webhook, workspaces
 from .kube import Kube
 from .settings import get_settings
 
@@ -128,7 +128,7 @@ async def build_changed(body: kopf.Body, memo: kopf.Memo, namespace: str | None,
     for app in await memo.kube.list("App", namespace):
         spec = app.get("spec") or {}
         base = bases.get(spec.get("workspace", ""))
-        if base and spec.get("requirementsHash") and plan.image_key(base, spec["requirementsHash"]) == key:
+        if base and spec.get("requirementsHash") and app_objects.image_key(base, spec["requirementsHash"]) == key:
             await _reconcile(memo, namespace, app["metadata"]["name"])
 
 

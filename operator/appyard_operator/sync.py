@@ -1,4 +1,4 @@
-"""From a checkout of a workspace to the Apps it should have (pure: files in, a plan out).
+"""From a checkout of a workspace to the Apps it should have (pure: files in, the desired Apps out).
 
 Every app is validated with the SDK, exactly as ``appyard validate`` would. A valid app becomes an App spec
 and a *code bundle* (:mod:`appyard.bundles`) — a deterministic tar.gz of the app's folder that the operator
@@ -26,7 +26,7 @@ REQUIREMENTS = "requirements.txt"
 
 
 @dataclass(frozen=True)
-class AppPlan:
+class DesiredApp:
     """One app as it should be: its App spec and its code."""
 
     name: str
@@ -35,11 +35,11 @@ class AppPlan:
 
 
 @dataclass
-class SyncPlan:
+class WorkspaceApps:
     """The apps of a workspace at one revision."""
 
     revision: str
-    apps: list[AppPlan] = field(default_factory=list)
+    apps: list[DesiredApp] = field(default_factory=list)
     invalid: dict[str, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
@@ -52,12 +52,12 @@ def _under(issue: Issue, folder: Path) -> bool:
     return True
 
 
-def plan(root: Path, workspace: str, revision: str, base: str = ".") -> SyncPlan:
+def workspace_apps(root: Path, workspace: str, revision: str, base: str = ".") -> WorkspaceApps:
     """The Apps a workspace folder at ``revision`` should have, and why the others are left as they are.
 
     ``base`` is the workspace's folder inside the repository (for the apps' ``path``).
     """
-    result = SyncPlan(revision=revision)
+    result = WorkspaceApps(revision=revision)
     scanned, issues = scan(root)
     if scanned is None:
         result.problems = [str(issue) for issue in issues]
@@ -114,5 +114,5 @@ def plan(root: Path, workspace: str, revision: str, base: str = ".") -> SyncPlan
                 f"{MAX_SPEC_BYTES // 1024} KiB: split the app"
             )
             continue
-        result.apps.append(AppPlan(entry.name, spec, code))
+        result.apps.append(DesiredApp(entry.name, spec, code))
     return result

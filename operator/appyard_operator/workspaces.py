@@ -15,11 +15,11 @@ from appyard import bundles
 from appyard.resources import API_VERSION, AppSummary, WorkspaceResource, WorkspaceStatus, kubernetes_name
 
 from . import git
+from .app_objects import MANAGED, owner
 from .conditions import fold, now
 from .kube import Kube
-from .plan import MANAGED, owner
 from .settings import OperatorSettings
-from .sync import AppPlan, SyncPlan, plan
+from .sync import DesiredApp, WorkspaceApps, workspace_apps
 
 log = logging.getLogger("appyard.operator.workspaces")
 
@@ -116,7 +116,7 @@ def _syncing(status: WorkspaceStatus, generation: int | None, sha: str) -> Works
     return syncing
 
 
-async def _write_apps(kube: Kube, raw: Obj, result: SyncPlan) -> None:
+async def _write_apps(kube: Kube, raw: Obj, result: WorkspaceApps) -> None:
     """Create or update the Apps of a sync, mark the invalid ones, delete the ones no longer there."""
     namespace, workspace, head = raw["metadata"]["namespace"], raw["metadata"]["name"], result.revision
     everyone = await kube.list("App", namespace)
@@ -136,7 +136,7 @@ async def _write_apps(kube: Kube, raw: Obj, result: SyncPlan) -> None:
     wanted = {kubernetes_name(app.name) for app in result.apps}
     limit = asyncio.Semaphore(APPLY_CONCURRENCY)
 
-    async def update(app: AppPlan) -> None:
+    async def update(app: DesiredApp) -> None:
         name = kubernetes_name(app.name)
         before = existing.get(name, {})
         async with limit:
@@ -211,7 +211,7 @@ async def _sync(kube: Kube, settings: OperatorSettings, raw: Obj, workspace: Wor
         await _write_status(kube, workspace, status)
         return
 
-    result = await asyncio.to_thread(plan, checkout / source.path, meta.name, head, source.path)
+    result = await asyncio.to_thread(workspace_apps, checkout / source.path, meta.name, head, source.path)
     await _write_apps(kube, raw, result)
 
     status.revision = head

@@ -41,7 +41,7 @@ from appyard.runs import (
     runs_subject,
 )
 
-from .code import AppCode
+from .appcode import AppCode
 from .consume import PullLoop
 from .sandbox import Limits, Progress, Sandbox, SandboxUnavailable
 from .settings import RunnerSettings

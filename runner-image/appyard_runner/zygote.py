@@ -34,7 +34,7 @@ from typing import Any
 from appyard import execution
 
 from . import _child
-from .code import AppCode
+from .appcode import AppCode
 
 MESSAGE_BYTES = 256
 

@@ -38,7 +38,7 @@ from nats.js.errors import NotFoundError
 
 from appyard import scaffold
 from appyard.runs import RESULTS_BUCKET, RUNS_STREAM, consumer_name
-from appyard_operator.plan import image_key
+from appyard_operator.app_objects import image_key
 
 from .cluster import (
     REPO,

@@ -15,7 +15,7 @@ import pytest
 
 from appyard import bundles
 from appyard.resources import AppResource, WorkspaceResource
-from appyard_operator import conditions, plan, sync, webhook, workspaces
+from appyard_operator import app_objects, conditions, sync, webhook, workspaces
 
 
 def test_a_bundle_depends_only_on_names_and_contents(workspace_copy: Path) -> None:
@@ -34,7 +34,7 @@ def test_a_bundle_depends_only_on_names_and_contents(workspace_copy: Path) -> No
 
 
 def test_plan_turns_valid_apps_into_specs(workspace_copy: Path) -> None:
-    result = sync.plan(workspace_copy, "apps", "0123456789abcdef", "workspace")
+    result = sync.workspace_apps(workspace_copy, "apps", "0123456789abcdef", "workspace")
     assert not result.invalid and not result.problems
     specs = {app.name: app.spec for app in result.apps}
     assert specs["orders"].path == "workspace/orders"
@@ -53,19 +53,21 @@ def test_an_invalid_app_is_reported_and_the_others_go_on(workspace_copy: Path) -
     properties = json.loads(page.read_text(encoding="utf-8"))
     properties["blocks"][0]["components"][0]["component_type"] = "slider"
     page.write_text(json.dumps(properties), encoding="utf-8")
-    result = sync.plan(workspace_copy, "apps", "0123456789abcdef")
+    result = sync.workspace_apps(workspace_copy, "apps", "0123456789abcdef")
     assert [app.name for app in result.apps] == ["ops"]
     assert "unknown component_type 'slider'" in result.invalid["orders"]
 
 
 def test_stale_generated_models_are_refused(workspace_copy: Path) -> None:
     (workspace_copy / "ops" / "hashing" / "state.py").unlink()
-    result = sync.plan(workspace_copy, "apps", "0123456789abcdef")
+    result = sync.workspace_apps(workspace_copy, "apps", "0123456789abcdef")
     assert "appyard gen" in result.invalid["ops"] and "state.py" in result.invalid["ops"]
 
 
 def _resources(workspace_copy: Path) -> tuple[AppResource, dict[str, Any], WorkspaceResource]:
-    spec = next(app.spec for app in sync.plan(workspace_copy, "apps", "0123456789abcdef").apps if app.name == "ops")
+    spec = next(
+        app.spec for app in sync.workspace_apps(workspace_copy, "apps", "0123456789abcdef").apps if app.name == "ops"
+    )
     raw = {
         "metadata": {"name": "ops", "namespace": "tools", "uid": "u-1", "generation": 1},
         "spec": spec.model_dump(mode="json", by_alias=True, exclude_none=True),
@@ -78,7 +80,7 @@ def _resources(workspace_copy: Path) -> tuple[AppResource, dict[str, Any], Works
 
 def test_the_runner_deployment_is_restricted(workspace_copy: Path) -> None:
     app, raw, workspace = _resources(workspace_copy)
-    deployment = plan.deployment(app, raw, workspace, "registry/runner@sha256:abc")
+    deployment = app_objects.deployment(app, raw, workspace, "registry/runner@sha256:abc")
     pod = deployment["spec"]["template"]["spec"]
     container = pod["containers"][0]
     assert pod["automountServiceAccountToken"] is False
@@ -97,10 +99,10 @@ def test_the_runner_deployment_is_restricted(workspace_copy: Path) -> None:
 
 
 def test_image_keys_change_with_base_image_and_requirements() -> None:
-    key = plan.image_key("runner:1", "aaa")
-    assert key == plan.image_key("runner:1", "aaa")
-    assert key != plan.image_key("runner:2", "aaa")
-    assert key != plan.image_key("runner:1", "aab")
+    key = app_objects.image_key("runner:1", "aaa")
+    assert key == app_objects.image_key("runner:1", "aaa")
+    assert key != app_objects.image_key("runner:2", "aaa")
+    assert key != app_objects.image_key("runner:1", "aab")
 
 
 @pytest.mark.parametrize(("text", "seconds"), [("30s", 30), ("1m30s", 90), ("2h", 7200), ("500ms", 0.5)])

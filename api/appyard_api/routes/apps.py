@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request
 from appyard.catalog import label_from_name
 from appyard.workspace import App, Page
 
+from ..adapters.store import FileStore
 from ..deps import CurrentUser, StoreDep
 from ..errors import Forbidden, RequestInvalid
 from ..identity import allowed, authorize
@@ -21,7 +22,6 @@ from ..schemas import (
     ScriptPublic,
     ScriptUpdate,
 )
-from ..store import FileStore
 
 router = APIRouter(prefix="/api/apps", tags=["apps"])
 

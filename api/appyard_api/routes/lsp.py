@@ -7,10 +7,10 @@ import contextlib
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
+from ..adapters.lsp import LanguageServer
 from ..deps import CurrentUser, SettingsDep, StoreDep
 from ..errors import Forbidden
 from ..identity import authorize
-from ..lsp import LanguageServer
 
 router = APIRouter()
 

@@ -8,17 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from ..deps import CurrentUser
+from ..deps import CurrentUser, RunServiceDep
 from ..identity import authorize
-from ..runs import RunService
 from ..schemas import RunAccepted, RunCreate, RunPublic
 
 router = APIRouter(prefix="/api", tags=["runs"])
-
-
-def _service(request: Request) -> RunService:
-    service: RunService = request.app.state.runs
-    return service
 
 
 @router.post(
@@ -32,10 +26,10 @@ async def start_run(
     page: str,
     request: Request,
     identity: CurrentUser,
+    service: RunServiceDep,
     wait: Annotated[bool, Query(description="Wait (bounded) for the result; false answers 202 at once.")] = True,
 ) -> JSONResponse:
     """Run a function of the page with the given state; the response carries only what the function changed."""
-    service = _service(request)
     run = service.prepare(identity, app, page, await request.body())
     result = await service.start(run, wait)
     finished = result.status.final
@@ -43,21 +37,20 @@ async def start_run(
 
 
 @router.get("/runs/{run_id}", response_model=RunPublic)
-async def get_run(run_id: str, request: Request, identity: CurrentUser) -> RunPublic:
+async def get_run(run_id: str, identity: CurrentUser, service: RunServiceDep) -> RunPublic:
     """The run's result when it has finished, else its status."""
-    return await _service(request).status(identity, run_id)
+    return await service.status(identity, run_id)
 
 
 @router.delete("/runs/{run_id}", response_model=RunPublic)
-async def cancel_run(run_id: str, request: Request, identity: CurrentUser) -> RunPublic:
+async def cancel_run(run_id: str, identity: CurrentUser, service: RunServiceDep) -> RunPublic:
     """Cancel a queued or running run (a finished run keeps its result)."""
-    return await _service(request).cancel(identity, run_id)
+    return await service.cancel(identity, run_id)
 
 
 @router.get("/runs/{run_id}/events")
-async def run_events(run_id: str, request: Request, identity: CurrentUser) -> StreamingResponse:
+async def run_events(run_id: str, request: Request, identity: CurrentUser, service: RunServiceDep) -> StreamingResponse:
     """Server-sent events: status changes, output and progress, from the start of the run to its end."""
-    service = _service(request)
     run = await service.request_of(run_id)
     authorize(identity, "use", run.app, service.store.app(run.app).properties)
 

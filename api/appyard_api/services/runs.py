@@ -12,13 +12,13 @@ from appyard.execution import StateInvalid
 from appyard.runs import RunRequest, RunResult, RunStatus, new_run_id
 from appyard.validation import format_path
 
-from . import metrics
-from .dispatch import Dispatcher
-from .errors import RequestInvalid, Unavailable
-from .identity import Identity, authorize
-from .schemas import RunCreate, RunPublic
-from .settings import ApiSettings
-from .store import FileStore
+from .. import metrics
+from ..adapters.dispatch import Dispatcher
+from ..adapters.store import FileStore
+from ..errors import RequestInvalid, Unavailable
+from ..identity import Identity, authorize
+from ..schemas import RunCreate, RunPublic
+from ..settings import ApiSettings
 
 _REMEMBERED = 4096
 

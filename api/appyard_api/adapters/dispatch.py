@@ -41,8 +41,8 @@ from appyard.runs import (
     runs_subject,
 )
 
-from .errors import Unavailable
-from .settings import ApiSettings
+from ..errors import Unavailable
+from ..settings import ApiSettings
 
 log = logging.getLogger("appyard.api.dispatch")
 

@@ -29,7 +29,7 @@ from appyard.scripts import SCRIPTS_DIR, functions_in
 from appyard.validation import validate_page
 from appyard.workspace import App, Page, Workspace, scan
 
-from .errors import Forbidden, RequestInvalid
+from ..errors import Forbidden, RequestInvalid
 
 
 @dataclass(frozen=True)

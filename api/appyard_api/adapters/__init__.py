@@ -1,0 +1,1 @@
+"""Adapters: NATS (dispatch), files (store), Kubernetes (cluster), python-lsp-server (lsp)."""
