@@ -44,13 +44,10 @@ class LocalDeveloper:
 
 
 def allowed(identity: Identity, permission: Permission, app: AppProperties) -> bool:
-    """Developers may do everything; others need a role the app lists (an empty list admits everyone to use it)."""
+    """Developers may do everything; others need a principal the app grants the role to."""
     if identity.developer:
         return True
-    roles = app.access.roles if permission == "use" else app.access.editor_roles
-    if permission == "use" and not roles:
-        return True
-    return bool(identity.roles & set(roles))
+    return bool(identity.roles & set(app.access.granted(permission)))
 
 
 def authorize(identity: Identity, permission: Permission, app_name: str, app: AppProperties) -> None:

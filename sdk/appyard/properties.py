@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field
 
@@ -56,15 +56,46 @@ class PageEntry(CatalogModel):
     label: str | None = prop(None, group="general", description="Title shown in navigation; defaults to the name.")
 
 
-class Access(CatalogModel):
-    """Who may use and who may edit the app."""
+Role = Literal["use", "edit", "own"]
+"""What a person may do with an app; each role includes the ones before it (own ⊇ edit ⊇ use)."""
 
-    roles: list[str] = prop(
-        [], group="general", description="Roles allowed to open and use the app; empty means every signed-in user."
+ROLES: tuple[Role, ...] = ("use", "edit", "own")
+
+Principal = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=256,
+        pattern=r"^(\*|user:[^\s,]{1,250}|group:[^\s,]{1,249})$",
+        examples=["user:alice@example.com", "group:support", "*"],
+    ),
+]
+"""Who a role is granted to: ``user:<name or email>``, ``group:<group>``, or ``*`` (every signed-in person)."""
+
+
+class Access(CatalogModel):
+    """Who may do what with the app. Roles are cumulative: owners may edit, editors may use.
+
+    Workspace admins (the API's ``APPYARD_API_ADMIN_GROUPS``) own every app. An app that grants nothing is
+    open to admins only: nothing is open by default.
+    """
+
+    use: list[Principal] = prop(
+        [], group="general", description="May open the pages, run functions and read their own runs."
     )
-    editor_roles: list[str] = prop(
-        [], group="general", description="Roles allowed to change the app in the Studio; empty means developers only."
+    edit: list[Principal] = prop(
+        [], group="general", description="May also change pages and scripts, use the editor, and read every run."
     )
+    own: list[Principal] = prop([], group="general", description="May also change who has access to the app.")
+
+    def granted(self, role: Role) -> list[str]:
+        """Principals that hold ``role`` directly or through a higher role."""
+        higher = ROLES[ROLES.index(role) :]
+        return [principal for name in higher for principal in getattr(self, name)]
+
+
+SecretName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Z_][A-Z0-9_]*$")]
+"""The name of an environment variable holding a secret."""
 
 
 class RunnerSettings(CatalogModel):
@@ -90,6 +121,14 @@ class RunnerSettings(CatalogModel):
         le=65536,
     )
     replicas: int = prop(1, group="general", description="Runner pods in a cluster.", ge=0, le=100)
+    secrets: list[SecretName] = prop(
+        [],
+        group="general",
+        description="Environment variables (from the runner's environment: the shell of `appyard dev`, a Secret "
+        "in a cluster) that the app's functions may read. Nothing else of the runner's environment reaches "
+        "them, and these values are redacted from output, results, events and tracebacks.",
+        max_length=64,
+    )
 
 
 class AppProperties(CatalogModel):
@@ -98,7 +137,7 @@ class AppProperties(CatalogModel):
     label: str | None = prop(None, group="general", description="Name shown to users; defaults to the app name.")
     description: str | None = prop(None, group="general", description="One line shown in the app list.")
     pages: list[PageEntry] = prop([], group="general", description="The pages, in navigation order.")
-    access: Access = prop(Access(), group="general", description="Who may use and edit the app.")
+    access: Access = prop(Access(), group="general", description="Who may use, edit and own the app.")
     runner: RunnerSettings = prop(RunnerSettings(), group="general", description="Limits for running functions.")
 
 

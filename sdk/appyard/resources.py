@@ -176,7 +176,7 @@ class AppSpec(Resource):
         None, description="sha256 of requirements.txt, or none: the runner image is keyed by it."
     )
     runner: RunnerSettings = Field(default_factory=RunnerSettings, description="Limits and capacity of runs.")
-    access: Access = Field(default_factory=Access, description="Who may use and edit the app.")
+    access: Access = Field(default_factory=Access, description="Who may use, edit and own the app.")
 
 
 class AppStatus(Resource):

@@ -117,6 +117,7 @@ class RunResult(BaseModel):
     app: str
     page: str
     function: str
+    user: str | None = Field(None, description="Who started it, copied from the request (for 'read own runs').")
     status: RunStatus
     context: dict[str, Any] = Field(default_factory=dict, description="Only what the function changed.")
     stdout: str = Field("", description="Captured stdout and stderr (cut at the app's max_output_kb).")

@@ -229,6 +229,7 @@ class Dispatcher:
             app=request.app,
             page=request.page,
             function=request.function,
+            user=request.user,
             status=RunStatus.failed,
             error=RunError(kind="gave_up", message=message),
             attempt=int(deliveries) if isinstance(deliveries, int) else 0,
@@ -307,6 +308,7 @@ class Dispatcher:
             app=request.app,
             page=request.page,
             function=request.function,
+            user=request.user,
             status=RunStatus.cancelled,
             error=RunError(kind="cancelled", message=reason),
         )

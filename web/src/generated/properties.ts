@@ -31,17 +31,21 @@ export interface AppProperties {
   runner?: RunnerSettings;
 }
 /**
- * Who may use and edit the app.
+ * Who may use, edit and own the app.
  */
 export interface Access {
   /**
-   * Roles allowed to change the app in the Studio; empty means developers only.
+   * May also change pages and scripts, use the editor, and read every run.
    */
-  editor_roles?: string[];
+  edit?: string[];
   /**
-   * Roles allowed to open and use the app; empty means every signed-in user.
+   * May also change who has access to the app.
    */
-  roles?: string[];
+  own?: string[];
+  /**
+   * May open the pages, run functions and read their own runs.
+   */
+  use?: string[];
 }
 /**
  * A page of the app: a folder of the same name inside the app folder.
@@ -83,6 +87,12 @@ export interface RunnerSettings {
    * Runner pods in a cluster.
    */
   replicas?: number;
+  /**
+   * Environment variables (from the runner's environment: the shell of `appyard dev`, a Secret in a cluster) that the app's functions may read. Nothing else of the runner's environment reaches them, and these values are redacted from output, results, events and tracebacks.
+   *
+   * @maxItems 64
+   */
+  secrets?: string[];
   /**
    * Wall-clock limit of one run; the run's processes are killed past it.
    */
@@ -668,20 +678,27 @@ export interface AppEntry {
   name: string;
 }
 /**
- * Who may use and who may edit the app.
+ * Who may do what with the app. Roles are cumulative: owners may edit, editors may use.
+ *
+ * Workspace admins (the API's ``APPYARD_API_ADMIN_GROUPS``) own every app. An app that grants nothing is
+ * open to admins only: nothing is open by default.
  *
  * This interface was referenced by `PropertiesFiles`'s JSON-Schema
  * via the `definition` "Access".
  */
 export interface Access1 {
   /**
-   * Roles allowed to change the app in the Studio; empty means developers only.
+   * May also change pages and scripts, use the editor, and read every run.
    */
-  editor_roles?: string[];
+  edit?: string[];
   /**
-   * Roles allowed to open and use the app; empty means every signed-in user.
+   * May also change who has access to the app.
    */
-  roles?: string[];
+  own?: string[];
+  /**
+   * May open the pages, run functions and read their own runs.
+   */
+  use?: string[];
 }
 /**
  * Limits and capacity for running the app's functions.
@@ -710,6 +727,12 @@ export interface RunnerSettings1 {
    * Runner pods in a cluster.
    */
   replicas?: number;
+  /**
+   * Environment variables (from the runner's environment: the shell of `appyard dev`, a Secret in a cluster) that the app's functions may read. Nothing else of the runner's environment reaches them, and these values are redacted from output, results, events and tracebacks.
+   *
+   * @maxItems 64
+   */
+  secrets?: string[];
   /**
    * Wall-clock limit of one run; the run's processes are killed past it.
    */
