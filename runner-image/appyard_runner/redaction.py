@@ -17,6 +17,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import pydantic_core
+
 from appyard.runs import RunError, RunResult
 
 MIN_LENGTH = 4
@@ -34,6 +36,11 @@ class Redactor:
         ordered = sorted(by_value, key=len, reverse=True)
         self._pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
         self._prefixes = [value[:-1] for value in ordered]
+        # The same values as pydantic writes them inside a JSON string: escaping is per character, so a value
+        # in any string of some data is in the data's JSON in this form. One search of the JSON the runner
+        # writes anyway tells whether the (slower) walk over every string is needed at all.
+        in_json = (pydantic_core.to_json(value)[1:-1] for value in ordered)
+        self._in_json = re.compile(b"|".join(map(re.escape, in_json))) if ordered else None
 
     @classmethod
     def from_environment(cls, names: Iterable[str], environ: Mapping[str, str] = os.environ) -> Redactor:
@@ -53,16 +60,25 @@ class Redactor:
             return value
         return self._pattern.sub(self._replace, value)
 
+    def leaks(self, payload: bytes) -> bool:
+        """Whether JSON written by pydantic (a result's payload) may hold a secret (a number may look like one)."""
+        return self._in_json is not None and self._in_json.search(payload) is not None
+
     def value(self, data: Any) -> Any:
-        """JSON-like data with every string (keys too) redacted."""
-        if self._pattern is None:
+        """JSON data with every string (keys too) redacted, and a number that holds a secret replaced."""
+        if not self.leaks(pydantic_core.to_json(data, fallback=str)):
             return data
+        return self._walk(data)
+
+    def _walk(self, data: Any) -> Any:
         if isinstance(data, str):
             return self.text(data)
         if isinstance(data, dict):
-            return {self.text(key) if isinstance(key, str) else key: self.value(item) for key, item in data.items()}
+            return {self.text(key) if isinstance(key, str) else key: self._walk(item) for key, item in data.items()}
         if isinstance(data, list):
-            return [self.value(item) for item in data]
+            return [self._walk(item) for item in data]
+        if isinstance(data, (int, float)) and not isinstance(data, bool) and self.text(str(data)) != str(data):
+            return self.text(str(data))  # a numeric secret (a PIN) returned as a number
         return data
 
     def error(self, error: RunError | None) -> RunError | None:
@@ -90,13 +106,17 @@ class Redactor:
         return f"{text[:-size]}[secret {name}, cut]"
 
     def result(self, result: RunResult) -> RunResult:
-        """The result with its output, context, error message and traceback redacted."""
+        """The result with its output, context, error message and traceback redacted.
+
+        Callers on the run path check :meth:`leaks` on the payload they write first: most results hold no
+        secret, and one search of the payload is far cheaper than this walk.
+        """
         if self._pattern is None:
             return result
         return result.model_copy(
             update={
                 "stdout": self.output(result.stdout),
-                "context": self.value(result.context),
+                "context": self._walk(result.context),
                 "error": self.error(result.error),
             }
         )

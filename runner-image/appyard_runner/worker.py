@@ -307,8 +307,10 @@ class Runner:
 
     async def _store(self, key: str, result: RunResult) -> None:
         assert self._kv is not None
-        result = self.redactor.result(result)  # every result leaves through here: output, context, error
         payload = result.model_dump_json().encode()
+        if self.redactor.leaks(payload):  # every result leaves through here: its output, context and error
+            result = self.redactor.result(result)
+            payload = result.model_dump_json().encode()
         if len(payload) > self.settings.max_payload_bytes:
             size = len(payload) / 1_048_576
             limit = self.settings.max_payload_bytes / 1_048_576

@@ -102,3 +102,21 @@ def test_values_come_from_the_environment_and_missing_ones_are_skipped() -> None
     redactor = Redactor.from_environment(["DB_PASSWORD", "MISSING"], {"DB_PASSWORD": "hunter2-horse", "OTHER": "x"})
     assert redactor.text("hunter2-horse") == "[secret DB_PASSWORD]"
     assert not Redactor.from_environment(["MISSING"], {}).active
+
+
+@pytest.mark.parametrize("value", ['pa"ss\\word', "zeilen\nbruch", "ünïcødé-ß", "tab\there", "ctl\x01char"])
+def test_values_that_json_escapes_are_still_found_in_data(value: str) -> None:
+    redactor = Redactor({"ODD": value})
+    assert redactor.value({"form": {"message": f"x {value} y"}}) == {"form": {"message": "x [secret ODD] y"}}
+    result = RunResult(run_id="r", app="a", page="p", function="f", status=RunStatus.failed, stdout=f"x{value}")
+    assert redactor.leaks(result.model_dump_json().encode())  # the runner's check before it writes a result
+    assert not redactor.leaks(result.model_copy(update={"stdout": "clean"}).model_dump_json().encode())
+
+
+def test_a_numeric_secret_returned_as_a_number_is_replaced() -> None:
+    redactor = Redactor({"PIN": "48151623"})
+    assert redactor.value({"pin": 48151623, "other": 4815, "flag": True}) == {
+        "pin": "[secret PIN]",
+        "other": 4815,
+        "flag": True,
+    }
