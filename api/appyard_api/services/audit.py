@@ -70,7 +70,14 @@ class AuditLog:
         try:
             await js.add_stream(config)
         except nats.js.errors.BadRequestError:  # it exists with other limits: the settings say what they are now
-            await js.update_stream(config)
+            try:
+                await js.update_stream(config)
+            except nats.js.errors.BadRequestError as error:  # e.g. made with memory storage, which cannot change
+                log.warning(
+                    "stream %s exists with a configuration that cannot be updated (%s); using it as is",
+                    AUDIT_STREAM,
+                    error,
+                )
 
     async def start(self) -> None:
         await self.ensure_stream()
