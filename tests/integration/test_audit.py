@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +21,7 @@ from appyard_api.identity import Identity
 from appyard_api.settings import ApiSettings
 
 from .conftest import Stack
-from .servers import BIN, NatsServer, free_port, wait_for
+from .servers import BIN, NatsServer, api, free_port, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -70,6 +71,25 @@ def test_every_run_is_recorded_with_who_what_and_how_it_ended_never_its_state(la
     assert "sideways" not in raw
     # One entry per run, even though the result reached the API's watch and a waiting request.
     assert [item["run_id"] for item in found].count(ok["run_id"]) == 1
+
+
+def test_two_api_replicas_record_each_run_once(lab_stack: Stack) -> None:
+    second = api(lab_stack.workspace, lab_stack.nats, lab_stack.logs)
+    second.start()
+    try:
+        with httpx.Client(base_url=second.url, timeout=60) as other, lab_stack.client() as client:
+            ids = [
+                (client if index % 2 else other).post(RUNS, json={"function": "echo", "state": {}}).json()["run_id"]
+                for index in range(6)
+            ]
+            # Both replicas watch every result and both write its entry; the server keeps one per run.
+            seen = entries_until(other, lambda items: set(ids) <= {item["run_id"] for item in items}, app="lab")
+            time.sleep(0.5)  # the slower replica's copy has been written (and dropped) by now
+            seen = audit(client, app="lab")["entries"]
+    finally:
+        second.stop()
+    runs = [item["run_id"] for item in seen if item["run_id"] in ids]
+    assert sorted(runs) == sorted(ids)
 
 
 def test_saving_properties_and_a_script_is_recorded_without_their_content(lab_stack: Stack) -> None:
@@ -155,6 +175,12 @@ def test_an_owner_reads_the_entries_of_their_apps_only(lab_stack: Stack, as_pers
         assert client.post("/api/apps", json={"name": "ledger"}).status_code == 201
         entries_until(client, lambda items: {"lab", "ledger"} <= {item["app"] for item in items})
     owner = as_person("olive")
+    run = owner.post(RUNS, json={"function": "echo", "state": {}}).json()
+    assert run["status"] == "succeeded", run
+    with lab_stack.client() as client:
+        hers = entries_until(client, lambda items: len(items) == 1, user="olive")
+        assert [(item["actor"], item["run_id"]) for item in hers] == [("olive", run["run_id"])]
+        assert run["run_id"] not in {item["run_id"] for item in audit(client, user="developer")["entries"]}
     assert {item["app"] for item in audit(owner, app="lab")["entries"]} == {"lab"}
     assert {item["app"] for item in audit(owner)["entries"]} == {"lab"}  # not ledger, which olive does not own
     assert owner.get("/api/audit", params={"app": "ledger"}).status_code == 403
