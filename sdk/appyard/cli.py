@@ -313,6 +313,9 @@ def audit(
         typer.echo(json.dumps(body, indent=2))
         return
     entries: list[dict[str, Any]] = body.get("entries", [])
+    if not entries:
+        err.print("no entries match; widen the window (e.g. --since 1w) or drop --app/--user", markup=False)
+        return
     table = Table(box=None, header_style="bold", pad_edge=False)
     for column in ("time (UTC)", "actor", "action", "where", "what", "outcome", "ms", "run"):
         table.add_column(column, no_wrap=column in ("time (UTC)", "run"), justify="right" if column == "ms" else "left")
