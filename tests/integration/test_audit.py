@@ -92,7 +92,7 @@ def test_two_api_replicas_record_each_run_once(lab_stack: Stack) -> None:
     assert sorted(runs) == sorted(ids)
 
 
-def test_saving_properties_and_a_script_is_recorded_without_their_content(lab_stack: Stack) -> None:
+def test_saving_properties_a_script_and_a_new_page_is_recorded_without_their_content(lab_stack: Stack) -> None:
     with lab_stack.client() as client:
         page = client.get("/api/apps/lab/pages/main").json()
         saved = client.put("/api/apps/lab/pages/main/properties", json=page["properties"])
@@ -100,11 +100,13 @@ def test_saving_properties_and_a_script_is_recorded_without_their_content(lab_st
         source = client.get("/api/apps/lab/pages/main/scripts/behave").json()["source"]
         written = client.put("/api/apps/lab/pages/main/scripts/behave", json={"source": source + f"\n# {MARKER}\n"})
         assert written.status_code == 200, written.text
+        assert client.post("/api/apps/lab/pages", json={"name": "extra"}).status_code == 201
         found = audit(client, app="lab")["entries"]
         raw = client.get("/api/audit", params={"app": "lab"}).text
     changes = [(item["action"], item["page"], item["script"], item["actor"]) for item in found]
     assert ("properties_saved", "main", None, "developer") in changes
     assert ("script_saved", "main", "behave", "developer") in changes
+    assert ("page_created", "extra", None, "developer") in changes
     assert MARKER not in raw
 
 
