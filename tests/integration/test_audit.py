@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -12,10 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import nats
 import pytest
 from fastapi.testclient import TestClient
+from nats.js import api as api_model
 from starlette.requests import HTTPConnection
 
+from appyard.audit import AUDIT_STREAM
 from appyard_api.app import create_app
 from appyard_api.identity import Identity
 from appyard_api.settings import ApiSettings
@@ -90,6 +94,31 @@ def test_two_api_replicas_record_each_run_once(lab_stack: Stack) -> None:
         second.stop()
     runs = [item["run_id"] for item in seen if item["run_id"] in ids]
     assert sorted(runs) == sorted(ids)
+
+
+def _audit_stream(nats_url: str) -> Any:
+    async def read() -> Any:
+        connection = await nats.connect(nats_url)
+        try:
+            return (await connection.jetstream().stream_info(AUDIT_STREAM)).config
+        finally:
+            await connection.close()
+
+    return asyncio.run(read())
+
+
+def test_the_stream_keeps_entries_on_disk_as_long_as_the_settings_say(lab_stack: Stack) -> None:
+    config = _audit_stream(lab_stack.nats.url)
+    assert (config.storage, config.retention) == (api_model.StorageType.FILE, api_model.RetentionPolicy.LIMITS)
+    assert (config.max_age, config.max_bytes) == (90 * 86400, 1024**3)
+    # Another API started with other limits brings the stream in line with them.
+    shorter = api(
+        lab_stack.workspace, lab_stack.nats, lab_stack.logs, audit_retention_days="7", audit_max_bytes="5000000"
+    )
+    shorter.start()
+    shorter.stop()
+    config = _audit_stream(lab_stack.nats.url)
+    assert (config.max_age, config.max_bytes) == (7 * 86400, 5_000_000)
 
 
 def test_saving_properties_a_script_and_a_new_page_is_recorded_without_their_content(lab_stack: Stack) -> None:
