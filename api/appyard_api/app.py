@@ -14,7 +14,8 @@ from .adapters.dispatch import Dispatcher
 from .adapters.lsp import warm_cache
 from .adapters.store import FileStore
 from .identity import IdentityProvider, LocalDeveloper
-from .routes import apps, catalog, health, home, lsp, runs, web
+from .routes import apps, audit, catalog, health, home, lsp, runs, web
+from .services.audit import AuditLog
 from .services.runs import RunService
 from .settings import ApiSettings, get_settings
 
@@ -28,11 +29,13 @@ def create_app(settings: ApiSettings | None = None, identity_provider: IdentityP
         else FileStore(settings.workspace)
     )
     dispatcher = Dispatcher(settings)
+    audit_log = AuditLog(settings, dispatcher)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await store.start()
         await dispatcher.start()
+        await audit_log.start()
         # Completions for the Studio's script editor, which read-only stores do not offer.
         loop = asyncio.get_running_loop()
         warming = loop.create_task(warm_cache(settings.cache_dir / "jedi")) if store.read_only is None else None
@@ -41,6 +44,7 @@ def create_app(settings: ApiSettings | None = None, identity_provider: IdentityP
         finally:
             if warming is not None:
                 warming.cancel()
+            await audit_log.stop()
             await dispatcher.stop()
             await store.stop()
 
@@ -49,9 +53,10 @@ def create_app(settings: ApiSettings | None = None, identity_provider: IdentityP
     app.state.store = store
     app.state.dispatcher = dispatcher
     app.state.runs = RunService(settings, store, dispatcher)
+    app.state.audit = audit_log
     app.state.identity_provider = identity_provider or LocalDeveloper(settings.developer)
     errors.install(app)
-    for module in (health, catalog, apps, runs, lsp):
+    for module in (health, catalog, apps, runs, audit, lsp):
         app.include_router(module.router)
     if settings.web_dir is not None and (settings.web_dir / "index.html").is_file():
         web.mount(app, settings.web_dir)

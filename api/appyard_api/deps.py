@@ -10,6 +10,7 @@ from starlette.requests import HTTPConnection
 from .adapters.dispatch import Dispatcher
 from .adapters.store import FileStore
 from .identity import Identity
+from .services.audit import AuditLog
 from .services.runs import RunService
 from .settings import ApiSettings
 
@@ -34,6 +35,11 @@ def _runs(connection: HTTPConnection) -> RunService:
     return service
 
 
+def _audit(connection: HTTPConnection) -> AuditLog:
+    audit: AuditLog = connection.app.state.audit
+    return audit
+
+
 async def current_identity(connection: HTTPConnection) -> Identity:
     """The caller (of a request or a websocket), as the configured identity provider sees them."""
     return await connection.app.state.identity_provider.identify(connection)  # type: ignore[no-any-return]
@@ -43,4 +49,5 @@ SettingsDep = Annotated[ApiSettings, Depends(_settings)]
 StoreDep = Annotated[FileStore, Depends(_store)]
 DispatcherDep = Annotated[Dispatcher, Depends(_dispatcher)]
 RunServiceDep = Annotated[RunService, Depends(_runs)]
+AuditDep = Annotated[AuditLog, Depends(_audit)]
 CurrentUser = Annotated[Identity, Depends(current_identity)]

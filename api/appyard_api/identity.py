@@ -16,7 +16,7 @@ from appyard.properties import AppProperties
 
 from .errors import Forbidden
 
-Permission = Literal["use", "edit"]
+Permission = Literal["use", "edit", "own"]
 
 
 class Identity(BaseModel):

@@ -13,3 +13,4 @@ RUN_SECONDS = Histogram(
 )
 WAITING = Gauge("appyard_runs_waiting", "HTTP requests waiting for a run's result.")
 REJECTED = Counter("appyard_runs_rejected_total", "Runs refused before dispatch, by reason.", ["reason"])
+AUDIT_FAILED = Counter("appyard_audit_failed_total", "Audit entries that could not be written (see the API's log).")

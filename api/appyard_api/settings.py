@@ -37,6 +37,15 @@ class ApiSettings(BaseSettings):
     max_payload_bytes: int = Field(8_388_608, description="Largest NATS message (must match the server's).")
     web_dir: Path | None = Field(None, description="Built web client to serve at / (web/dist).")
     developer: str = Field("developer", description="Name of the local developer (local mode identity).")
+    audit_retention_days: float = Field(
+        90, gt=0, description="How long audit entries are kept (the APPYARD_AUDIT stream's max age), in days."
+    )
+    audit_max_bytes: int = Field(
+        1_073_741_824, ge=1_048_576, description="Size cap of the audit stream; the oldest entries go first past it."
+    )
+    audit_max_scan: int = Field(
+        200_000, ge=1000, description="Most audit entries one GET /api/audit reads; a wider query is refused."
+    )
     cache_dir: Path = Field(Path(".appyard/cache"), description="Caches (jedi's, for script completions).")
 
 

@@ -43,6 +43,7 @@ from appyard.runs import (
 
 from .appcode import AppCode
 from .consume import PullLoop
+from .redaction import Redactor
 from .sandbox import Limits, Progress, Sandbox, SandboxUnavailable
 from .settings import RunnerSettings
 
@@ -67,12 +68,21 @@ class Runner:
         self._stop = asyncio.Event()
         self._reloading = asyncio.Lock()
         self.sandbox: Sandbox | None = None
+        self.redactor = Redactor({})
 
     # -- lifecycle --------------------------------------------------------------------------------------
 
+    def _load_code(self) -> None:
+        self.code.load()
+        self._secrets_changed()
+
+    def _secrets_changed(self) -> None:
+        # The values come from this process's environment; the app's properties say which are secret.
+        self.redactor = Redactor.from_environment(self.code.settings.secrets)
+
     async def run(self) -> None:
         """Serve until SIGTERM/SIGINT, then drain."""
-        self.code.load()
+        self._load_code()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop.set)
@@ -153,11 +163,14 @@ class Runner:
 
     async def _reload_if_changed(self, every: float) -> None:
         async with self._reloading:  # one reload at a time; runs that arrive meanwhile wait for it
-            if self.code.reload_if_changed(every) and self.sandbox is not None:
-                try:
-                    await self.sandbox.restart(self._limits())  # a new zygote with the new code
-                except SandboxUnavailable as error:
-                    log.error("the new code of app %s cannot be loaded: %s", self.settings.app, error)
+            if self.code.reload_if_changed(every):
+                self._secrets_changed()
+                if self.sandbox is not None:
+                    try:
+                        await self.sandbox.restart(self._limits())  # a new zygote with the new code
+                    except SandboxUnavailable as error:
+                        why = self.redactor.text(str(error))
+                        log.error("the new code of app %s cannot be loaded: %s", self.settings.app, why)
 
     # -- cancel -----------------------------------------------------------------------------------------
 
@@ -248,15 +261,18 @@ class Runner:
         except AppyardError as error:
             return self._failed(request, attempt, RunError(kind="not_found", message=str(error)))
         assert self.sandbox is not None
+        # Output arrives in chunks; a secret split between two is held back until it can be redacted whole.
+        output = self.redactor.stream()
         try:
             sandboxed = await self.sandbox.run(
                 {"page": request.page, "function": request.function, "state": request.state},
-                on_output=lambda text: self._event(request, RunEvent(type="log", run_id=request.run_id, text=text)),
+                on_output=lambda text: self._log(request, output.feed(text)),
                 on_progress=lambda progress: self._progress(request, progress),
                 cancel=cancel,
             )
         except SandboxUnavailable as error:
             return self._failed(request, attempt, RunError(kind="load", message=str(error), retryable=True))
+        self._log(request, output.flush())
         fields: dict[str, Any] = {"stdout": sandboxed.output, "duration_ms": sandboxed.duration_ms}
         if sandboxed.error is not None or sandboxed.value is None:
             failure = sandboxed.error or RunError(kind="crashed", message="the run ended without a result")
@@ -280,15 +296,21 @@ class Runner:
             **fields,
         )
 
+    def _log(self, request: RunRequest, text: str) -> None:
+        if text:
+            self._event(request, RunEvent(type="log", run_id=request.run_id, text=text))
+
     def _progress(self, request: RunRequest, progress: Progress) -> None:
-        event = RunEvent(
-            type="progress", run_id=request.run_id, done=progress.done, total=progress.total, text=progress.message
-        )
+        message = self.redactor.text(progress.message) if isinstance(progress.message, str) else None
+        event = RunEvent(type="progress", run_id=request.run_id, done=progress.done, total=progress.total, text=message)
         self._event(request, event)
 
     async def _store(self, key: str, result: RunResult) -> None:
         assert self._kv is not None
         payload = result.model_dump_json().encode()
+        if self.redactor.leaks(payload):  # every result leaves through here: its output, context and error
+            result = self.redactor.result(result)
+            payload = result.model_dump_json().encode()
         if len(payload) > self.settings.max_payload_bytes:
             size = len(payload) / 1_048_576
             limit = self.settings.max_payload_bytes / 1_048_576

@@ -10,13 +10,19 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.progress import Progress
+from rich.table import Table
 
 from . import codegen, execution, scaffold, workspace
 from .errors import AppyardError, FunctionFailed, Issue, PropertiesInvalid, shown
@@ -226,6 +232,112 @@ def dev(
         _report(invalid.issues)
     except AppyardError as error:
         _fail(str(error))
+
+
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def _moment(value: str | None, option: str) -> str | None:
+    """An ISO 8601 time for the API from ``1h``/``30m``/``2d`` (that long ago) or an ISO 8601 time."""
+    if value is None:
+        return None
+    if match := re.fullmatch(r"(\d+)([smhdw])", value.strip()):
+        ago = timedelta(**{_UNITS[match[2]]: int(match[1])})
+        return (datetime.now(UTC) - ago).isoformat()
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        _fail(f"{option} {value!r} is neither a duration (30m, 1h, 2d, 1w) nor an ISO 8601 time (2026-11-30T09:00)")
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
+
+
+def _get_json(url: str, path: str, params: dict[str, str | None]) -> Any:
+    """GET from the Appyard API with the bearer token in APPYARD_TOKEN (if set); clear errors otherwise."""
+    query = urllib.parse.urlencode({key: value for key, value in params.items() if value is not None})
+    request = urllib.request.Request(f"{url.rstrip('/')}{path}?{query}", headers={"Accept": "application/json"})
+    if token := os.environ.get("APPYARD_TOKEN"):
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.load(response)
+    except urllib.error.HTTPError as error:
+        try:
+            message = str(json.load(error).get("message", ""))
+        except (ValueError, AttributeError):
+            message = ""
+        hints = {
+            401: "the API wants to know who you are: set APPYARD_TOKEN to an API token (or sign in on the web)",
+            403: "only the app's owners and workspace admins may read its audit log; ask an owner",
+        }
+        _fail(
+            f"{error.code} from {url}: {message or error.reason}"
+            + (f"; {hints[error.code]}" if error.code in hints else "")
+        )
+    except (urllib.error.URLError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        _fail(
+            f"cannot reach the Appyard API at {url} ({reason}); start it with `appyard dev`, "
+            "or point --url at a running one"
+        )
+
+
+def _when(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@app.command()
+def audit(
+    app_name: Annotated[str | None, typer.Option("--app", help="Only this app's entries.")] = None,
+    user: Annotated[str | None, typer.Option(help="Only what this person did.")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="From: 30m, 1h, 2d, 1w ago, or an ISO 8601 time (default 1d).")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="Up to: a duration ago or an ISO 8601 time (default now).")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many entries (the latest).")] = 100,
+    url: Annotated[str, typer.Option(envvar="APPYARD_URL", help="The Appyard API.")] = "http://127.0.0.1:8000",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON instead of a table.")] = False,
+) -> None:
+    """Print the audit log: who ran which function and who changed what (owners and admins only).
+
+    Sends the token in APPYARD_TOKEN, if set, as a bearer token. Times are UTC.
+    """
+    params = {
+        "app": app_name,
+        "user": user,
+        "since": _moment(since, "--since"),
+        "until": _moment(until, "--until"),
+        "limit": str(limit),
+    }
+    body = _get_json(url, "/api/audit", params)
+    if as_json:
+        typer.echo(json.dumps(body, indent=2))
+        return
+    entries: list[dict[str, Any]] = body.get("entries", [])
+    if not entries:
+        err.print("no entries match; widen the window (e.g. --since 1w) or drop --app/--user", markup=False)
+        return
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column in ("time (UTC)", "actor", "action", "where", "what", "outcome", "ms", "run"):
+        table.add_column(column, no_wrap=column in ("time (UTC)", "run"), justify="right" if column == "ms" else "left")
+    for entry in entries:
+        where = "/".join(part for part in (entry.get("app"), entry.get("page")) if part) or "workspace"
+        outcome = entry.get("outcome", "")
+        if entry.get("error_kind"):
+            outcome += f" ({entry['error_kind']})"
+        duration = entry.get("duration_ms")
+        table.add_row(
+            _when(float(entry.get("at", 0))),
+            entry.get("actor") or "-",
+            entry.get("action", ""),
+            where,
+            entry.get("function") or entry.get("script") or "",
+            outcome,
+            f"{duration:.0f}" if isinstance(duration, (int, float)) else "",
+            entry.get("run_id") or "",
+        )
+    Console(highlight=False).print(table)
+    more = " (more match: narrow --since/--until or raise --limit)" if body.get("more") else ""
+    err.print(f"{len(entries)} {'entry' if len(entries) == 1 else 'entries'}{more}", markup=False)
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ import contextlib
 import json
 import logging
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import nats
@@ -101,6 +101,8 @@ class Dispatcher:
         self._last_seq = 0
         self._resubscribe = asyncio.Lock()
         self._stopping = False
+        # Told of every final result of the namespace (whoever started the run): the audit log's hook.
+        self.on_result: Callable[[RunResult], None] | None = None
 
     # -- connection -------------------------------------------------------------------------------------
 
@@ -159,6 +161,10 @@ class Dispatcher:
         except Exception:
             log.exception("recovering after a reconnect failed; waiting for the next one")
 
+    def jetstream(self) -> JetStreamContext:
+        """The JetStream context of the process's one connection (for other services' streams)."""
+        return self._jetstream()
+
     def _jetstream(self) -> JetStreamContext:
         if self._js is None or not self.connected:
             raise Unavailable("NATS is not connected; try again shortly")
@@ -191,12 +197,19 @@ class Dispatcher:
         self._last_seq = max(self._last_seq, msg.metadata.sequence.stream)
         key = msg.subject[len(_KV_PREFIX) :]
         future = self._waiters.get(key)
-        if future is None or future.done() or not msg.data:
+        waiting = future is not None and not future.done()
+        if not msg.data or not (waiting or self.on_result):
             return
         try:
-            future.set_result(RunResult.model_validate_json(msg.data))
+            result = RunResult.model_validate_json(msg.data)
         except ValueError as error:
-            future.set_exception(error)
+            if future is not None and waiting:
+                future.set_exception(error)
+            return
+        if future is not None and waiting:
+            future.set_result(result)
+        if self.on_result is not None:
+            self.on_result(result)
 
     async def _read(self, key: str) -> RunResult | None:
         assert self._kv is not None

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
+from appyard.audit import AuditEntry
 from appyard.catalog import label_from_name
 from appyard.workspace import App, Page
 
 from ..adapters.store import FileStore
-from ..deps import CurrentUser, StoreDep
+from ..deps import AuditDep, CurrentUser, StoreDep
 from ..errors import Forbidden, RequestInvalid
 from ..identity import allowed, authorize
 from ..schemas import (
@@ -69,19 +70,24 @@ async def list_apps(identity: CurrentUser, store: StoreDep) -> list[AppSummary]:
 
 
 @router.post("", response_model=AppPublic, status_code=201)
-async def create_app(create: AppCreate, identity: CurrentUser, store: StoreDep) -> AppPublic:
+async def create_app(create: AppCreate, identity: CurrentUser, store: StoreDep, audit: AuditDep) -> AppPublic:
     """A new app with a starter page; only developers may create apps."""
     if not identity.developer:
         raise Forbidden(f"{identity.name} may not create apps")
     store.create_app(create.name, create.label)
+    await audit.record(AuditEntry(actor=identity.name, action="app_created", app=create.name))
     return await get_app(create.name, identity, store)
 
 
 @router.post("/{app}/pages", response_model=PagePublic, status_code=201)
-async def create_page(app: str, create: PageCreate, identity: CurrentUser, store: StoreDep) -> PagePublic:
+async def create_page(
+    app: str, create: PageCreate, identity: CurrentUser, store: StoreDep, audit: AuditDep
+) -> PagePublic:
     """A new starter page: a widget with an input and a button bound to a starter function."""
     authorize(identity, "edit", app, store.app(app).properties)
-    return _page(store, store.create_page(app, create.name, create.label))
+    created = store.create_page(app, create.name, create.label)
+    await audit.record(AuditEntry(actor=identity.name, action="page_created", app=app, page=create.name))
+    return _page(store, created)
 
 
 @router.get("/{app}", response_model=AppPublic)
@@ -99,14 +105,18 @@ async def get_page(app: str, page: str, identity: CurrentUser, store: StoreDep) 
 
 
 @router.put("/{app}/pages/{page}/properties", response_model=PagePublic)
-async def put_properties(app: str, page: str, request: Request, identity: CurrentUser, store: StoreDep) -> PagePublic:
+async def put_properties(
+    app: str, page: str, request: Request, identity: CurrentUser, store: StoreDep, audit: AuditDep
+) -> PagePublic:
     """Validate, save and regenerate the page's models, all or nothing; 422 lists every problem."""
     authorize(identity, "edit", app, store.app(app).properties)
     try:
         data = await request.json()
     except ValueError as error:
         raise RequestInvalid(f"the body is not JSON: {error}") from None
-    return _page(store, store.save_properties(app, page, data))
+    saved = store.save_properties(app, page, data)
+    await audit.record(AuditEntry(actor=identity.name, action="properties_saved", app=app, page=page))
+    return _page(store, saved)
 
 
 @router.get("/{app}/pages/{page}/scripts/{name}", response_model=ScriptPublic)
@@ -120,12 +130,18 @@ async def get_script(app: str, page: str, name: str, identity: CurrentUser, stor
 
 @router.put("/{app}/pages/{page}/scripts/{name}", response_model=ScriptPublic)
 async def put_script(
-    app: str, page: str, name: str, update: ScriptUpdate, identity: CurrentUser, store: StoreDep
+    app: str, page: str, name: str, update: ScriptUpdate, identity: CurrentUser, store: StoreDep, audit: AuditDep
 ) -> ScriptPublic:
     """Save a script (it must parse); returns the functions it now defines."""
     authorize(identity, "edit", app, store.app(app).properties)
     saved = store.write_script(app, page, name, update.source)
     stem = name.removesuffix(".py")
+    # The script's name and size, never its source.
+    size = len(update.source.encode())
+    entry = AuditEntry(
+        actor=identity.name, action="script_saved", app=app, page=page, script=stem, details={"bytes": size}
+    )
+    await audit.record(entry)
     return ScriptPublic(
         name=stem, source=update.source, functions=[item for item in _functions(saved) if item.script == stem]
     )
