@@ -183,7 +183,7 @@ def run(
     if not isinstance(state_value, dict):
         _fail('--state must be a JSON object, e.g. \'{"form": {"name": "Ada"}}\'')
     target = _root(root)
-    from .devserver import data_root
+    from .tooling.devserver import data_root
 
     os.environ["APPYARD_DATA_DIR"] = str(data_root(Path(".appyard")))  # the same data as `appyard dev`
     try:
@@ -210,7 +210,7 @@ def dev(
     web_dir: Annotated[Path | None, typer.Option(help="The built web client to serve at / (web/dist).")] = None,
 ) -> None:
     """Run Appyard locally: nats-server, the API, one runner per app, and a watcher. Ctrl-C stops everything."""
-    from . import devserver
+    from .tooling import devserver
 
     options = devserver.DevOptions(
         workspace=_root(path),

@@ -25,9 +25,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import codegen
-from .errors import AppyardError, PropertiesInvalid, shown
-from .workspace import PROPERTIES, load_page, scan
+from .. import codegen
+from ..errors import AppyardError, PropertiesInvalid, shown
+from ..workspace import PROPERTIES, load_page, scan
 
 _PR_SET_PDEATHSIG = 1
 _STOP_GRACE = 10.0
