@@ -228,6 +228,25 @@ def dev(
         _fail(str(error))
 
 
+@app.command("broker-keys")
+def broker_keys(
+    folder: Annotated[Path, typer.Argument(help="Where to write the files (created; existing files are replaced).")],
+    namespace: Annotated[
+        list[str], typer.Option(help="A namespace whose API needs credentials (repeat for several).")
+    ] = ["default"],  # noqa: B006 — typer reads the default, never mutates it
+    days: Annotated[float, typer.Option(help="Lifetime of the API's and the operator's credentials.")] = 365,
+) -> None:
+    """Make a cluster's NATS keys: nats-server's auth config, the operator's account seed and creds, API creds."""
+    from .tooling import brokerkeys
+
+    try:
+        written = brokerkeys.write(folder, namespace, days)
+    except ValueError as error:
+        _fail(str(error))
+    for path in written:
+        err.print(f"wrote {path}", markup=False)
+
+
 def main() -> None:
     """Entry point of the ``appyard`` command."""
     app()

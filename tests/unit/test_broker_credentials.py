@@ -13,8 +13,9 @@ import nkeys  # type: ignore[import-untyped]
 import pytest
 
 from appyard.brokerauth import Credentials, Trust, decode_claims, runner_permissions
+from appyard.tooling import brokerkeys
 from appyard_operator import app_objects, credentials
-from appyard_runner import environment
+from appyard_runner.environment import for_runs
 
 from .test_operator_plans import _resources
 
@@ -98,7 +99,22 @@ def test_runs_get_the_allow_list_and_declared_secrets_only(monkeypatch: pytest.M
         "UNDECLARED": "nope",
     }.items():
         monkeypatch.setenv(name, value)
-    found = environment.for_runs(["DATABASE_URL", "APPYARD_RUNNER_NATS_CREDS", "NATS_URL", "MISSING"])
+    found = for_runs(["DATABASE_URL", "APPYARD_RUNNER_NATS_CREDS", "NATS_URL", "MISSING"])
     assert found["PATH"] == "/bin" and found["LC_ALL"] == "C.UTF-8" and found["APPYARD_DATA_DIR"] == "/data"
     assert found["DATABASE_URL"] == "postgres://secret"
     assert not {"APPYARD_RUNNER_NATS_CREDS", "NATS_URL", "UNDECLARED", "MISSING"} & found.keys()
+
+
+def test_broker_keys_for_a_cluster_are_private_files(tmp_path: Path) -> None:
+    written = brokerkeys.write(tmp_path / "keys", ["tools"], days=365)
+    assert sorted(path.name for path in written) == [
+        "account.seed",
+        "api-tools.creds",
+        "nats-auth.conf",
+        "operator.creds",
+    ]
+    assert all(path.stat().st_mode & 0o777 == 0o600 for path in written)
+    seed = (tmp_path / "keys" / "account.seed").read_text().strip()
+    api = Credentials.parse((tmp_path / "keys" / "api-tools.creds").read_text())
+    assert decode_claims(api.jwt)["iss"] == nkeys.from_seed(seed.encode()).public_key.decode()
+    assert seed not in (tmp_path / "keys" / "nats-auth.conf").read_text()
