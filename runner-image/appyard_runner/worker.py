@@ -209,6 +209,11 @@ class Runner:
             log.error("dropping a malformed run message: %s", error)
             await msg.term()
             return
+        if (request.namespace, request.app) != (self.settings.namespace, self.settings.app):
+            # The consumer only sees this app's subject; a request naming another app is forged or misrouted.
+            log.error("dropping a run of app %s/%s sent to app %s", request.namespace, request.app, self.settings.app)
+            await msg.term()
+            return
         key = result_key(request.namespace, request.app, request.run_id)
         attempt = msg.metadata.num_delivered
         if request.run_id in self._cancelled or (attempt > 1 and await self._stored(key)):

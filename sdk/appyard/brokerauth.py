@@ -97,11 +97,14 @@ class Permissions:
 def runner_permissions(namespace: str, app: str) -> Permissions:
     """An app's runners: their own consumer, result keys, events, cancels and inbox — nothing of another app.
 
-    The runner creates its own durable consumer, allowed only through the subject that names the consumer AND
-    its filter (``$JS.API.CONSUMER.CREATE.<stream>.<consumer>.<filter>``): nats-server refuses a request whose
-    body asks for another filter than the subject says (tested), so the consumer can only ever see this app's
-    runs. Letting the runner create it keeps its settings (ack wait, max deliver) with the runner, and needs no
-    other process to know when an app appears.
+    The runner creates its own durable consumer through the one consumer-creating subject it may use, which
+    names the consumer AND its filter (``$JS.API.CONSUMER.CREATE.<stream>.<consumer>.<filter>``, the form
+    nats-py uses for a named consumer with one filter). nats-server refuses a request whose body asks for
+    another filter or several, and refuses turning an existing pull consumer into a push one (both tested).
+    The runner creates it at start, before the app's code is loaded, so by the time any code of the app runs
+    the consumer exists, pulls, and sees this app's runs only. Letting the runner create it keeps its settings
+    (ack wait, max deliver) with the runner and needs no other process to know when an app appears; what is
+    left (credentials used while the consumer does not exist) is in docs/security-broker.md.
     """
     ns, app = _token(namespace, "namespace"), _token(app, "app")
     consumer = consumer_name(ns, app)

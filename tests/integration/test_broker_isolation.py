@@ -170,6 +170,14 @@ def test_a_consumer_request_cannot_widen_its_filter(lab_stack: Stack) -> None:
         own = {"stream_name": RUNS_STREAM, "config": {**config, "filter_subject": "runs.local.evil"}}
         answer = json.loads((await evil.nc.request(subject, json.dumps(own).encode(), timeout=5)).data)
         assert answer.get("config", {}).get("filter_subject") == "runs.local.evil", answer
+        # Nor can it turn its (pull) consumer into one that pushes its runs to a subject of its choosing.
+        push = {**own, "config": {**own["config"], "deliver_subject": "events.local.lab.x"}}
+        answer = json.loads((await evil.nc.request(subject, json.dumps(push).encode(), timeout=5)).data)
+        assert "pull consumer to push" in answer.get("error", {}).get("description", ""), answer
+        # Several filters are refused on the subject that names one.
+        several = {**own, "config": {**config, "filter_subjects": ["runs.local.evil", "runs.local.lab"]}}
+        answer = json.loads((await evil.nc.request(subject, json.dumps(several).encode(), timeout=5)).data)
+        assert "error" in answer, answer
         await evil.nc.close()
 
     run(scenario())
@@ -190,6 +198,18 @@ def test_another_apps_runner_learns_nothing_of_bs_results(finished_run: tuple[St
             except (TimeoutError, nats_py.errors.TimeoutError, KeyNotFoundError):
                 assert not readable
             await session.nc.close()
+        # The direct get A may use names A's key in its subject; a body asking for another key (or a sequence,
+        # or several keys) is refused by the server.
+        evil = await connect(stack.nats, EVIL)
+        own = f"$JS.API.DIRECT.GET.KV_{RESULTS_BUCKET}.$KV.{RESULTS_BUCKET}.local.evil.{run_id}"
+        for body in (
+            {"last_by_subj": f"$KV.{RESULTS_BUCKET}.local.lab.{run_id}"},
+            {"seq": 1},
+            {"multi_last": [f"$KV.{RESULTS_BUCKET}.>"], "batch": 10},
+        ):
+            reply = await evil.nc.request(own, json.dumps(body).encode(), timeout=5)
+            assert not reply.data and (reply.headers or {}).get("Status") == "408", (body, reply.data)
+        await evil.nc.close()
 
     run(scenario())
 
