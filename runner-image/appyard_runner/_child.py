@@ -52,6 +52,7 @@ def _keep_only(output: int, progress: int, result: int, request: int) -> None:
         os.set_inheritable(fd, False)  # the result pipe must reach EOF when this process is done
 
 
+_LIBC = ctypes.CDLL(None, use_errno=True)  # loaded in the zygote, before it forks
 _PR_CAPBSET_DROP = 24
 _PR_SET_NO_NEW_PRIVS = 38
 _CAPABILITY_VERSION_3 = 0x20080522
@@ -65,7 +66,7 @@ def _drop_capabilities() -> None:
     makes set-user-ID programs run without their privileges. Unprivileged runners (the restricted pod) have
     none to drop, and these calls change nothing.
     """
-    libc = ctypes.CDLL(None, use_errno=True)
+    libc = _LIBC
     for capability in range(64):
         if libc.prctl(_PR_CAPBSET_DROP, capability, 0, 0, 0) != 0 and ctypes.get_errno() == errno.EINVAL:
             break  # past the last capability this kernel knows (EPERM: not ours to drop, and not held)

@@ -13,6 +13,7 @@ import hashlib
 import json
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import nats as nats_py
@@ -25,7 +26,7 @@ from nats.js.kv import KeyValue
 from appyard.brokerauth import Credentials, Permissions, runner_permissions
 from appyard.runs import RESULTS_BUCKET, RUNS_STREAM, consumer_name
 
-from .conftest import LAB_ENV, Stack
+from .conftest import LAB_ENV, Stack, make_stack
 from .servers import NatsServer
 
 pytestmark = pytest.mark.integration
@@ -156,7 +157,7 @@ def test_a_consumer_request_cannot_widen_its_filter(lab_stack: Stack) -> None:
     evil_consumer = consumer_name("local", "evil")
     subject = f"$JS.API.CONSUMER.CREATE.{RUNS_STREAM}.{evil_consumer}.runs.local.evil"
 
-    config = {"name": evil_consumer, "durable_name": evil_consumer, "ack_policy": "explicit"}
+    config: dict[str, Any] = {"name": evil_consumer, "durable_name": evil_consumer, "ack_policy": "explicit"}
 
     async def scenario() -> None:
         evil = await connect(lab_stack.nats, EVIL)
@@ -167,7 +168,7 @@ def test_a_consumer_request_cannot_widen_its_filter(lab_stack: Stack) -> None:
             }
             answer = json.loads((await evil.nc.request(subject, json.dumps(body).encode(), timeout=5)).data)
             assert "filter" in answer.get("error", {}).get("description", ""), answer
-        own = {"stream_name": RUNS_STREAM, "config": {**config, "filter_subject": "runs.local.evil"}}
+        own: dict[str, Any] = {"stream_name": RUNS_STREAM, "config": {**config, "filter_subject": "runs.local.evil"}}
         answer = json.loads((await evil.nc.request(subject, json.dumps(own).encode(), timeout=5)).data)
         assert answer.get("config", {}).get("filter_subject") == "runs.local.evil", answer
         # Nor can it turn its (pull) consumer into one that pushes its runs to a subject of its choosing.
@@ -283,3 +284,24 @@ def test_a_run_sees_the_declared_secret_and_nothing_undeclared(lab_stack: Stack)
     assert found["LAB_UNDECLARED"] is None
     assert found["APPYARD_RUNNER_NATS_CREDS"] is None and found["APPYARD_RUNNER_NATS_URL"] is None
     assert found["PATH"] is not None
+
+
+def test_a_results_bucket_made_before_direct_gets_is_switched_on(lab: Path, nats: NatsServer, logs: Path) -> None:
+    """Runners can read their results only by direct get: the API switches an older installation's bucket on."""
+    server = nats
+
+    async def bucket_allows_direct(create: bool) -> bool:
+        connection = await nats_py.connect(server.url, user_credentials=RawCredentials(server.creds()))
+        js = connection.jetstream()
+        if create:
+            await js.create_key_value(bucket=RESULTS_BUCKET, ttl=3600.0)
+        info = await js.stream_info(f"KV_{RESULTS_BUCKET}")
+        await connection.close()
+        return bool(info.config.allow_direct)
+
+    assert not asyncio.run(bucket_allows_direct(create=True))
+    stack = make_stack(lab, server, logs)
+    try:
+        assert asyncio.run(bucket_allows_direct(create=False))
+    finally:
+        stack.stop()
