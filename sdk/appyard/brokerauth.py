@@ -80,8 +80,14 @@ def encode_jwt(issuer: KeyPair, subject: str, name: str, nats: dict[str, Any], e
 
 
 def decode_claims(token: str) -> dict[str, Any]:
-    """The claims of a JWT, without checking its signature (for reading our own JWTs' expiry)."""
-    claims: dict[str, Any] = json.loads(_unb64(token.split(".")[1]))
+    """The claims of a JWT, without checking its signature (for reading our own JWTs' expiry); ValueError when
+    it is not a JWT."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise ValueError("not a JWT (three dot-separated parts)")
+    claims = json.loads(_unb64(parts[1]))  # binascii.Error and JSONDecodeError are ValueErrors
+    if not isinstance(claims, dict):
+        raise ValueError("the JWT's claims are not an object")
     return claims
 
 
@@ -184,11 +190,6 @@ class Credentials:
 
     jwt: str
     seed: str
-
-    @property
-    def expires_at(self) -> int | None:
-        expiry = decode_claims(self.jwt).get("exp")
-        return int(expiry) if expiry is not None else None
 
     @property
     def text(self) -> str:

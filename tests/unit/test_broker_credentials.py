@@ -67,6 +67,8 @@ def test_runner_credentials_are_kept_while_good_and_re_minted_when_due() -> None
     assert credentials.due(first, Trust.new().account.seed, "tools", "ops", 30 * DAY, now)
     assert credentials.due(first, seed, "tools", "orders", 30 * DAY, now)
     assert credentials.due("not credentials", seed, "tools", "ops", 30 * DAY, now)
+    broken = Credentials("not-a-jwt", Credentials.parse(first).seed).text
+    assert credentials.due(broken, seed, "tools", "ops", 30 * DAY, now)
 
 
 def test_the_deployment_takes_the_credentials_from_the_secret_and_rolls_when_they_change(
