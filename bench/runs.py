@@ -26,6 +26,7 @@ from pathlib import Path
 
 import httpx
 import nats
+from nats.aio.client import RawCredentials
 from nats.aio.msg import Msg
 from nats.js import api
 
@@ -85,10 +86,11 @@ async def bench_appyard(url: str) -> tuple[list[float], float]:
     return samples, rate
 
 
-async def bench_floor(nats_url: str) -> tuple[list[float], float]:
+async def bench_floor(server: NatsServer) -> tuple[list[float], float]:
     """publish → worker → KV put → one watch → waiter, all with nats-py on one connection per side."""
-    client = await nats.connect(nats_url)
-    worker_connection = await nats.connect(nats_url)
+    # Credentials that may do anything: the floor measures NATS, not Appyard's permissions.
+    client = await nats.connect(server.url, user_credentials=RawCredentials(server.creds()))
+    worker_connection = await nats.connect(server.url, user_credentials=RawCredentials(server.creds()))
     js = client.jetstream()
     worker_js = worker_connection.jetstream()
     floor = api.StreamConfig(name="FLOOR", subjects=["floor.>"], retention=api.RetentionPolicy.WORK_QUEUE)
@@ -183,7 +185,7 @@ def main() -> None:
         print(f"measuring appyard ({plan})…", file=sys.stderr)
         rows.append(("appyard: HTTP → NATS → runner → fresh child → KV", *asyncio.run(bench_appyard(api_server.url))))
         print("measuring the NATS floor…", file=sys.stderr)
-        rows.append(("floor: NATS publish → worker → KV → one watch", *asyncio.run(bench_floor(server.url))))
+        rows.append(("floor: NATS publish → worker → KV → one watch", *asyncio.run(bench_floor(server))))
         print(f"measuring the original design ({ORIGINAL_RUNS} runs)…", file=sys.stderr)
         rows.append(("original: process per run, 100 ms polling", *asyncio.run(bench_original(workspace, scratch))))
     finally:

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -27,6 +27,12 @@ class ApiSettings(BaseSettings):
     host: str = Field("127.0.0.1", description="Interface to listen on; loopback unless told otherwise.")
     port: int = Field(8000, description="Port to listen on.")
     nats_url: str = Field("nats://127.0.0.1:4222", description="NATS server URL.")
+    nats_creds: SecretStr | None = Field(
+        None,
+        description="The text of the API's NATS credentials (a .creds: user JWT and seed; see "
+        "appyard.brokerauth.api_permissions), minted by `appyard dev` or the cluster's installer. Unset: connect "
+        "without credentials (an open server).",
+    )
     nats_connect_timeout: float = Field(5.0, description="Seconds to wait for NATS at startup.")
     run_wait_seconds: float = Field(
         30.0, description="How long POST /runs waits for a result before answering 202 with the run id."

@@ -1,6 +1,6 @@
 """What an App should have in the cluster, from its spec and what was observed (pure: no I/O).
 
-Per app: a Secret with the runners' NATS connection, a runner Deployment (Pod Security Standard
+Per app: a Secret with the runners' NATS connection and credentials, a runner Deployment (Pod Security Standard
 *restricted*), a NetworkPolicy (NATS and DNS only), an Ingress path, and — when the app has a
 requirements.txt and no image was built for (base image, requirements) yet — a build Job. The runner objects
 are owned by the App, so deleting it removes them. Builds are shared by every app with the same requirements:
@@ -18,6 +18,7 @@ from typing import Any, Literal
 from appyard import bundles
 from appyard.resources import API_VERSION, AppResource, AppStatus, WorkspaceResource, kubernetes_name
 
+from . import credentials
 from .conditions import fold
 
 Obj = dict[str, Any]
@@ -77,18 +78,20 @@ def _meta(name: str, namespace: str, app: str, owners: list[Obj], extra: dict[st
     return {"name": name, "namespace": namespace, "labels": labels, "ownerReferences": owners}
 
 
-def secret(app: AppResource, raw: Obj, nats_url: str) -> Obj:
+def secret(app: AppResource, raw: Obj, nats_url: str, creds: str | None = None) -> Obj:
+    """The runners' connection: the NATS URL and, when the operator signs them, the app's credentials."""
     meta = app.metadata
+    data = {"nats-url": nats_url} | ({credentials.KEY: creds} if creds else {})
     return {
         "apiVersion": "v1",
         "kind": "Secret",
         "metadata": _meta(name_of(meta.name), meta.namespace or "", meta.name, [owner(raw, "App")]),
         "type": "Opaque",
-        "stringData": {"nats-url": nats_url},
+        "stringData": data,
     }
 
 
-def deployment(app: AppResource, raw: Obj, workspace: WorkspaceResource, image: str) -> Obj:
+def deployment(app: AppResource, raw: Obj, workspace: WorkspaceResource, image: str, creds: str | None = None) -> Obj:
     meta = app.metadata
     spec = app.spec
     name = name_of(meta.name)
@@ -105,6 +108,18 @@ def deployment(app: AppResource, raw: Obj, workspace: WorkspaceResource, image: 
         {"name": "APPYARD_RUNNER_APP", "value": spec.app},
         {"name": "APPYARD_RUNNER_NAMESPACE", "value": meta.namespace},
         {"name": "APPYARD_RUNNER_NATS_URL", "valueFrom": {"secretKeyRef": {"name": name, "key": "nats-url"}}},
+        # The text of the credentials, which the runner takes out of its environment before any run (a mounted
+        # file would stay readable by runs).
+        *(
+            [
+                {
+                    "name": "APPYARD_RUNNER_NATS_CREDS",
+                    "valueFrom": {"secretKeyRef": {"name": name, "key": credentials.KEY}},
+                }
+            ]
+            if creds
+            else []
+        ),
         {"name": "APPYARD_RUNNER_BUNDLE", "value": f"/appyard/code/{bundles.KEY}"},
         {"name": "APPYARD_RUNNER_WORKSPACE", "value": "/tmp/appyard/workspace"},
         {"name": "APPYARD_RUNNER_TMP_DIR", "value": "/tmp/appyard/runs"},
@@ -121,7 +136,9 @@ def deployment(app: AppResource, raw: Obj, workspace: WorkspaceResource, image: 
                 "metadata": {
                     "labels": {**MANAGED, "app.kubernetes.io/name": "appyard-runner", **selector},
                     # The code, not the commit: a commit that does not touch this app changes nothing here.
-                    "annotations": {"appyard.dev/code-hash": spec.code_hash},
+                    # New credentials (re-minted before they expire) roll the runners onto them.
+                    "annotations": {"appyard.dev/code-hash": spec.code_hash}
+                    | ({"appyard.dev/credentials-hash": credentials.fingerprint(creds)} if creds else {}),
                 },
                 "spec": {
                     "automountServiceAccountToken": False,

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import base64
 import logging
+import time
 from typing import Any
 
 from appyard import bundles
 from appyard.resources import AppResource, AppStatus, WorkspaceResource
 
-from . import app_objects
+from . import app_objects, credentials
 from .conditions import fold
 from .kube import Kube
 from .settings import OperatorSettings
@@ -142,13 +143,14 @@ async def reconcile(kube: Kube, settings: OperatorSettings, raw: Obj, *, apply: 
         return status
     workspace = WorkspaceResource.model_validate(workspace_raw)
     image, build, job = await _image(kube, app, workspace, workspace_raw)
+    creds = await runner_credentials(kube, settings, app) if apply else None
     objects = [
-        app_objects.secret(app, raw, workspace.spec.runners.nats_url or settings.nats_url),
+        app_objects.secret(app, raw, workspace.spec.runners.nats_url or settings.nats_url, creds),
         app_objects.network_policy(app, raw, workspace),
         app_objects.ingress(app, raw, workspace),
     ]
     if image is not None:
-        objects.append(app_objects.deployment(app, raw, workspace, image))
+        objects.append(app_objects.deployment(app, raw, workspace, image, creds))
     for obj in objects if apply else []:
         await kube.apply(obj)
     deployment = await kube.get("Deployment", app_objects.name_of(meta.name), namespace) if image is not None else None
@@ -166,6 +168,41 @@ async def reconcile(kube: Kube, settings: OperatorSettings, raw: Obj, *, apply: 
     if status.serving_revision == app.spec.revision and deployment is not None:
         await _prune_code(kube, namespace, meta.name, keep=app.spec.code)
     return status
+
+
+async def _stored_credentials(kube: Kube, app: AppResource) -> str | None:
+    stored = await kube.get("Secret", app_objects.name_of(app.metadata.name), app.metadata.namespace or "")
+    encoded = ((stored or {}).get("data") or {}).get(credentials.KEY)
+    return base64.b64decode(encoded).decode() if encoded else None
+
+
+async def runner_credentials(kube: Kube, settings: OperatorSettings, app: AppResource) -> str | None:
+    """The app's runner credentials: those in its Secret while good, else newly minted (None: no account seed)."""
+    if settings.nats_account_seed is None:
+        return None
+    return credentials.runner_credentials(
+        await _stored_credentials(kube, app),
+        settings.nats_account_seed.get_secret_value(),
+        app.metadata.namespace or "",
+        app.spec.app,
+        settings.runner_credentials_days * 86400,
+        time.time(),
+    )
+
+
+async def credentials_due(kube: Kube, settings: OperatorSettings, raw: Obj) -> bool:
+    """Whether the App's runner credentials must be re-minted (they near their expiry, or the seed changed)."""
+    if settings.nats_account_seed is None:
+        return False
+    app = AppResource.model_validate(raw)
+    return credentials.due(
+        await _stored_credentials(kube, app),
+        settings.nats_account_seed.get_secret_value(),
+        app.metadata.namespace or "",
+        app.spec.app,
+        settings.runner_credentials_days * 86400,
+        time.time(),
+    )
 
 
 async def _prune_code(kube: Kube, namespace: str, app: str, keep: str) -> None:

@@ -104,11 +104,11 @@ async def app_changed(memo: kopf.Memo, namespace: str | None, name: str, **_: An
 @kopf.timer(GROUP, VERSION, "apps", interval=60, initial_delay=30)
 async def app_check(body: kopf.Body, memo: kopf.Memo, namespace: str | None, name: str, **_: Any) -> None:
     """A safety net: Apps not serving their spec yet are looked at again now and then (build and rollout
-    events normally move them on at once)."""
+    events normally move them on at once); and runner credentials are re-minted before they expire."""
     conditions = (body.get("status") or {}).get("conditions") or []
     ready = any(item.get("type") == "Ready" and item.get("status") == "True" for item in conditions)
     current = (body.get("status") or {}).get("observedGeneration") == body["metadata"].get("generation")
-    if not (ready and current):
+    if not (ready and current) or await apps.credentials_due(memo.kube, memo.config, dict(body)):
         await _reconcile(memo, namespace or "", name)
 
 
@@ -147,6 +147,8 @@ async def app_deleted(body: kopf.Body, memo: kopf.Memo, namespace: str | None, *
     workspace = await memo.kube.get("Workspace", (body.get("spec") or {}).get("workspace", ""), namespace)
     nats_url = (((workspace or {}).get("spec") or {}).get("runners") or {}).get("natsUrl") or memo.config.nats_url
     try:
-        await cleanup.forget_app(nats_url, namespace, (body.get("spec") or {}).get("app", body["metadata"]["name"]))
+        creds = memo.config.nats_creds.get_secret_value() if memo.config.nats_creds else None
+        app = (body.get("spec") or {}).get("app", body["metadata"]["name"])
+        await cleanup.forget_app(nats_url, creds, namespace, app)
     except Exception as error:  # NATS unreachable: the App must still be deletable
         raise kopf.TemporaryError(f"cannot reach NATS to clean up: {error}", delay=10) from error

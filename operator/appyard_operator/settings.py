@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -19,6 +19,23 @@ class OperatorSettings(BaseSettings):
         description='Namespaces to watch (JSON list, e.g. ["apps","builds"]); empty: every namespace.',
     )
     nats_url: str = Field("nats://nats:4222", description="NATS for runners (unless a Workspace says otherwise).")
+    nats_account_seed: SecretStr | None = Field(
+        None,
+        description="Seed of the NATS account APPYARD (from a Secret): the operator signs each app's runner "
+        "credentials with it (appyard.brokerauth.runner_permissions) into the app's Secret. Unset: runners get no "
+        "credentials, which only works against a NATS without authentication.",
+    )
+    nats_creds: SecretStr | None = Field(
+        None,
+        description="The operator's own NATS credentials (.creds text, appyard.brokerauth.operator_permissions), "
+        "used to remove a deleted App's consumer and results.",
+    )
+    runner_credentials_days: float = Field(
+        30.0,
+        description="Lifetime of runner credentials; they are re-minted (rolling the runners) when a third of it "
+        "remains.",
+        gt=0,
+    )
     cache_dir: Path = Field(Path("/tmp/appyard-operator"), description="Where git checkouts are kept.")
     webhook_host: str = Field("0.0.0.0", description="Interface of the push-webhook endpoint.")
     webhook_port: int = Field(8080, description="Port of the push-webhook endpoint (0: no endpoint).")

@@ -7,6 +7,8 @@ reach the parent's NATS connection or another run's pipes.
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import io
 import json
 import os
@@ -48,6 +50,32 @@ def _keep_only(output: int, progress: int, result: int, request: int) -> None:
         os.set_inheritable(fd, True)  # subprocesses of the user's code print into the same pipe
     for fd in (RESULT_FD, REQUEST_FD):
         os.set_inheritable(fd, False)  # the result pipe must reach EOF when this process is done
+
+
+_LIBC = ctypes.CDLL(None, use_errno=True)  # loaded in the zygote, before it forks
+_PR_CAPBSET_DROP = 24
+_PR_SET_NO_NEW_PRIVS = 38
+_CAPABILITY_VERSION_3 = 0x20080522
+
+
+def _drop_capabilities() -> None:
+    """A run keeps no capability, even when the runner runs as root (a container started without a user).
+
+    Without CAP_SYS_PTRACE, the runner's /proc/<pid>/environ and memory are closed to the run (the runner is
+    non-dumpable); without the bounding set, running a program cannot bring capabilities back; no_new_privs
+    makes set-user-ID programs run without their privileges. Unprivileged runners (the restricted pod) have
+    none to drop, and these calls change nothing.
+    """
+    libc = _LIBC
+    for capability in range(64):
+        if libc.prctl(_PR_CAPBSET_DROP, capability, 0, 0, 0) != 0 and ctypes.get_errno() == errno.EINVAL:
+            break  # past the last capability this kernel knows (EPERM: not ours to drop, and not held)
+    header = (ctypes.c_uint32 * 2)(_CAPABILITY_VERSION_3, 0)
+    nothing = (ctypes.c_uint32 * 6)()  # effective, permitted, inheritable: none (two 32-bit words each)
+    if libc.capset(header, nothing) != 0:
+        raise OSError(ctypes.get_errno(), "capset failed")
+    if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
 
 
 def _limit(memory_mb: int, cpu_seconds: int) -> None:
@@ -126,6 +154,7 @@ def serve_one(
         os.environ["APPYARD_PROGRESS_FD"] = str(PROGRESS_FD)
         tempfile.tempdir = str(workdir)
         _limit(memory_mb, cpu_seconds)
+        _drop_capabilities()
         _warm_up(warm_up)
         request = _read_request()  # an idle child waits here until the parent hands it a run
         try:

@@ -54,6 +54,7 @@ class Limits:
     memory_mb: int
     cpu_seconds: int | None
     max_output_bytes: int
+    max_result_bytes: int = 8_388_608  # more than the broker would accept is of no use and may exhaust the pod
 
     @property
     def cpu(self) -> int:
@@ -156,6 +157,12 @@ class _Child:
             if not self.reads:
                 self.closed.set()
         elif kind == "result":
+            if self.killed_for is not None:
+                return  # killed: what it still sends is not read
+            if len(self.result) + len(chunk) > self.limits.max_result_bytes:
+                self.result.clear()
+                self.kill("result_size")
+                return
             self.result += chunk
         elif kind == "progress":
             self.progress += chunk
@@ -312,6 +319,13 @@ class _Child:
             )
         if self.killed_for == "cancelled":
             return RunError(kind="cancelled", message="the run was cancelled")
+        if self.killed_for == "result_size":
+            limit = limits.max_result_bytes / 1_048_576
+            message = (
+                f"the function's result is larger than the {limit:g} MiB limit and the run was stopped; "
+                "return less data"
+            )
+            return RunError(kind="invalid_context", message=message)
         if os.WIFSIGNALED(status):
             number = os.WTERMSIG(status)
             if number == signal.SIGXCPU:
@@ -409,8 +423,20 @@ class _Zygote:
 class Sandbox:
     """Runs requests for one app, each in its own fresh child forked by a zygote process."""
 
-    def __init__(self, workspace: Path, app: str, limits: Limits, *, tmp_root: Path, warm: int = 2) -> None:
+    def __init__(
+        self,
+        workspace: Path,
+        app: str,
+        limits: Limits,
+        *,
+        tmp_root: Path,
+        warm: int = 2,
+        environment: Callable[[], dict[str, str]] | None = None,
+    ) -> None:
         self.workspace = workspace
+        # The zygote's (and so every run's) environment, asked for at each start: the app's declared secrets may
+        # change with its code. By default the runner's own environment (tests of the sandbox alone).
+        self.environment = environment or (lambda: dict(os.environ))
         self.app = app
         self.limits = limits
         self.tmp_root = tmp_root
@@ -429,7 +455,7 @@ class Sandbox:
             warm=self.warm,
         )
         env = {
-            **os.environ,
+            **self.environment(),
             "APPYARD_ZYGOTE_FD": str(theirs.fileno()),
             "APPYARD_ZYGOTE_CONFIG": json.dumps(config.__dict__),
         }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -22,6 +22,12 @@ class RunnerSettings(BaseSettings):
     )
     namespace: str = Field("local", description="Namespace part of NATS subjects and result keys.")
     nats_url: str = Field("nats://127.0.0.1:4222", description="NATS server URL.")
+    nats_creds: SecretStr | None = Field(
+        None,
+        description="The text of this app's runner credentials (a NATS .creds: user JWT and seed), minted by "
+        "`appyard dev` or the operator. The runner removes it (and every APPYARD_*/NATS_* variable) from its "
+        "environment at start, so no run can read it; unset: connect without credentials (an open server).",
+    )
     concurrency: int | None = Field(None, description="Runs at once; default: the app's runner.concurrency.")
     tmp_dir: Path = Field(Path("/tmp"), description="Where each run's private temporary folder is made.")
     ack_wait_seconds: float = Field(

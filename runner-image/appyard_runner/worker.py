@@ -18,7 +18,7 @@ import time
 from typing import Any
 
 import nats
-from nats.aio.client import Client
+from nats.aio.client import Client, RawCredentials
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext, api
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
@@ -26,6 +26,7 @@ from nats.js.kv import KeyValue
 from pydantic import ValidationError
 
 from appyard import diff
+from appyard.brokerauth import runner_permissions
 from appyard.errors import AppyardError
 from appyard.runs import (
     RESULTS_BUCKET,
@@ -41,6 +42,7 @@ from appyard.runs import (
     runs_subject,
 )
 
+from . import environment
 from .appcode import AppCode
 from .consume import PullLoop
 from .redaction import Redactor
@@ -96,9 +98,13 @@ class Runner:
 
     async def start(self) -> None:
         settings = self.settings
+        credentials = settings.nats_creds
         self._nc = await nats.connect(
             settings.nats_url,
             name=f"appyard-runner-{settings.app}",
+            user_credentials=RawCredentials(credentials.get_secret_value()) if credentials else None,
+            # Replies come to this app's own inboxes: its credentials allow subscribing to no other.
+            inbox_prefix=runner_permissions(settings.namespace, settings.app).inbox_prefix,
             allow_reconnect=True,
             max_reconnect_attempts=-1,
             reconnect_time_wait=0.25,
@@ -106,11 +112,18 @@ class Runner:
         )
         self._js = self._nc.jetstream(timeout=5.0)
         await self._ensure_consumer()
-        self._kv = await self._js.key_value(RESULTS_BUCKET)
+        # The bucket's handle without asking for its stream's info (which these credentials may not read); reads go
+        # through direct gets whose subject names the key, the only reads the credentials allow.
+        self._kv = KeyValue(RESULTS_BUCKET, f"KV_{RESULTS_BUCKET}", f"$KV.{RESULTS_BUCKET}.", self._js, direct=True)
         await self._nc.subscribe(f"cancel.{settings.namespace}.{settings.app}.*", cb=self._on_cancel)
         capacity = settings.concurrency or self.code.settings.concurrency
         self.sandbox = Sandbox(
-            settings.workspace, settings.app, self._limits(), tmp_root=settings.tmp_dir, warm=capacity
+            settings.workspace,
+            settings.app,
+            self._limits(),
+            tmp_root=settings.tmp_dir,
+            warm=capacity,
+            environment=lambda: environment.for_runs(self.code.settings.secrets),
         )
         await self.sandbox.start()
         self._loop = PullLoop(self._nc, RUNS_STREAM, self._consumer, capacity, self._handle)
@@ -132,6 +145,9 @@ class Runner:
     async def _ensure_consumer(self) -> None:
         assert self._js is not None
         config = api.ConsumerConfig(
+            # Named: nats-py then asks through $JS.API.CONSUMER.CREATE.<stream>.<name>.<filter>, the one subject
+            # the runner's credentials allow (see appyard.brokerauth.runner_permissions).
+            name=self._consumer,
             durable_name=self._consumer,
             filter_subject=runs_subject(self.settings.namespace, self.settings.app),
             ack_policy=api.AckPolicy.EXPLICIT,
@@ -206,6 +222,11 @@ class Runner:
             log.error("dropping a malformed run message: %s", error)
             await msg.term()
             return
+        if (request.namespace, request.app) != (self.settings.namespace, self.settings.app):
+            # The consumer only sees this app's subject; a request naming another app is forged or misrouted.
+            log.error("dropping a run of app %s/%s sent to app %s", request.namespace, request.app, self.settings.app)
+            await msg.term()
+            return
         key = result_key(request.namespace, request.app, request.run_id)
         attempt = msg.metadata.num_delivered
         if request.run_id in self._cancelled or (attempt > 1 and await self._stored(key)):
@@ -236,6 +257,7 @@ class Runner:
             memory_mb=app.memory_mb,
             cpu_seconds=app.cpu_seconds or math.ceil(app.timeout_seconds),
             max_output_bytes=app.max_output_kb * 1024,
+            max_result_bytes=self.settings.max_payload_bytes,
         )
 
     def _failed(self, request: RunRequest, attempt: int, error: RunError, **fields: Any) -> RunResult:

@@ -139,8 +139,9 @@ class Zygote:
 
 
 def main() -> None:
-    config = ZygoteConfig(**json.loads(os.environ["APPYARD_ZYGOTE_CONFIG"]))
-    channel = socket.socket(fileno=int(os.environ["APPYARD_ZYGOTE_FD"]))
+    # Taken out of the environment: runs see only what the runner allowed (see appyard_runner.environment).
+    config = ZygoteConfig(**json.loads(os.environ.pop("APPYARD_ZYGOTE_CONFIG")))
+    channel = socket.socket(fileno=int(os.environ.pop("APPYARD_ZYGOTE_FD")))
     try:
         Zygote(config, channel).serve()
     except Exception as error:  # tell the runner why, instead of dying silently

@@ -189,7 +189,7 @@ def run(
     if not isinstance(state_value, dict):
         _fail('--state must be a JSON object, e.g. \'{"form": {"name": "Ada"}}\'')
     target = _root(root)
-    from .devserver import data_root
+    from .tooling.devserver import data_root
 
     os.environ["APPYARD_DATA_DIR"] = str(data_root(Path(".appyard")))  # the same data as `appyard dev`
     try:
@@ -216,7 +216,7 @@ def dev(
     web_dir: Annotated[Path | None, typer.Option(help="The built web client to serve at / (web/dist).")] = None,
 ) -> None:
     """Run Appyard locally: nats-server, the API, one runner per app, and a watcher. Ctrl-C stops everything."""
-    from . import devserver
+    from .tooling import devserver
 
     options = devserver.DevOptions(
         workspace=_root(path),
@@ -338,6 +338,25 @@ def audit(
     Console(highlight=False).print(table)
     more = " (more match: narrow --since/--until or raise --limit)" if body.get("more") else ""
     err.print(f"{len(entries)} {'entry' if len(entries) == 1 else 'entries'}{more}", markup=False)
+
+
+@app.command("broker-keys")
+def broker_keys(
+    folder: Annotated[Path, typer.Argument(help="Where to write the files (created; existing files are replaced).")],
+    namespace: Annotated[
+        list[str], typer.Option(help="A namespace whose API needs credentials (repeat for several).")
+    ] = ["default"],  # noqa: B006 — typer reads the default, never mutates it
+    days: Annotated[float, typer.Option(help="Lifetime of the API's and the operator's credentials.")] = 365,
+) -> None:
+    """Make a cluster's NATS keys: nats-server's auth config, the operator's account seed and creds, API creds."""
+    from .tooling import brokerkeys
+
+    try:
+        written = brokerkeys.write(folder, namespace, days)
+    except ValueError as error:
+        _fail(str(error))
+    for path in written:
+        err.print(f"wrote {path}", markup=False)
 
 
 def main() -> None:

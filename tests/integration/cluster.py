@@ -18,6 +18,7 @@ from lightkube.generic_resource import create_namespaced_resource
 from lightkube.resources.core_v1 import Pod
 from lightkube.types import PatchType
 
+from appyard.brokerauth import operator_permissions
 from appyard.resources import API_VERSION, GROUP, VERSION
 
 from .controlplane import ControlPlane
@@ -196,6 +197,8 @@ class Operator:
             "KUBECONFIG": str(self.control_plane.kubeconfig),
             "APPYARD_OPERATOR_NAMESPACES": json.dumps(self.namespaces),
             "APPYARD_OPERATOR_NATS_URL": self.nats.url,
+            "APPYARD_OPERATOR_NATS_ACCOUNT_SEED": self.nats.trust.account.seed,
+            "APPYARD_OPERATOR_NATS_CREDS": self.nats.creds(operator_permissions(), "operator"),
             "APPYARD_OPERATOR_CACHE_DIR": str(self.folder / "cache"),
             "APPYARD_OPERATOR_WEBHOOK_HOST": "127.0.0.1",
             "APPYARD_OPERATOR_WEBHOOK_PORT": str(self.webhook_port),

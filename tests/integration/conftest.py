@@ -13,6 +13,8 @@ import pytest
 from .servers import Api, NatsServer, Process, api, runner
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
+# The lab runner's environment: a secret the app declares (runner.secrets) and a variable it does not.
+LAB_ENV = {"LAB_SECRET": "s3cr3t-lab-value", "LAB_UNDECLARED": "not-for-runs"}
 
 
 @pytest.fixture
@@ -51,8 +53,9 @@ class Stack:
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.api.url, timeout=60)
 
-    def start_runner(self, app: str, **settings: str) -> Process:
-        process = runner(self.workspace, app, self.nats, self.logs, **settings)
+    def start_runner(self, app: str, env: dict[str, str] | None = None, **settings: str) -> Process:
+        """Start a runner of ``app``; ``env`` adds variables to its environment (the app's secrets, say)."""
+        process = runner(self.workspace, app, self.nats, self.logs, env, **settings)
         process.start()
         self.runners.setdefault(app, []).append(process)
         return process
@@ -79,7 +82,7 @@ def make_stack(workspace: Path, nats: NatsServer, logs: Path, **api_settings: st
 def lab_stack(lab: Path, nats: NatsServer, logs: Path, request: pytest.FixtureRequest) -> Iterator[Stack]:
     """The lab app served by the API and one runner that redelivers quickly (ack_wait 2 s)."""
     stack = make_stack(lab, nats, logs, run_wait_seconds="20")
-    stack.start_runner("lab", ack_wait_seconds="2", max_deliver="2")
+    stack.start_runner("lab", LAB_ENV, ack_wait_seconds="2", max_deliver="2")
     wait_ready(stack)
     yield stack
     if getattr(getattr(request.node, "rep_call", None), "failed", False):

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import httpx
 
+from appyard.brokerauth import Credentials, Permissions, Trust, api_permissions, runner_permissions
+
 BIN = Path(sys.executable).parent
 
 
@@ -54,21 +56,35 @@ def _stop(process: subprocess.Popen[bytes] | None, sig: int = signal.SIGTERM, gr
         process.wait()
 
 
+# Tests that inspect the broker from outside (what is stored, what is left) connect as this.
+EVERYTHING = Permissions(publish=(">",), subscribe=(">",), inbox_prefix="_INBOX")
+
+
 @dataclass
 class NatsServer:
-    """A real nats-server with JetStream on a loopback port; restartable with the same store."""
+    """A real nats-server with JetStream on a loopback port, in operator mode (JWT auth, as `appyard dev` and a
+    cluster run it); restartable with the same store and keys."""
 
     store: Path
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    trust: Trust = field(default_factory=Trust.new)
 
     @property
     def url(self) -> str:
         return f"nats://127.0.0.1:{self.port}"
 
+    def credentials(self, permissions: Permissions, name: str = "test", lifetime: float = 3600) -> Credentials:
+        """Credentials of a new user allowed ``permissions``, valid for ``lifetime`` seconds."""
+        return self.trust.mint(name, permissions, int(time.time() + lifetime))
+
+    def creds(self, permissions: Permissions = EVERYTHING, name: str = "test") -> str:
+        """The ``.creds`` text of :meth:`credentials` (by default: a user allowed everything)."""
+        return self.credentials(permissions, name).text
+
     def start(self) -> None:
         config = self.store.parent / f"nats-{self.port}.conf"
-        config.write_text(f'max_payload: 8MB\njetstream {{ store_dir: "{self.store}" }}\n')
+        config.write_text(self.trust.server_config() + f'max_payload: 8MB\njetstream {{ store_dir: "{self.store}" }}\n')
         self.process = subprocess.Popen(
             [str(BIN / "nats-server"), "-js", "-a", "127.0.0.1", "-p", str(self.port), "-c", str(config)],
             stdout=subprocess.DEVNULL,
@@ -128,22 +144,29 @@ class Api(Process):
 
 def api(workspace: Path, nats: NatsServer, logs: Path, **settings: str) -> Api:
     port = free_port()
+    namespace = settings.get("namespace", "local")
     env = {
         "APPYARD_API_WORKSPACE": str(workspace),
         "APPYARD_API_NATS_URL": nats.url,
+        "APPYARD_API_NATS_CREDS": nats.creds(api_permissions(namespace), "api"),
         "APPYARD_API_PORT": str(port),
         **{f"APPYARD_API_{key.upper()}": value for key, value in settings.items()},
     }
     return Api("appyard_api", env, logs / f"api-{port}.log", port=port)
 
 
-def runner(workspace: Path, app: str, nats: NatsServer, logs: Path, **settings: str) -> Process:
+def runner(
+    workspace: Path, app: str, nats: NatsServer, logs: Path, env: dict[str, str] | None = None, **settings: str
+) -> Process:
+    namespace = settings.get("namespace", "local")
     env = {
         "APPYARD_RUNNER_APP": app,
         "APPYARD_RUNNER_WORKSPACE": str(workspace),
         "APPYARD_RUNNER_NATS_URL": nats.url,
+        "APPYARD_RUNNER_NATS_CREDS": nats.creds(runner_permissions(namespace, app), f"runner-{app}"),
         "APPYARD_RUNNER_TMP_DIR": str(logs),
         **{f"APPYARD_RUNNER_{key.upper()}": value for key, value in settings.items()},
+        **(env or {}),
     }
     count = len(list(logs.glob(f"runner-{app}-*.log")))
     return Process("appyard_runner", env, logs / f"runner-{app}-{count}.log")

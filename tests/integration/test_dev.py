@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -40,12 +41,12 @@ def descendants(pid: int) -> set[int]:
 
 
 @pytest.fixture
-def dev(workspace_copy: Path, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str, Path]]:
-    port = free_port()
+def dev(workspace_copy: Path, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str, Path, int]]:
+    port, nats_port = free_port(), free_port()
     log = tmp_path / "dev.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [str(APPYARD), "dev", str(workspace_copy), "--port", str(port)],
+            [str(APPYARD), "dev", str(workspace_copy), "--port", str(port), "--nats-port", str(nats_port)],
             cwd=tmp_path,
             stdout=output,
             stderr=output,
@@ -64,14 +65,14 @@ def dev(workspace_copy: Path, tmp_path: Path) -> Iterator[tuple[subprocess.Popen
         return False
 
     wait_for(serving, 60, f"appyard dev (log: {log})", process)
-    yield process, url, log
+    yield process, url, log, nats_port
     if process.poll() is None:
         process.kill()
         process.wait()
 
 
-def test_dev_serves_the_samples_and_stops_everything(dev: tuple[subprocess.Popen[bytes], str, Path]) -> None:
-    process, url, log = dev
+def test_dev_serves_the_samples_and_stops_everything(dev: tuple[subprocess.Popen[bytes], str, Path, int]) -> None:
+    process, url, log, _ = dev
     response = httpx.post(
         f"{url}/api/apps/orders/pages/orders/runs",
         json={"function": "show_order", "state": {"orders": {"id": 1005}}},
@@ -98,9 +99,9 @@ def all_gone(pids: set[int]) -> bool:
 
 
 def test_dev_regenerates_models_when_properties_change(
-    dev: tuple[subprocess.Popen[bytes], str, Path], workspace_copy: Path
+    dev: tuple[subprocess.Popen[bytes], str, Path, int], workspace_copy: Path
 ) -> None:
-    _, url, _ = dev
+    _, url, _, _ = dev
     page = workspace_copy / "ops" / "hashing"
     properties = json.loads((page / "properties.json").read_text())
     properties["blocks"][1]["components"].append({"component_type": "input", "name": "comment"})
@@ -116,6 +117,22 @@ def test_dev_regenerates_models_when_properties_change(
         return response.status_code == 200 and response.json()["status"] == "succeeded"
 
     wait_for(accepts_new_field, 30, "the API and the runner to pick up the new models")
+
+
+def test_dev_broker_refuses_anonymous_connections_and_keeps_no_seed_on_disk(
+    dev: tuple[subprocess.Popen[bytes], str, Path, int], tmp_path: Path
+) -> None:
+    _, _, _, nats_port = dev
+    with socket.create_connection(("127.0.0.1", nats_port), timeout=5) as connection:
+        connection.settimeout(5)
+        assert connection.recv(65536).startswith(b"INFO")
+        connection.sendall(b'CONNECT {"verbose":false}\r\nPING\r\n')
+        answer = connection.recv(65536)
+    assert b"Authorization Violation" in answer, answer
+    config = tmp_path / ".appyard" / "nats.conf"
+    assert config.stat().st_mode & 0o077 == 0
+    # Public keys (O…, A…) and JWTs only: seeds (S…) stay in the memory of `appyard dev` and its children.
+    assert not re.search(rb"\bS[OAU][A-Z2-7]{50,}", config.read_bytes())
 
 
 def test_a_busy_port_is_a_clear_error(workspace_copy: Path, tmp_path: Path) -> None:

@@ -34,9 +34,11 @@ from lightkube.resources.batch_v1 import Job
 from lightkube.resources.core_v1 import ConfigMap, Pod, Secret
 from lightkube.resources.networking_v1 import Ingress, NetworkPolicy
 from lightkube.types import PatchType
+from nats.aio.client import RawCredentials
 from nats.js.errors import NotFoundError
 
 from appyard import scaffold
+from appyard.brokerauth import api_permissions
 from appyard.runs import RESULTS_BUCKET, RUNS_STREAM, consumer_name
 from appyard_operator.app_objects import image_key
 
@@ -557,7 +559,7 @@ def _leftovers(server: NatsServer, namespace: str, app: str) -> tuple[bool, int]
 
 async def _nats_leftovers(server: NatsServer, namespace: str, app: str) -> tuple[bool, int]:
     """Whether the app's durable consumer exists, and how many results it has in the results bucket."""
-    connection = await nats_client.connect(server.url)
+    connection = await nats_client.connect(server.url, user_credentials=RawCredentials(server.creds()))
     try:
         js = connection.jetstream()
         try:
@@ -644,6 +646,8 @@ def _cluster_api(setup: Setup, tmp_path: Path) -> Iterator[httpx.Client]:
             secret = kube.get(Secret, reference["name"], namespace=ns)
             env[item["name"]] = base64.b64decode((secret.data or {})[reference["key"]]).decode()
     assert env["APPYARD_RUNNER_NATS_URL"] == setup.nats.url
+    # The operator minted ops's runner credentials into its Secret; the runner connects with nothing else.
+    assert "BEGIN NATS USER JWT" in env["APPYARD_RUNNER_NATS_CREDS"]
     runner = Process("appyard_runner", env, tmp_path / "runner.log")
     port = free_port()
     api = Api(
@@ -653,6 +657,7 @@ def _cluster_api(setup: Setup, tmp_path: Path) -> Iterator[httpx.Client]:
             "APPYARD_API_MODE": "cluster",
             "APPYARD_API_NAMESPACE": ns,
             "APPYARD_API_NATS_URL": setup.nats.url,
+            "APPYARD_API_NATS_CREDS": setup.nats.creds(api_permissions(ns), "api"),
             "APPYARD_API_PORT": str(port),
             "APPYARD_API_CACHE_DIR": str(tmp_path / "api-cache"),
         },

@@ -20,12 +20,13 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import nats
-from nats.aio.client import Client
+from nats.aio.client import Client, RawCredentials
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext, api
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
 from nats.js.kv import KeyValue
 
+from appyard.brokerauth import api_permissions
 from appyard.runs import (
     EVENTS_STREAM,
     RESULTS_BUCKET,
@@ -77,14 +78,20 @@ async def ensure_streams(js: JetStreamContext, settings: ApiSettings) -> KeyValu
         except nats.js.errors.BadRequestError:  # exists with another config: keep it, it still works
             log.warning("stream %s exists with a different configuration; using it as is", config.name)
     try:
-        return await js.key_value(RESULTS_BUCKET)
+        bucket = await js.key_value(RESULTS_BUCKET)
     except nats.js.errors.BucketNotFoundError:
         return await js.create_key_value(
             bucket=RESULTS_BUCKET,
             ttl=float(settings.results_ttl_seconds),
             max_value_size=settings.max_payload_bytes,
             storage=api.StorageType.FILE,
+            direct=True,  # runners read their results back by direct get, the only read their credentials allow
         )
+    info = await js.stream_info(f"KV_{RESULTS_BUCKET}")
+    if not info.config.allow_direct:  # a bucket made before direct gets were needed
+        await js.update_stream(info.config.evolve(allow_direct=True))
+        bucket = await js.key_value(RESULTS_BUCKET)
+    return bucket
 
 
 class Dispatcher:
@@ -109,9 +116,12 @@ class Dispatcher:
     async def start(self) -> None:
         """Connect (retrying until the connect timeout), set up streams and the results subscription."""
         try:
+            credentials = self.settings.nats_creds
             self._nc = await nats.connect(
                 self.settings.nats_url,
                 name="appyard-api",
+                user_credentials=RawCredentials(credentials.get_secret_value()) if credentials else None,
+                inbox_prefix=api_permissions(self.settings.namespace).inbox_prefix,  # the inboxes it may use
                 connect_timeout=self.settings.nats_connect_timeout,
                 allow_reconnect=True,
                 max_reconnect_attempts=-1,

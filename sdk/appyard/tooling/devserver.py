@@ -5,6 +5,10 @@ stops them in order: runners drain, then the API, then NATS) and asks the kernel
 supervisor itself dies (PR_SET_PDEATHSIG), so no child outlives it. Runners restart when they exit
 unexpectedly; the watcher regenerates a page's models when its properties.json changes and starts or stops
 runners when apps are added or removed.
+
+The embedded nats-server runs in operator mode with keys made at each start (:mod:`appyard.brokerauth`): it
+refuses anonymous connections, the API gets its own credentials and every runner its app's, passed as text in
+an environment variable that the runner takes out of its environment before it runs anything.
 """
 
 from __future__ import annotations
@@ -25,9 +29,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import codegen
-from .errors import AppyardError, PropertiesInvalid, shown
-from .workspace import PROPERTIES, load_page, scan
+from .. import brokerauth, codegen
+from ..errors import AppyardError, PropertiesInvalid, shown
+from ..workspace import PROPERTIES, load_page, scan
 
 _PR_SET_PDEATHSIG = 1
 _STOP_GRACE = 10.0
@@ -129,6 +133,9 @@ class DevServer:
         self.runners: dict[str, _Child] = {}
         self._stopping = False
         self._watched: dict[Path, int] = {}
+        # Fresh broker keys at every start, kept in memory only: credentials minted by an earlier run (or read
+        # from its files) are worthless now, and the account seed never touches the disk.
+        self.trust = brokerauth.Trust.new()
 
     # -- children ---------------------------------------------------------------------------------------
 
@@ -155,11 +162,19 @@ class DevServer:
                 os.killpg(child.process.pid, signal.SIGKILL)
             child.process.wait()
 
+    def _credentials(self, name: str, permissions: brokerauth.Permissions) -> str:
+        # No expiry: the keys that sign them are gone when this `appyard dev` stops.
+        return self.trust.mint(name, permissions, expires_at=None).text
+
     def _runner(self, app: str, nats_url: str) -> _Child:
         env = {
             "APPYARD_RUNNER_APP": app,
             "APPYARD_RUNNER_WORKSPACE": str(self.root),
             "APPYARD_RUNNER_NATS_URL": nats_url,
+            # The text, not a file: the runner takes it out of its environment before any run starts.
+            "APPYARD_RUNNER_NATS_CREDS": self._credentials(
+                f"runner-local-{app}", brokerauth.runner_permissions("local", app)
+            ),
             "APPYARD_RUNNER_RELOAD": "1",
             "APPYARD_RUNNER_TMP_DIR": str(self.state_dir / "tmp"),
             "APPYARD_DATA_DIR": str(data_root(self.state_dir)),
@@ -189,7 +204,14 @@ class DevServer:
         nats_port = options.nats_port or free_port("127.0.0.1")
         check_port("127.0.0.1", nats_port, "nats-server")
         config = self.state_dir / "nats.conf"
-        config.write_text(f"max_payload: 8MB\njetstream {{\n  store_dir: {json_string(self.state_dir / 'nats')}\n}}\n")
+        # JetStream keeps each account's data apart and the account is new at every start: what an earlier start
+        # stored (runs and results, which are short-lived anyway) can never be read again.
+        shutil.rmtree(self.state_dir / "nats", ignore_errors=True)
+        config.touch(mode=0o600)
+        config.write_text(
+            self.trust.server_config()
+            + f"max_payload: 8MB\njetstream {{\n  store_dir: {json_string(self.state_dir / 'nats')}\n}}\n"
+        )
         self.nats = _Child(
             "nats-server",
             [nats_server_binary(), "-js", "-a", "127.0.0.1", "-p", str(nats_port), "-c", str(config)],
@@ -202,6 +224,7 @@ class DevServer:
         api_env = {
             "APPYARD_API_WORKSPACE": str(self.root),
             "APPYARD_API_NATS_URL": nats_url,
+            "APPYARD_API_NATS_CREDS": self._credentials("api-local", brokerauth.api_permissions("local")),
             "APPYARD_API_HOST": options.host,
             "APPYARD_API_PORT": str(options.port),
         }

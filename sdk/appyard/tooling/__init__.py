@@ -1,0 +1,1 @@
+"""Developer tooling behind the CLI (``appyard dev``), kept apart from what scripts import as ``appyard``."""
