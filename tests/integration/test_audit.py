@@ -16,6 +16,7 @@ import httpx
 import nats
 import pytest
 from fastapi.testclient import TestClient
+from nats.aio.client import RawCredentials
 from nats.js import api as api_model
 from starlette.requests import HTTPConnection
 
@@ -96,9 +97,9 @@ def test_two_api_replicas_record_each_run_once(lab_stack: Stack) -> None:
     assert sorted(runs) == sorted(ids)
 
 
-def _audit_stream(nats_url: str) -> Any:
+def _audit_stream(server: NatsServer) -> Any:
     async def read() -> Any:
-        connection = await nats.connect(nats_url)
+        connection = await nats.connect(server.url, user_credentials=RawCredentials(server.creds()))
         try:
             return (await connection.jetstream().stream_info(AUDIT_STREAM)).config
         finally:
@@ -108,7 +109,7 @@ def _audit_stream(nats_url: str) -> Any:
 
 
 def test_the_stream_keeps_entries_on_disk_as_long_as_the_settings_say(lab_stack: Stack) -> None:
-    config = _audit_stream(lab_stack.nats.url)
+    config = _audit_stream(lab_stack.nats)
     assert (config.storage, config.retention) == (api_model.StorageType.FILE, api_model.RetentionPolicy.LIMITS)
     assert (config.max_age, config.max_bytes) == (90 * 86400, 1024**3)
     # Another API started with other limits brings the stream in line with them.
@@ -117,7 +118,7 @@ def test_the_stream_keeps_entries_on_disk_as_long_as_the_settings_say(lab_stack:
     )
     shorter.start()
     shorter.stop()
-    config = _audit_stream(lab_stack.nats.url)
+    config = _audit_stream(lab_stack.nats)
     assert (config.max_age, config.max_bytes) == (7 * 86400, 5_000_000)
 
 
@@ -183,7 +184,7 @@ def as_person(lab: Path, nats: NatsServer) -> Iterator[Any]:
     clients: list[TestClient] = []
 
     def client(name: str) -> TestClient:
-        settings = ApiSettings(workspace=lab, nats_url=nats.url)
+        settings = ApiSettings(workspace=lab, nats_url=nats.url, nats_creds=nats.creds())
         opened = TestClient(create_app(settings, identity_provider=_Named(name)))
         opened.__enter__()
         clients.append(opened)
