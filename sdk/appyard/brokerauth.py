@@ -145,6 +145,7 @@ def api_permissions(namespace: str) -> Permissions:
             f"runs.{ns}.>",
             f"cancel.{ns}.>",
             f"$KV.{RESULTS_BUCKET}.{ns}.>",
+            f"audit.{ns}.>",  # the audit log (DESIGN §7): written by the API only, never by runners
             "$JS.API.>",
             "$JS.FC.>",  # flow-control replies of the ordered consumers that watch results and events
         ),
