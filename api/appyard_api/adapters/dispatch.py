@@ -164,6 +164,10 @@ class Dispatcher:
             raise Unavailable("NATS is not connected; try again shortly")
         return self._js
 
+    def jetstream(self) -> JetStreamContext:
+        """The connection's JetStream context, for other buckets of the API (API tokens)."""
+        return self._jetstream()
+
     # -- results ----------------------------------------------------------------------------------------
 
     async def _subscribe_results(self) -> None:

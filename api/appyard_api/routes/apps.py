@@ -5,12 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from appyard.catalog import label_from_name
+from appyard.properties import Access
 from appyard.workspace import App, Page
 
 from ..adapters.store import FileStore
 from ..deps import CurrentUser, StoreDep
-from ..errors import Forbidden, RequestInvalid
-from ..identity import allowed, authorize
+from ..errors import RequestInvalid
+from ..identity import allowed, authorize, require_admin
 from ..schemas import (
     AppCreate,
     AppPublic,
@@ -65,14 +66,15 @@ def _page(store: FileStore, page: Page) -> PagePublic:
 @router.get("", response_model=list[AppSummary])
 async def list_apps(identity: CurrentUser, store: StoreDep) -> list[AppSummary]:
     """The apps the caller may use, in workspace order."""
-    return [_summary(app) for app in store.workspace().apps.values() if allowed(identity, "use", app.properties)]
+    return [
+        _summary(app) for app in store.workspace().apps.values() if allowed(identity, "use", app.name, app.properties)
+    ]
 
 
 @router.post("", response_model=AppPublic, status_code=201)
 async def create_app(create: AppCreate, identity: CurrentUser, store: StoreDep) -> AppPublic:
-    """A new app with a starter page; only developers may create apps."""
-    if not identity.developer:
-        raise Forbidden(f"{identity.name} may not create apps")
+    """A new app with a starter page; only workspace admins may create apps."""
+    require_admin(identity, "create apps")
     store.create_app(create.name, create.label)
     return await get_app(create.name, identity, store)
 
@@ -107,6 +109,14 @@ async def put_properties(app: str, page: str, request: Request, identity: Curren
     except ValueError as error:
         raise RequestInvalid(f"the body is not JSON: {error}") from None
     return _page(store, store.save_properties(app, page, data))
+
+
+@router.put("/{app}/access", response_model=AppPublic)
+async def put_access(app: str, access: Access, identity: CurrentUser, store: StoreDep) -> AppPublic:
+    """Replace who may use, edit and own the app (owners only; in cluster mode access changes by git push)."""
+    authorize(identity, "own", app, store.app(app).properties)
+    store.save_access(app, access)
+    return await get_app(app, identity, store)
 
 
 @router.get("/{app}/pages/{page}/scripts/{name}", response_model=ScriptPublic)

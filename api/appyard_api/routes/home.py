@@ -27,7 +27,7 @@ see <a href="/docs">the API reference</a>.</p><ul>{apps}</ul>{problems}</body></
 async def home(identity: CurrentUser, store: StoreDep) -> HTMLResponse:
     items = []
     for app in store.workspace().apps.values():
-        if not allowed(identity, "use", app.properties):
+        if not allowed(identity, "use", app.name, app.properties):
             continue
         pages = ", ".join(
             f'<a href="/api/apps/{app.name}/pages/{name}">{html.escape(label_from_name(name))}</a>'

@@ -15,8 +15,8 @@ from appyard.validation import format_path
 from .. import metrics
 from ..adapters.dispatch import Dispatcher
 from ..adapters.store import FileStore
-from ..errors import RequestInvalid, Unavailable
-from ..identity import Identity, authorize
+from ..errors import Forbidden, RequestInvalid, Unavailable
+from ..identity import Identity, allowed, authorize
 from ..schemas import RunCreate, RunPublic
 from ..settings import ApiSettings
 
@@ -62,8 +62,8 @@ class RunService:
 
     def prepare(self, identity: Identity, app: str, page: str, body: bytes) -> RunRequest:
         """A validated run request, or an error naming what is wrong (404, 403 or 422)."""
-        found = self.store.page(app, page)
         authorize(identity, "use", app, self.store.app(app).properties)
+        found = self.store.page(app, page)
         create = self._parse(body)
         if (why := self.store.unavailable(app)) is not None:
             raise Unavailable(why)
@@ -132,17 +132,27 @@ class RunService:
             page=result.page if result else "",
             function=result.function if result else "",
             submitted_at=0.0,
+            user=result.user if result else None,
         )
 
-    async def status(self, identity: Identity, run_id: str) -> RunPublic:
+    async def readable(self, identity: Identity, run_id: str) -> RunRequest:
+        """The run's request, when the caller may read (or cancel) it: editors every run, users their own."""
         request = await self.request_of(run_id)
-        authorize(identity, "use", request.app, self.store.app(request.app).properties)
+        app = self.store.app(request.app).properties
+        if allowed(identity, "edit", request.app, app):
+            return request
+        authorize(identity, "use", request.app, app)
+        if request.user is None or request.user != identity.name:
+            raise Forbidden(f"{identity.name} may read only their own runs of app {request.app!r}")
+        return request
+
+    async def status(self, identity: Identity, run_id: str) -> RunPublic:
+        request = await self.readable(identity, run_id)
         result = await self.dispatcher.result(request.app, run_id)
         if result is not None:
             return public(result)
         return RunPublic(run_id=run_id, status=await self.dispatcher.last_status(request.app, run_id))
 
     async def cancel(self, identity: Identity, run_id: str) -> RunPublic:
-        request = await self.request_of(run_id)
-        authorize(identity, "use", request.app, self.store.app(request.app).properties)
+        request = await self.readable(identity, run_id)
         return public(await self.dispatcher.cancel(request, f"cancelled by {identity.name}"))

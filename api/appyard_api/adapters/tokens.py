@@ -1,0 +1,53 @@
+"""The APPYARD_TOKENS key-value bucket: API token records (hashes, never secrets), keyed by token id.
+
+It shares the dispatcher's NATS connection; the bucket is created on first use.
+"""
+
+from __future__ import annotations
+
+import nats
+from nats.js import api
+from nats.js.errors import KeyNotFoundError
+from nats.js.kv import KeyValue
+
+from .dispatch import Dispatcher
+
+TOKENS_BUCKET = "APPYARD_TOKENS"
+
+
+class TokenBucket:
+    """Reads and writes token records (JSON bytes) by id."""
+
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        self._dispatcher = dispatcher
+        self._kv: KeyValue | None = None
+
+    async def _bucket(self) -> KeyValue:
+        if self._kv is None:
+            js = self._dispatcher.jetstream()
+            try:
+                self._kv = await js.key_value(TOKENS_BUCKET)
+            except nats.js.errors.BucketNotFoundError:
+                self._kv = await js.create_key_value(
+                    bucket=TOKENS_BUCKET, history=1, storage=api.StorageType.FILE, max_value_size=65536
+                )
+        return self._kv
+
+    async def get(self, token_id: str) -> bytes | None:
+        try:
+            entry = await (await self._bucket()).get(token_id)
+        except KeyNotFoundError:
+            return None
+        return entry.value
+
+    async def put(self, token_id: str, value: bytes) -> None:
+        await (await self._bucket()).put(token_id, value)
+
+    async def all(self) -> list[bytes]:
+        kv = await self._bucket()
+        try:
+            keys = await kv.keys()
+        except nats.js.errors.NoKeysError:
+            return []
+        found = [await self.get(key) for key in keys]
+        return [value for value in found if value]
