@@ -76,6 +76,12 @@ class ApiSettings(BaseSettings):
     )
     oidc_username_claim: str = Field("preferred_username", description="Claim holding the user's name.")
     oidc_groups_claim: str = Field("groups", description="Claim holding the user's groups (a list of strings).")
+    oidc_jwks_cooldown_seconds: float = Field(
+        30.0,
+        description="Least time between JWKS fetches caused by tokens naming an unknown key id (a new signing key "
+        "is picked up after at most this long; floods of forged key ids cannot hammer the issuer).",
+        ge=0,
+    )
     oidc_scopes: str = Field("openid email profile", description="Scopes asked for at sign-in.")
     session_secret: SecretStr | None = Field(
         None,

@@ -65,7 +65,11 @@ class OidcProvider:
                 if metadata.issuer.rstrip("/") != self.issuer:
                     raise Unavailable(f"the issuer at {url} calls itself {metadata.issuer!r}")
                 self._metadata, self._fetched = metadata, time.monotonic()
-                self._keys = jwt.PyJWKClient(metadata.jwks_uri, cache_keys=True, lifespan=_METADATA_SECONDS)
+                self._keys = jwt.PyJWKClient(
+                    metadata.jwks_uri,
+                    lifespan=_METADATA_SECONDS,
+                    cooldown_duration=self.settings.oidc_jwks_cooldown_seconds,
+                )
             return self._metadata
 
     async def verify(self, token: str, audience: str, nonce: str | None = None) -> dict[str, Any]:
