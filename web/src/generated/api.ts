@@ -15,7 +15,7 @@ export interface paths {
         put?: never;
         /**
          * Create App
-         * @description A new app with a starter page; only developers may create apps.
+         * @description A new app with a starter page; only workspace admins may create apps.
          */
         post: operations["create_app_api_apps_post"];
         delete?: never;
@@ -34,6 +34,26 @@ export interface paths {
         /** Get App */
         get: operations["get_app_api_apps__app__get"];
         put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/apps/{app}/access": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Put Access
+         * @description Replace who may use, edit and own the app (owners only; in cluster mode access changes by git push).
+         */
+        put: operations["put_access_api_apps__app__access_put"];
         post?: never;
         delete?: never;
         options?: never;
@@ -142,6 +162,66 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/auth/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Callback
+         * @description The issuer sends the browser back here with a code; the session starts and the browser returns.
+         */
+        get: operations["callback_api_auth_callback_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Login
+         * @description Start a sign-in at the issuer (oidc mode); in other modes there is nothing to do: back to ``next``.
+         */
+        get: operations["login_api_auth_login_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Logout
+         * @description Forget the browser's session (its cookies); the issuer's own session is the issuer's to end.
+         */
+        post: operations["logout_api_auth_logout_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/components": {
         parameters: {
             query?: never;
@@ -171,9 +251,26 @@ export interface paths {
         };
         /**
          * Health
-         * @description Whether the API can serve runs: NATS connected and the workspace readable.
+         * @description Whether the API can serve runs: NATS connected. Public (for probes); details only for signed-in callers.
          */
         get: operations["health_api_health_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Me */
+        get: operations["me_api_me_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -226,10 +323,81 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Tokens
+         * @description Your tokens (an admin sees everybody's).
+         */
+        get: operations["list_tokens_api_tokens_get"];
+        put?: never;
+        /**
+         * Create Token
+         * @description A token that acts as you, capped to ``role`` on ``apps``. Its value is in this answer only.
+         */
+        post: operations["create_token_api_tokens_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/tokens/{token_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke Token
+         * @description Revoke a token: it answers 401 from now on.
+         */
+        delete: operations["revoke_token_api_tokens__token_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * Access
+         * @description Who may do what with the app. Roles are cumulative: owners may edit, editors may use.
+         *
+         *     Workspace admins (the API's ``APPYARD_API_ADMIN_GROUPS``) own every app. An app that grants nothing is
+         *     open to admins only: nothing is open by default.
+         */
+        Access: {
+            /**
+             * Edit
+             * @description May also change pages and scripts, use the editor, and read every run.
+             * @default []
+             */
+            edit: string[];
+            /**
+             * Own
+             * @description May also change who has access to the app.
+             * @default []
+             */
+            own: string[];
+            /**
+             * Use
+             * @description May open the pages, run functions and read their own runs.
+             * @default []
+             */
+            use: string[];
+        };
         /** AppCreate */
         AppCreate: {
             /** Label */
@@ -287,22 +455,73 @@ export interface components {
         };
         /** HealthPublic */
         HealthPublic: {
-            /** Apps */
-            apps: number;
+            /**
+             * Apps
+             * @description Number of apps (only shown to signed-in callers).
+             */
+            apps?: number | null;
             /** Nats */
             nats: string;
             /**
              * Problems
-             * @description Problems found in the workspace (see `appyard validate`).
+             * @description Problems found in the workspace (see `appyard validate`; only shown to signed-in callers).
              */
-            problems: number;
+            problems?: number | null;
             /**
              * Status
              * @description ok, or degraded when NATS is unreachable (the response is then a 503).
              */
             status: string;
-            /** Version */
-            version: string;
+            /**
+             * Version
+             * @description API version (only shown to signed-in callers).
+             */
+            version?: string | null;
+        };
+        /**
+         * MePublic
+         * @description The caller, and what they may do.
+         */
+        MePublic: {
+            /**
+             * Admin
+             * @description Workspace admin: owns every app and may create apps.
+             */
+            admin: boolean;
+            /**
+             * Apps
+             * @description The caller's roles on each app they hold any role on.
+             */
+            apps: {
+                [key: string]: ("use" | "edit" | "own")[];
+            };
+            /**
+             * Auth
+             * @description How this API identifies callers.
+             * @enum {string}
+             */
+            auth: "local" | "oidc" | "proxy";
+            /** Email */
+            email: string | null;
+            /** Groups */
+            groups: string[];
+            /**
+             * Logout Url
+             * @description POST here to sign out (oidc mode), or null.
+             */
+            logout_url: string | null;
+            /** Name */
+            name: string;
+            /**
+             * Read Only
+             * @description Why pages cannot be changed through this API (cluster mode), or null.
+             */
+            read_only: string | null;
+            /**
+             * Via
+             * @description How this caller was identified (local, oidc, session, proxy, token).
+             */
+            via: string;
         };
         /** PageCreate */
         PageCreate: {
@@ -438,6 +657,88 @@ export interface components {
              */
             source: string;
         };
+        /**
+         * TokenCreate
+         * @description A new API token: the role it carries on some apps.
+         */
+        TokenCreate: {
+            /**
+             * Apps
+             * @description App names, or ["*"] for every app.
+             */
+            apps: string[];
+            /**
+             * Description
+             * @description What the token is for.
+             * @default
+             */
+            description: string;
+            /**
+             * Expires In Days
+             * @description Days until the token stops working.
+             * @default 30
+             */
+            expires_in_days: number;
+            /**
+             * Role
+             * @description Highest role the token carries (never more than its owner's).
+             * @default use
+             * @enum {string}
+             */
+            role: "use" | "edit" | "own";
+        };
+        /** TokenCreated */
+        TokenCreated: {
+            /** Apps */
+            apps: string[];
+            /** Created At */
+            created_at: number;
+            /** Description */
+            description: string;
+            /** Expires At */
+            expires_at: number;
+            /** Id */
+            id: string;
+            /** Owner */
+            owner: string;
+            /** Revoked */
+            revoked: boolean;
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "use" | "edit" | "own";
+            /**
+             * Token
+             * @description The token (ayt_<id>_<secret>); shown only now. Send it as a Bearer token.
+             */
+            token: string;
+        };
+        /**
+         * TokenPublic
+         * @description An API token as listed (never its secret).
+         */
+        TokenPublic: {
+            /** Apps */
+            apps: string[];
+            /** Created At */
+            created_at: number;
+            /** Description */
+            description: string;
+            /** Expires At */
+            expires_at: number;
+            /** Id */
+            id: string;
+            /** Owner */
+            owner: string;
+            /** Revoked */
+            revoked: boolean;
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "use" | "edit" | "own";
+        };
         /** ValidationError */
         ValidationError: {
             /** Context */
@@ -523,6 +824,41 @@ export interface operations {
             cookie?: never;
         };
         requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AppPublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    put_access_api_apps__app__access_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                app: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Access"];
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -779,6 +1115,94 @@ export interface operations {
             };
         };
     };
+    callback_api_auth_callback_get: {
+        parameters: {
+            query?: {
+                code?: string | null;
+                state?: string | null;
+                error?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    login_api_auth_login_get: {
+        parameters: {
+            query?: {
+                /** @description Local path to return to. */
+                next?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    logout_api_auth_logout_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+        };
+    };
     components_api_components_get: {
         parameters: {
             query?: never;
@@ -826,6 +1250,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HealthPublic"];
+                };
+            };
+        };
+    };
+    me_api_me_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MePublic"];
                 };
             };
         };
@@ -910,6 +1354,91 @@ export interface operations {
                 };
                 content: {
                     "application/json": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_tokens_api_tokens_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenPublic"][];
+                };
+            };
+        };
+    };
+    create_token_api_tokens_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TokenCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenCreated"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    revoke_token_api_tokens__token_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The token's id (ayt_<id>_…). */
+                token_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenPublic"];
                 };
             };
             /** @description Validation Error */
