@@ -19,7 +19,8 @@ _PAGE = """<!doctype html>
 <style>body{{font:16px/1.5 system-ui,sans-serif;max-width:44rem;margin:3rem auto;padding:0 1rem}}
 code{{background:#f3f3f3;padding:0 .25rem}}li{{margin:.25rem 0}}</style></head>
 <body><h1>Appyard</h1><p>Apps in this workspace. Run a function with
-<code>curl -X POST http://HOST/api/apps/APP/pages/PAGE/runs -d '{{"function": "…", "state": {{}}}}'</code>;
+<code>curl -X POST http://HOST/api/apps/APP/pages/PAGE/runs -H 'Content-Type: application/json'
+-d '{{"function": "…", "state": {{}}}}'</code>;
 see <a href="/docs">the API reference</a>.</p><ul>{apps}</ul>{problems}</body></html>"""
 
 
