@@ -34,6 +34,13 @@ class MePublic(BaseModel):
     logout_url: str | None = Field(description="POST here to sign out (oidc mode), or null.")
 
 
+class SignedOut(BaseModel):
+    signed_out: bool = True
+    issuer_logout_url: str | None = Field(
+        description="The issuer's end-session endpoint: visit it to end the sign-in at the issuer too."
+    )
+
+
 class TokenCreate(BaseModel):
     """A new API token: the role it carries on some apps."""
 

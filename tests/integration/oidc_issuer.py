@@ -177,6 +177,8 @@ class Issuer:
                     self._json(200, issuer.metadata())
                 elif parts.path == "/jwks":
                     self._json(200, issuer.jwks())
+                elif parts.path == "/logout":
+                    self._send(200, b"signed out", {}, "text/plain")
                 elif parts.path == "/authorize":
                     status, headers, payload = issuer.authorize(query)
                     self._send(status, payload, headers, "text/plain")

@@ -43,8 +43,9 @@ function Shell(): React.JSX.Element {
             type="button"
             className="link"
             onClick={async () => {
-              await api.POST("/api/auth/logout");
-              window.location.assign("/");
+              const { data } = await api.POST("/api/auth/logout");
+              // End the sign-in at the issuer too, else the next visit signs straight back in.
+              window.location.assign(data?.issuer_logout_url ?? "/");
             }}
           >
             Sign out

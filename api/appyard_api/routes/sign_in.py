@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from ..auth.errors import SignInFailed
 from ..auth.sessions import CSRF_COOKIE, SESSION_COOKIE, SIGN_IN_COOKIE, Cookies, Session, SignIn, safe_next
 from ..deps import AuthenticatorDep, SettingsDep
+from ..schemas import SignedOut
 from ..settings import ApiSettings
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
@@ -81,11 +82,11 @@ async def callback(
     return response
 
 
-@router.post("/logout")
+@router.post("/logout", response_model=SignedOut)
 async def logout(authenticator: AuthenticatorDep) -> JSONResponse:
     """Forget the browser's session (its cookies); the issuer's own session is the issuer's to end."""
     end = (await authenticator.oidc.metadata()).end_session_endpoint if authenticator.oidc is not None else None
-    response = JSONResponse({"signed_out": True, "issuer_logout_url": end})
+    response = JSONResponse(SignedOut(issuer_logout_url=end).model_dump())
     secure = authenticator.cookies.secure if authenticator.cookies is not None else True
     for name in (SESSION_COOKIE, CSRF_COOKIE):
         response.delete_cookie(name, path="/", secure=secure, samesite="lax")

@@ -657,6 +657,19 @@ export interface components {
              */
             source: string;
         };
+        /** SignedOut */
+        SignedOut: {
+            /**
+             * Issuer Logout Url
+             * @description The issuer's end-session endpoint: visit it to end the sign-in at the issuer too.
+             */
+            issuer_logout_url: string | null;
+            /**
+             * Signed Out
+             * @default true
+             */
+            signed_out: boolean;
+        };
         /**
          * TokenCreate
          * @description A new API token: the role it carries on some apps.
@@ -1198,7 +1211,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["SignedOut"];
                 };
             };
         };
