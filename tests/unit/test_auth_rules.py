@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 from pydantic import ValidationError
+from starlette.datastructures import Headers
 
 from appyard.properties import Access
-from appyard_api.auth.origin import host_name, origin_of
+from appyard_api.auth.origin import CrossSiteGuard, host_name, origin_of
 from appyard_api.auth.sessions import Signer, safe_next
 from appyard_api.identity import Identity, TokenScope, roles_on
 from appyard_api.settings import ApiSettings
@@ -88,3 +89,59 @@ def test_origins_and_hosts_are_compared_normalised() -> None:
     assert origin_of("http://127.0.0.1:8000") == "http://127.0.0.1:8000"
     assert host_name("[::1]:8000") == "::1"
     assert host_name("LocalHost:80") == "localhost"
+
+
+def _refusal(settings: dict[str, object], method: str, headers: dict[str, str]) -> int | None:
+    async def app(*_: object) -> None:  # pragma: no cover — never reached by refusal()
+        return None
+
+    guard = CrossSiteGuard(app, ApiSettings.model_validate(settings))
+    raw = [(name.lower().encode(), value.encode()) for name, value in headers.items()]
+    scope = {"type": "http", "method": method, "headers": raw, "scheme": "http"}
+    refused = guard.refusal(scope, Headers(scope=scope))
+    return refused[0] if refused else None
+
+
+PROXY = {"auth": "proxy", "trusted_proxies": ["10.0.0.0/8"]}
+
+
+@pytest.mark.parametrize(
+    ("settings", "method", "headers", "status"),
+    [
+        ({}, "GET", {"host": "127.0.0.1:8000"}, None),
+        ({}, "GET", {"host": "localhost"}, None),
+        ({}, "GET", {"host": "[::1]:8000"}, None),
+        ({}, "GET", {"host": "rebind.attacker.example:8000"}, 403),
+        ({}, "POST", {"host": "127.0.0.1:8000", "origin": "http://127.0.0.1:8000"}, None),
+        ({}, "POST", {"host": "127.0.0.1:8000", "origin": "http://evil.example"}, 403),
+        ({}, "DELETE", {"host": "127.0.0.1:8000", "origin": "null"}, 403),
+        ({}, "GET", {"host": "127.0.0.1:8000", "origin": "http://evil.example"}, None),  # reads: roles decide
+        ({}, "POST", {"host": "localhost", "content-type": "text/plain", "content-length": "2"}, 415),
+        (
+            {},
+            "POST",
+            {"host": "localhost", "content-type": "application/json; charset=utf-8", "content-length": "2"},
+            None,
+        ),
+        ({}, "POST", {"host": "localhost", "content-length": "0"}, None),
+        (PROXY, "GET", {"host": "appyard.example.com"}, None),  # no Host rule outside local mode
+        (PROXY, "PUT", {"host": "appyard.example.com", "origin": "https://appyard.example.com"}, None),
+        (PROXY, "PUT", {"host": "appyard.example.com", "origin": "https://appyard.example.com.evil.example"}, 403),
+        (
+            {**PROXY, "allowed_origins": ["https://portal.example.com"]},
+            "PUT",
+            {"host": "a", "origin": "https://portal.example.com"},
+            None,
+        ),
+        (
+            {**PROXY, "public_url": "https://appyard.example.com"},
+            "POST",
+            {"host": "10.1.2.3:8000", "origin": "https://appyard.example.com"},
+            None,
+        ),
+    ],
+)
+def test_cross_site_rules(
+    settings: dict[str, object], method: str, headers: dict[str, str], status: int | None
+) -> None:
+    assert _refusal(settings, method, headers) == status

@@ -5,11 +5,15 @@ It shares the dispatcher's NATS connection; the bucket is created on first use.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import nats
 from nats.js import api
 from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 
+from ..errors import Unavailable
 from .dispatch import Dispatcher
 
 TOKENS_BUCKET = "APPYARD_TOKENS"
@@ -33,20 +37,32 @@ class TokenBucket:
                 )
         return self._kv
 
+    @asynccontextmanager
+    async def _reachable(self) -> AsyncIterator[KeyValue]:
+        try:
+            yield await self._bucket()
+        except (KeyNotFoundError, nats.js.errors.NoKeysError, Unavailable):
+            raise
+        except (nats.errors.Error, TimeoutError) as error:
+            self._kv = None  # a restarted server may have lost the bucket: look it up again next time
+            raise Unavailable(f"the API token store is not reachable: {error!r}") from None
+
     async def get(self, token_id: str) -> bytes | None:
         try:
-            entry = await (await self._bucket()).get(token_id)
+            async with self._reachable() as kv:
+                entry = await kv.get(token_id)
         except KeyNotFoundError:
             return None
         return entry.value
 
     async def put(self, token_id: str, value: bytes) -> None:
-        await (await self._bucket()).put(token_id, value)
+        async with self._reachable() as kv:
+            await kv.put(token_id, value)
 
     async def all(self) -> list[bytes]:
-        kv = await self._bucket()
         try:
-            keys = await kv.keys()
+            async with self._reachable() as kv:
+                keys = await kv.keys()
         except nats.js.errors.NoKeysError:
             return []
         found = [await self.get(key) for key in keys]

@@ -77,12 +77,14 @@ class CrossSiteGuard:
         except ValueError:
             return False
 
-    def _own_origin(self, origin: str, scope: Scope, headers: Headers) -> bool:
+    def _own_origin(self, origin: str, headers: Headers) -> bool:
         origin = origin_of(origin) if origin != "null" else "null"
         if origin in self.origins:
             return True
-        secure = scope.get("scheme") in ("https", "wss")
-        return origin == origin_of(f"{'https' if secure else 'http'}://{headers.get('host', '')}")
+        # The page's own Host, over either scheme: behind a TLS-terminating ingress the API sees http while the
+        # browser says https. Only a page served from this very host name can send that Origin.
+        host = headers.get("host", "")
+        return origin in (origin_of(f"http://{host}"), origin_of(f"https://{host}"))
 
     def refusal(self, scope: Scope, headers: Headers) -> tuple[int, str, str] | None:
         """(status, code, message) when the request must be refused, else None."""
@@ -98,7 +100,7 @@ class CrossSiteGuard:
         websocket = scope["type"] == "websocket"
         unsafe = websocket or scope["method"] in UNSAFE_METHODS
         origin = headers.get("origin")
-        if unsafe and origin is not None and not self._own_origin(origin, scope, headers):
+        if unsafe and origin is not None and not self._own_origin(origin, headers):
             return 403, "forbidden", f"requests from {origin} are not accepted (cross-site)"
         has_body = int(headers.get("content-length") or 0) > 0 or "transfer-encoding" in headers
         if not websocket and unsafe and has_body and not _is_json(headers.get("content-type", "")):
