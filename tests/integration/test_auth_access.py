@@ -183,6 +183,15 @@ def test_users_read_their_own_runs_and_editors_read_every_run(run_stack: Stack) 
     assert httpx.delete(f"{url}/api/runs/{run_id}", headers=BOB).status_code == 403
     assert httpx.get(f"{url}/api/runs/{run_id}", headers=EVE).status_code == 200
     assert httpx.get(f"{url}/api/runs/{run_id}", headers=person("mallory")).status_code == 403
+    # another user who learns the run id cannot make the run theirs by starting one with the same id
+    reused = httpx.post(
+        f"{url}/api/apps/lab/pages/main/runs",
+        json={"function": "echo", "state": {}, "run_id": run_id},
+        headers=BOB,
+        timeout=60,
+    )
+    assert reused.status_code == 409, reused.text
+    assert httpx.get(f"{url}/api/runs/{run_id}", headers=BOB).status_code == 403
 
 
 # -- cross-site rules, in local mode (`appyard dev`) ------------------------------------------------------

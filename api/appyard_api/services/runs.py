@@ -15,7 +15,7 @@ from appyard.validation import format_path
 from .. import metrics
 from ..adapters.dispatch import Dispatcher
 from ..adapters.store import FileStore
-from ..errors import Forbidden, RequestInvalid, Unavailable
+from ..errors import Conflict, Forbidden, RequestInvalid, Unavailable
 from ..identity import Identity, allowed, authorize
 from ..schemas import RunCreate, RunPublic
 from ..settings import ApiSettings
@@ -100,6 +100,10 @@ class RunService:
     async def start(self, request: RunRequest, wait: bool) -> RunPublic:
         """Dispatch; with ``wait``, return the result if it comes within the bounded wait."""
         started = time.perf_counter()
+        # Clients choose run ids (to follow events at once); someone else's id must not make their run ours.
+        known = self._requests.get(request.run_id)
+        if known is not None and known.user != request.user:
+            raise Conflict(f"run id {request.run_id} is taken; leave run_id out to get a new one")
         future = await self.dispatcher.submit(request)
         self._remember(request)
         if not wait:
@@ -113,6 +117,8 @@ class RunService:
             return RunPublic(
                 run_id=request.run_id, status=await self.dispatcher.last_status(request.app, request.run_id)
             )
+        if result.user is not None and result.user != request.user:  # a duplicate of another person's run
+            raise Conflict(f"run id {request.run_id} is taken; leave run_id out to get a new one")
         metrics.RUNS.labels(request.app, result.status.value).inc()
         metrics.RUN_SECONDS.labels(request.app).observe(time.perf_counter() - started)
         return public(result)
@@ -142,7 +148,10 @@ class RunService:
         if allowed(identity, "edit", request.app, app):
             return request
         authorize(identity, "use", request.app, app)
-        if request.user is None or request.user != identity.name:
+        # The stored result names who really started the run (a remembered request may be a re-used run id).
+        result = await self.dispatcher.result(request.app, run_id)
+        owner = result.user if result is not None else request.user
+        if owner is None or owner != identity.name:
             raise Forbidden(f"{identity.name} may read only their own runs of app {request.app!r}")
         return request
 
