@@ -20,6 +20,7 @@ def main() -> None:
         host=settings.host,
         port=settings.port,
         loop="uvloop",
+        proxy_headers=False,  # the peer address is the socket's: proxy mode trusts only configured proxies
         http="httptools",
         access_log=False,
         log_level="warning",

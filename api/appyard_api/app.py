@@ -13,14 +13,17 @@ from .adapters.cluster import ClusterStore
 from .adapters.dispatch import Dispatcher
 from .adapters.lsp import warm_cache
 from .adapters.store import FileStore
-from .identity import IdentityProvider, LocalDeveloper
-from .routes import apps, audit, catalog, health, home, lsp, runs, web
+from .adapters.tokens import TokenBucket
+from .auth.authenticator import Authenticator
+from .auth.origin import CrossSiteGuard
+from .auth.tokens import TokenService
+from .routes import apps, audit, catalog, health, home, lsp, me, runs, sign_in, tokens, web
 from .services.audit import AuditLog
 from .services.runs import RunService
 from .settings import ApiSettings, get_settings
 
 
-def create_app(settings: ApiSettings | None = None, identity_provider: IdentityProvider | None = None) -> FastAPI:
+def create_app(settings: ApiSettings | None = None) -> FastAPI:
     """A ready-to-serve API; NATS is connected when the app starts (lifespan)."""
     settings = settings or get_settings()
     store: FileStore = (
@@ -54,9 +57,10 @@ def create_app(settings: ApiSettings | None = None, identity_provider: IdentityP
     app.state.dispatcher = dispatcher
     app.state.runs = RunService(settings, store, dispatcher)
     app.state.audit = audit_log
-    app.state.identity_provider = identity_provider or LocalDeveloper(settings.developer)
+    app.state.authenticator = Authenticator(settings, TokenService(TokenBucket(dispatcher)))
+    app.add_middleware(CrossSiteGuard, settings=settings)
     errors.install(app)
-    for module in (health, catalog, apps, runs, audit, lsp):
+    for module in (health, sign_in, me, tokens, catalog, apps, runs, audit, lsp):
         app.include_router(module.router)
     if settings.web_dir is not None and (settings.web_dir / "index.html").is_file():
         web.mount(app, settings.web_dir)

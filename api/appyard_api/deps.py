@@ -9,6 +9,8 @@ from starlette.requests import HTTPConnection
 
 from .adapters.dispatch import Dispatcher
 from .adapters.store import FileStore
+from .auth.authenticator import Authenticator
+from .auth.tokens import TokenService
 from .identity import Identity
 from .services.audit import AuditLog
 from .services.runs import RunService
@@ -40,9 +42,19 @@ def _audit(connection: HTTPConnection) -> AuditLog:
     return audit
 
 
+def _authenticator(connection: HTTPConnection) -> Authenticator:
+    authenticator: Authenticator = connection.app.state.authenticator
+    return authenticator
+
+
+def _tokens(connection: HTTPConnection) -> TokenService:
+    tokens: TokenService = connection.app.state.authenticator.tokens
+    return tokens
+
+
 async def current_identity(connection: HTTPConnection) -> Identity:
-    """The caller (of a request or a websocket), as the configured identity provider sees them."""
-    return await connection.app.state.identity_provider.identify(connection)  # type: ignore[no-any-return]
+    """The signed-in caller (of a request or a websocket); 401 when nobody is signed in."""
+    return await _authenticator(connection).identify(connection)
 
 
 SettingsDep = Annotated[ApiSettings, Depends(_settings)]
@@ -50,4 +62,6 @@ StoreDep = Annotated[FileStore, Depends(_store)]
 DispatcherDep = Annotated[Dispatcher, Depends(_dispatcher)]
 RunServiceDep = Annotated[RunService, Depends(_runs)]
 AuditDep = Annotated[AuditLog, Depends(_audit)]
+AuthenticatorDep = Annotated[Authenticator, Depends(_authenticator)]
+TokenServiceDep = Annotated[TokenService, Depends(_tokens)]
 CurrentUser = Annotated[Identity, Depends(current_identity)]

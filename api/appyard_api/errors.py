@@ -3,7 +3,9 @@
 ::
 
     ApiError                       → its own status, {"code", "message", "details"}
-    ├── Forbidden                  403  the identity may not do this
+    ├── Unauthenticated            401  nobody signed in (details.login_url says where to); WWW-Authenticate
+    ├── Forbidden                  403  the identity may not do this (or a cross-site write, a foreign Host)
+    ├── UnsupportedMediaType       415  a body that is not application/json (no cross-site simple POSTs)
     ├── RequestInvalid             422  a body that is too large, not JSON, or of the wrong shape
     ├── Conflict                   409  e.g. cancelling a run that has finished
     └── Unavailable                503  NATS is not reachable, or no runner serves the app yet (retry)
@@ -13,7 +15,7 @@ SDK errors map as: NotFound → 404, PropertiesInvalid and StateInvalid → 422 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -29,11 +31,25 @@ class ApiError(Exception):
 
     status = 500
     code = "internal"
+    headers: ClassVar[dict[str, str] | None] = None
 
     def __init__(self, message: str, details: Any = None) -> None:
         super().__init__(message)
         self.message = message
         self.details = details
+
+
+class Unauthenticated(ApiError):
+    """Nobody is signed in: sign in at details.login_url or send a bearer token."""
+
+    status = 401
+    code = "unauthenticated"
+    headers: ClassVar[dict[str, str] | None] = {"WWW-Authenticate": "Bearer"}
+
+
+class UnsupportedMediaType(ApiError):
+    status = 415
+    code = "unsupported_media_type"
 
 
 class Forbidden(ApiError):
@@ -72,7 +88,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, error: ApiError) -> JSONResponse:
-        return JSONResponse(body(error.code, error.message, error.details), status_code=error.status)
+        return JSONResponse(
+            body(error.code, error.message, error.details), status_code=error.status, headers=error.headers
+        )
 
     @app.exception_handler(AlreadyExists)
     async def _exists(_: Request, error: AlreadyExists) -> JSONResponse:

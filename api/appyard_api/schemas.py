@@ -2,19 +2,71 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
+from appyard.properties import Role
 from appyard.runs import RunError, RunStatus
 
 
 class HealthPublic(BaseModel):
     status: str = Field(description="ok, or degraded when NATS is unreachable (the response is then a 503).")
     nats: str
-    apps: int
-    problems: int = Field(description="Problems found in the workspace (see `appyard validate`).")
-    version: str
+    apps: int | None = Field(None, description="Number of apps (only shown to signed-in callers).")
+    problems: int | None = Field(
+        None, description="Problems found in the workspace (see `appyard validate`; only shown to signed-in callers)."
+    )
+    version: str | None = Field(None, description="API version (only shown to signed-in callers).")
+
+
+class MePublic(BaseModel):
+    """The caller, and what they may do."""
+
+    name: str
+    email: str | None
+    groups: list[str]
+    admin: bool = Field(description="Workspace admin: owns every app and may create apps.")
+    auth: Literal["local", "oidc", "proxy"] = Field(description="How this API identifies callers.")
+    via: str = Field(description="How this caller was identified (local, oidc, session, proxy, token).")
+    read_only: str | None = Field(description="Why pages cannot be changed through this API (cluster mode), or null.")
+    apps: dict[str, list[Role]] = Field(description="The caller's roles on each app they hold any role on.")
+    logout_url: str | None = Field(description="POST here to sign out (oidc mode), or null.")
+
+
+class SignedOut(BaseModel):
+    signed_out: bool = True
+    issuer_logout_url: str | None = Field(
+        description="The issuer's end-session endpoint: visit it to end the sign-in at the issuer too."
+    )
+
+
+class TokenCreate(BaseModel):
+    """A new API token: the role it carries on some apps."""
+
+    apps: list[Annotated[str, Field(pattern=r"^(\*|[a-z][a-z0-9_]{0,39})$")]] = Field(
+        min_length=1, max_length=100, description='App names, or ["*"] for every app.'
+    )
+    role: Role = Field("use", description="Highest role the token carries (never more than its owner's).")
+    expires_in_days: int = Field(30, ge=1, le=3650, description="Days until the token stops working.")
+    description: str = Field("", max_length=200, description="What the token is for.")
+
+
+class TokenPublic(BaseModel):
+    """An API token as listed (never its secret)."""
+
+    id: str
+    owner: str
+    apps: list[str]
+    role: Role
+    description: str
+    created_at: float
+    expires_at: float
+    revoked: bool
+
+
+class TokenCreated(TokenPublic):
+    token: str = Field(description="The token (ayt_<id>_<secret>); shown only now. Send it as a Bearer token.")
 
 
 class PageSummary(BaseModel):

@@ -146,6 +146,7 @@ def api_permissions(namespace: str) -> Permissions:
             f"cancel.{ns}.>",
             f"$KV.{RESULTS_BUCKET}.{ns}.>",
             f"audit.{ns}.>",  # the audit log (DESIGN §7): written by the API only, never by runners
+            f"$KV.APPYARD_TOKENS.{ns}.>",  # API token records (hashes) of this namespace
             "$JS.API.>",
             "$JS.FC.>",  # flow-control replies of the ordered consumers that watch results and events
         ),

@@ -15,16 +15,12 @@ from typing import Any
 import httpx
 import nats
 import pytest
-from fastapi.testclient import TestClient
 from nats.aio.client import RawCredentials
 from nats.js import api as api_model
-from starlette.requests import HTTPConnection
 
 from appyard.audit import AUDIT_STREAM
-from appyard_api.app import create_app
-from appyard_api.identity import Identity
-from appyard_api.settings import ApiSettings
 
+from .auth_setup import person, proxy_api
 from .conftest import Stack
 from .servers import BIN, NatsServer, api, free_port, wait_for
 
@@ -34,7 +30,7 @@ RUNS = "/api/apps/lab/pages/main/runs"
 MARKER = "MARKER-7d41c2-state-value"
 
 
-def audit(client: httpx.Client | TestClient, **params: Any) -> dict[str, Any]:
+def audit(client: httpx.Client, **params: Any) -> dict[str, Any]:
     response = client.get("/api/audit", params={key: value for key, value in params.items() if value is not None})
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
@@ -168,31 +164,21 @@ def test_filters_by_app_user_and_time(lab_stack: Stack) -> None:
         assert client.get("/api/audit", params={"app": "../x"}).status_code == 422
 
 
-class _Named:
-    """An identity provider that says every request comes from one person (stands in for real sign-in)."""
-
-    def __init__(self, name: str) -> None:
-        self.identity = Identity(name=name, roles=frozenset({f"user:{name}"}))
-
-    async def identify(self, connection: HTTPConnection) -> Identity:  # noqa: ARG002 — the same person always
-        return self.identity
-
-
 @pytest.fixture
-def as_person(lab: Path, nats: NatsServer) -> Iterator[Any]:
-    """An in-process API over the lab workspace that sees every caller as the named person."""
-    clients: list[TestClient] = []
+def as_person(lab: Path, nats: NatsServer, logs: Path) -> Iterator[Any]:
+    """A real API in proxy mode over the lab workspace; each client is signed in as the named person."""
+    server = proxy_api(lab, nats, logs)
+    clients: list[httpx.Client] = []
 
-    def client(name: str) -> TestClient:
-        settings = ApiSettings(workspace=lab, nats_url=nats.url, nats_creds=nats.creds())
-        opened = TestClient(create_app(settings, identity_provider=_Named(name)))
-        opened.__enter__()
+    def client(name: str) -> httpx.Client:
+        opened = httpx.Client(base_url=server.url, headers=person(name), timeout=60)
         clients.append(opened)
         return opened
 
     yield client
     for opened in clients:
-        opened.__exit__(None, None, None)
+        opened.close()
+    server.stop()
 
 
 @pytest.mark.parametrize("person", ["mallory", "una"])  # no role; "use" only

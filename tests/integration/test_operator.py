@@ -660,6 +660,10 @@ def _cluster_api(setup: Setup, tmp_path: Path) -> Iterator[httpx.Client]:
             "APPYARD_API_NATS_CREDS": setup.nats.creds(api_permissions(ns), "api"),
             "APPYARD_API_PORT": str(port),
             "APPYARD_API_CACHE_DIR": str(tmp_path / "api-cache"),
+            # cluster mode refuses local sign-in: an admin signs in through a trusted proxy's headers
+            "APPYARD_API_AUTH": "proxy",
+            "APPYARD_API_TRUSTED_PROXIES": '["127.0.0.0/8"]',
+            "APPYARD_API_ADMIN_GROUPS": '["admins"]',
         },
         tmp_path / "api.log",
         port=port,
@@ -667,7 +671,8 @@ def _cluster_api(setup: Setup, tmp_path: Path) -> Iterator[httpx.Client]:
     runner.start()
     try:
         api.start()
-        with httpx.Client(base_url=api.url, timeout=60) as client:
+        admin = {"X-Forwarded-User": "root", "X-Forwarded-Groups": "admins"}
+        with httpx.Client(base_url=api.url, timeout=60, headers=admin) as client:
             apps = client.get("/api/apps").json()
             assert sorted(app["name"] for app in apps) == ["ops", "orders"], apps
             page = client.get("/api/apps/ops/pages/hashing").json()

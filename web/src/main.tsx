@@ -1,5 +1,7 @@
 import { lazy, StrictMode, Suspense } from "react";
 import { createRoot } from "react-dom/client";
+import { editsAnything, useMe } from "./api/auth";
+import { api } from "./api/client";
 import { AppList } from "./home/AppList";
 import { onLink, usePath } from "./router";
 import "./styles.css";
@@ -23,15 +25,32 @@ function Routes(): React.JSX.Element {
 }
 
 function Shell(): React.JSX.Element {
+  const me = useMe();
   return (
     <>
       <header className="topbar">
         <a href="/" onClick={onLink} className="brand">
           Appyard
         </a>
-        <a href="/studio" onClick={onLink}>
-          Studio
-        </a>
+        {editsAnything(me) ? (
+          <a href="/studio" onClick={onLink}>
+            Studio
+          </a>
+        ) : null}
+        {me ? <span className="signed-in">{me.name}</span> : null}
+        {me?.logout_url ? (
+          <button
+            type="button"
+            className="link"
+            onClick={async () => {
+              const { data } = await api.POST("/api/auth/logout");
+              // End the sign-in at the issuer too, else the next visit signs straight back in.
+              window.location.assign(data?.issuer_logout_url ?? "/");
+            }}
+          >
+            Sign out
+          </button>
+        ) : null}
       </header>
       <main>
         <Routes />

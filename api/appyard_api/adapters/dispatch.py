@@ -172,7 +172,7 @@ class Dispatcher:
             log.exception("recovering after a reconnect failed; waiting for the next one")
 
     def jetstream(self) -> JetStreamContext:
-        """The JetStream context of the process's one connection (for other services' streams)."""
+        """The JetStream context of the process's one connection (for the audit stream and the tokens bucket)."""
         return self._jetstream()
 
     def _jetstream(self) -> JetStreamContext:

@@ -24,7 +24,7 @@ from pydantic import BaseModel
 
 from appyard import atomic, codegen, scaffold
 from appyard.errors import Issue, NotFound, PropertiesInvalid
-from appyard.properties import dumps
+from appyard.properties import Access, dumps
 from appyard.scripts import SCRIPTS_DIR, functions_in
 from appyard.validation import validate_page
 from appyard.workspace import App, Page, Workspace, scan
@@ -199,6 +199,15 @@ class FileStore:
         atomic.write_all({path: source})
         self._refresh(force=True)
         return self.page(app, page)
+
+    def save_access(self, app: str, access: Access) -> App:
+        """Replace the app's access in its properties.json (atomically; nothing else of the file changes)."""
+        self._writable()
+        found = self.app(app)
+        properties = found.properties.model_copy(update={"access": access})
+        atomic.write_all({found.dir / "properties.json": dumps(properties)})
+        self._refresh(force=True)
+        return self.app(app)
 
     def unavailable(self, app: str) -> str | None:  # noqa: ARG002 — local apps always have a runner
         """Why the app's runs cannot be served now, if they cannot (cluster mode: no runner serves it yet)."""

@@ -6,12 +6,13 @@ from fastapi import APIRouter, Request
 
 from appyard.audit import AuditEntry
 from appyard.catalog import label_from_name
+from appyard.properties import Access
 from appyard.workspace import App, Page
 
 from ..adapters.store import FileStore
 from ..deps import AuditDep, CurrentUser, StoreDep
-from ..errors import Forbidden, RequestInvalid
-from ..identity import allowed, authorize
+from ..errors import RequestInvalid
+from ..identity import allowed, authorize, require_admin
 from ..schemas import (
     AppCreate,
     AppPublic,
@@ -66,14 +67,15 @@ def _page(store: FileStore, page: Page) -> PagePublic:
 @router.get("", response_model=list[AppSummary])
 async def list_apps(identity: CurrentUser, store: StoreDep) -> list[AppSummary]:
     """The apps the caller may use, in workspace order."""
-    return [_summary(app) for app in store.workspace().apps.values() if allowed(identity, "use", app.properties)]
+    return [
+        _summary(app) for app in store.workspace().apps.values() if allowed(identity, "use", app.name, app.properties)
+    ]
 
 
 @router.post("", response_model=AppPublic, status_code=201)
 async def create_app(create: AppCreate, identity: CurrentUser, store: StoreDep, audit: AuditDep) -> AppPublic:
-    """A new app with a starter page; only developers may create apps."""
-    if not identity.developer:
-        raise Forbidden(f"{identity.name} may not create apps")
+    """A new app with a starter page; only workspace admins may create apps."""
+    require_admin(identity, "create apps")
     store.create_app(create.name, create.label)
     await audit.record(AuditEntry(actor=identity.name, action="app_created", app=create.name))
     return await get_app(create.name, identity, store)
@@ -117,6 +119,17 @@ async def put_properties(
     saved = store.save_properties(app, page, data)
     await audit.record(AuditEntry(actor=identity.name, action="properties_saved", app=app, page=page))
     return _page(store, saved)
+
+
+@router.put("/{app}/access", response_model=AppPublic)
+async def put_access(app: str, access: Access, identity: CurrentUser, store: StoreDep, audit: AuditDep) -> AppPublic:
+    """Replace who may use, edit and own the app (owners only; in cluster mode access changes by git push)."""
+    authorize(identity, "own", app, store.app(app).properties)
+    store.save_access(app, access)
+    # Who now holds each role (principals are configuration, not user data); long lists are cut.
+    granted = {role: ",".join(getattr(access, role))[:500] for role in ("use", "edit", "own")}
+    await audit.record(AuditEntry(actor=identity.name, action="access_changed", app=app, details=granted))
+    return await get_app(app, identity, store)
 
 
 @router.get("/{app}/pages/{page}/scripts/{name}", response_model=ScriptPublic)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 
 from ..deps import AuditDep, CurrentUser, StoreDep
 from ..errors import Forbidden
-from ..identity import Identity, allowed, authorize
+from ..identity import Identity, allowed, authorize, require_admin
 from ..services.audit import AuditSlice, utc
 
 router = APIRouter(prefix="/api", tags=["audit"])
@@ -19,8 +19,12 @@ _DAY = 86400.0
 
 
 def _admin(identity: Identity) -> bool:
-    # Workspace admins read the whole log. Until identities carry an admin flag, developers are the admins.
-    return identity.developer
+    """Workspace admins read the whole log (a token must carry the admin's full scope to do so)."""
+    try:
+        require_admin(identity, "read the whole audit log")
+    except Forbidden:
+        return False
+    return True
 
 
 @router.get("/audit", response_model=AuditSlice)
@@ -47,7 +51,9 @@ async def read_audit(
     elif not _admin(identity):
         # Without ?app=, a non-admin reads the entries of the apps they own (never workspace-wide ones).
         owned = frozenset(
-            found.name for found in store.workspace().apps.values() if allowed(identity, "own", found.properties)
+            found.name
+            for found in store.workspace().apps.values()
+            if allowed(identity, "own", found.name, found.properties)
         )
         if not owned:
             raise Forbidden(f"{identity.name} owns no app; only owners and workspace admins read the audit log")

@@ -19,7 +19,8 @@ _PAGE = """<!doctype html>
 <style>body{{font:16px/1.5 system-ui,sans-serif;max-width:44rem;margin:3rem auto;padding:0 1rem}}
 code{{background:#f3f3f3;padding:0 .25rem}}li{{margin:.25rem 0}}</style></head>
 <body><h1>Appyard</h1><p>Apps in this workspace. Run a function with
-<code>curl -X POST http://HOST/api/apps/APP/pages/PAGE/runs -d '{{"function": "…", "state": {{}}}}'</code>;
+<code>curl -X POST http://HOST/api/apps/APP/pages/PAGE/runs -H 'Content-Type: application/json'
+-d '{{"function": "…", "state": {{}}}}'</code>;
 see <a href="/docs">the API reference</a>.</p><ul>{apps}</ul>{problems}</body></html>"""
 
 
@@ -27,7 +28,7 @@ see <a href="/docs">the API reference</a>.</p><ul>{apps}</ul>{problems}</body></
 async def home(identity: CurrentUser, store: StoreDep) -> HTMLResponse:
     items = []
     for app in store.workspace().apps.values():
-        if not allowed(identity, "use", app.properties):
+        if not allowed(identity, "use", app.name, app.properties):
             continue
         pages = ", ".join(
             f'<a href="/api/apps/{app.name}/pages/{name}">{html.escape(label_from_name(name))}</a>'
@@ -35,7 +36,7 @@ async def home(identity: CurrentUser, store: StoreDep) -> HTMLResponse:
         )
         label = html.escape(app.properties.label or label_from_name(app.name))
         items.append(f"<li><strong>{label}</strong> (<code>{app.name}</code>): {pages}</li>")
-    issues = store.issues()
+    issues = store.issues() if identity.admin else []  # problems name files of apps others may not see
     problems = (
         "<h2>Problems</h2><ul>" + "".join(f"<li><code>{html.escape(str(i))}</code></li>" for i in issues) + "</ul>"
         if issues

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from ..deps import CurrentUser, RunServiceDep
-from ..identity import authorize
 from ..schemas import RunAccepted, RunCreate, RunPublic
 
 router = APIRouter(prefix="/api", tags=["runs"])
@@ -51,8 +50,7 @@ async def cancel_run(run_id: str, identity: CurrentUser, service: RunServiceDep)
 @router.get("/runs/{run_id}/events")
 async def run_events(run_id: str, request: Request, identity: CurrentUser, service: RunServiceDep) -> StreamingResponse:
     """Server-sent events: status changes, output and progress, from the start of the run to its end."""
-    run = await service.request_of(run_id)
-    authorize(identity, "use", run.app, service.store.app(run.app).properties)
+    run = await service.readable(identity, run_id)
 
     async def stream() -> AsyncIterator[bytes]:
         async for event in service.dispatcher.events(run.app, run_id):

@@ -15,8 +15,8 @@ from appyard.validation import format_path
 from .. import metrics
 from ..adapters.dispatch import Dispatcher
 from ..adapters.store import FileStore
-from ..errors import RequestInvalid, Unavailable
-from ..identity import Identity, authorize
+from ..errors import Conflict, Forbidden, RequestInvalid, Unavailable
+from ..identity import Identity, allowed, authorize
 from ..schemas import RunCreate, RunPublic
 from ..settings import ApiSettings
 
@@ -62,8 +62,8 @@ class RunService:
 
     def prepare(self, identity: Identity, app: str, page: str, body: bytes) -> RunRequest:
         """A validated run request, or an error naming what is wrong (404, 403 or 422)."""
-        found = self.store.page(app, page)
         authorize(identity, "use", app, self.store.app(app).properties)
+        found = self.store.page(app, page)
         create = self._parse(body)
         if (why := self.store.unavailable(app)) is not None:
             raise Unavailable(why)
@@ -100,6 +100,10 @@ class RunService:
     async def start(self, request: RunRequest, wait: bool) -> RunPublic:
         """Dispatch; with ``wait``, return the result if it comes within the bounded wait."""
         started = time.perf_counter()
+        # Clients choose run ids (to follow events at once); someone else's id must not make their run ours.
+        known = self._requests.get(request.run_id)
+        if known is not None and known.user != request.user:
+            raise Conflict(f"run id {request.run_id} is taken; leave run_id out to get a new one")
         future = await self.dispatcher.submit(request)
         self._remember(request)
         if not wait:
@@ -113,6 +117,8 @@ class RunService:
             return RunPublic(
                 run_id=request.run_id, status=await self.dispatcher.last_status(request.app, request.run_id)
             )
+        if result.user is not None and result.user != request.user:  # a duplicate of another person's run
+            raise Conflict(f"run id {request.run_id} is taken; leave run_id out to get a new one")
         metrics.RUNS.labels(request.app, result.status.value).inc()
         metrics.RUN_SECONDS.labels(request.app).observe(time.perf_counter() - started)
         return public(result)
@@ -132,17 +138,30 @@ class RunService:
             page=result.page if result else "",
             function=result.function if result else "",
             submitted_at=0.0,
+            user=result.user if result else None,
         )
 
-    async def status(self, identity: Identity, run_id: str) -> RunPublic:
+    async def readable(self, identity: Identity, run_id: str) -> RunRequest:
+        """The run's request, when the caller may read (or cancel) it: editors every run, users their own."""
         request = await self.request_of(run_id)
-        authorize(identity, "use", request.app, self.store.app(request.app).properties)
+        app = self.store.app(request.app).properties
+        if allowed(identity, "edit", request.app, app):
+            return request
+        authorize(identity, "use", request.app, app)
+        # The stored result names who really started the run (a remembered request may be a re-used run id).
+        result = await self.dispatcher.result(request.app, run_id)
+        owner = result.user if result is not None else request.user
+        if owner is None or owner != identity.name:
+            raise Forbidden(f"{identity.name} may read only their own runs of app {request.app!r}")
+        return request
+
+    async def status(self, identity: Identity, run_id: str) -> RunPublic:
+        request = await self.readable(identity, run_id)
         result = await self.dispatcher.result(request.app, run_id)
         if result is not None:
             return public(result)
         return RunPublic(run_id=run_id, status=await self.dispatcher.last_status(request.app, run_id))
 
     async def cancel(self, identity: Identity, run_id: str) -> RunPublic:
-        request = await self.request_of(run_id)
-        authorize(identity, "use", request.app, self.store.app(request.app).properties)
+        request = await self.readable(identity, run_id)
         return public(await self.dispatcher.cancel(request, f"cancelled by {identity.name}"))

@@ -1,8 +1,22 @@
 // The API client, typed by the OpenAPI document of appyard_api (src/generated/api.ts).
 import createClient from "openapi-fetch";
 import type { components, paths } from "../generated/api";
+import { CSRF_HEADER, csrfToken, signInIfNeeded } from "./auth";
 
 export const api = createClient<paths>({ baseUrl: "" });
+
+// Writes echo the session's CSRF token; an ended session sends the browser to sign in again.
+api.use({
+  onRequest({ request }) {
+    const token = csrfToken();
+    if (token && request.method !== "GET" && request.method !== "HEAD") request.headers.set(CSRF_HEADER, token);
+    return request;
+  },
+  async onResponse({ response }) {
+    await signInIfNeeded(response);
+    return response;
+  },
+});
 
 export type PagePublic = components["schemas"]["PagePublic"];
 export type AppSummary = components["schemas"]["AppSummary"];

@@ -1,5 +1,6 @@
 // Starting a run: POST with a run id chosen here, and — when the run takes a while — its live events.
 import { ulid } from "../model/ulid";
+import { signInIfNeeded, writeHeaders } from "./auth";
 import { ApiError, type RunPublic } from "./client";
 
 export interface RunEvent {
@@ -63,9 +64,10 @@ export async function startRun(
   try {
     const response = await fetch(`/api/apps/${encodeURIComponent(app)}/pages/${encodeURIComponent(page)}/runs`, {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      headers: writeHeaders(),
       body: JSON.stringify({ function: fn, state, run_id: runId }),
     });
+    await signInIfNeeded(response);
     const body = (await response.json()) as RunPublic & { code?: string; message?: string; details?: unknown };
     if (response.status === 202) {
       // Still running after the API's bounded wait: its final status arrives as an event.

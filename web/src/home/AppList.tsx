@@ -1,4 +1,5 @@
 import { useEffect, useState } from "react";
+import { useMe } from "../api/auth";
 import { api, unwrap, type AppSummary } from "../api/client";
 import { onLink } from "../router";
 
@@ -13,11 +14,20 @@ export function useApps(): AppSummary[] | null {
 /** The landing page: every app the user may use, with its pages. */
 export function AppList(): React.JSX.Element {
   const apps = useApps();
+  const me = useMe();
   if (apps === null) return <div className="loading">Loading…</div>;
   return (
     <div className="app-list">
       <h1>Apps</h1>
-      {apps.length === 0 ? <p>No apps yet. Create one in the <a href="/studio" onClick={onLink}>Studio</a>.</p> : null}
+      {apps.length === 0 ? (
+        me?.admin && !me.read_only ? (
+          <p>
+            No apps yet. Create one in the <a href="/studio" onClick={onLink}>Studio</a>.
+          </p>
+        ) : (
+          <p>No apps for you yet: ask an app&apos;s owner for access.</p>
+        )
+      ) : null}
       <ul>
         {apps.map((app) => (
           <li key={app.name}>

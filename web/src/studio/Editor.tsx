@@ -1,5 +1,6 @@
 // The page editor: palette, canvas, property form, scripts, save, and the live preview.
 import { lazy, Suspense, useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { signInIfNeeded, writeHeaders } from "../api/auth";
 import { ApiError, api, unwrap, type PagePublic } from "../api/client";
 import type { Block, ComponentType, PageProperties } from "../model/catalog";
 import { LivePage, storeFor } from "../viewer/Viewer";
@@ -55,7 +56,18 @@ function problemKeys(issues: Issue[]): Set<string> {
   return keys;
 }
 
-export function Editor({ app, name, catalog }: { app: string; name: string; catalog: Catalog }): React.JSX.Element {
+export function Editor({
+  app,
+  name,
+  catalog,
+  readOnly = null,
+}: {
+  app: string;
+  name: string;
+  catalog: Catalog;
+  /** Why pages cannot be saved here (cluster mode: they change by git push), or null. */
+  readOnly?: string | null;
+}): React.JSX.Element {
   const [page, setPage] = useState<PagePublic | null>(null);
   const [draft, setDraft] = useState<PageProperties | null>(null);
   const [dirty, setDirty] = useState(false);
@@ -117,9 +129,10 @@ export function Editor({ app, name, catalog }: { app: string; name: string; cata
     setStatus("saving…");
     const response = await fetch(`/api/apps/${app}/pages/${name}/properties`, {
       method: "PUT",
-      headers: { "Content-Type": "application/json" },
+      headers: writeHeaders(),
       body: JSON.stringify(draft),
     });
+    await signInIfNeeded(response);
     const body = await response.json();
     if (response.ok) {
       setPage(body as PagePublic);
@@ -214,20 +227,27 @@ export function Editor({ app, name, catalog }: { app: string; name: string; cata
         <span className="status" role="status">
           {dirty ? "unsaved changes" : status}
         </span>
-        <button type="button" className="button button-blue" disabled={!dirty} onClick={() => void save()}>
-          Save
-        </button>
+        {readOnly ? null : (
+          <button type="button" className="button button-blue" disabled={!dirty} onClick={() => void save()}>
+            Save
+          </button>
+        )}
         <button
           type="button"
           className="button button-green"
           onClick={async () => {
-            const saved = dirty ? await save() : page;
+            const saved = dirty && !readOnly ? await save() : page;
             if (saved) setPreview(saved);
           }}
         >
           Preview
         </button>
       </div>
+      {readOnly ? (
+        <div className="message message-info" role="note">
+          Read-only here: {readOnly}
+        </div>
+      ) : null}
       {changedOnDisk ? (
         <div className="message message-warning" role="alert">
           This page changed on disk while you were editing.{" "}
@@ -314,7 +334,7 @@ export function Editor({ app, name, catalog }: { app: string; name: string; cata
           />
           {script ? (
             <Suspense fallback={<div className="loading">Loading the editor…</div>}>
-              <ScriptEditor key={script.name} app={app} page={name} script={script.name} source={script.source} onSave={saveScript} />
+              <ScriptEditor key={script.name} app={app} page={name} script={script.name} source={script.source} onSave={saveScript} readOnly={readOnly !== null} />
             </Suspense>
           ) : null}
         </section>

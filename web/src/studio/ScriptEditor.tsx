@@ -64,6 +64,8 @@ export default function ScriptEditor(props: {
   script: string;
   source: string;
   onSave: (source: string) => Promise<string | null>;
+  /** No saving (the Studio says why). */
+  readOnly?: boolean;
 }): React.JSX.Element {
   const host = useRef<HTMLDivElement>(null);
   const editor = useRef<monaco.editor.IStandaloneCodeEditor | null>(null);
@@ -142,9 +144,11 @@ export default function ScriptEditor(props: {
             not saved: {problem}
           </span>
         ) : null}
-        <button type="button" className="button button-blue" onClick={() => void save.current()}>
-          Save script
-        </button>
+        {props.readOnly ? null : (
+          <button type="button" className="button button-blue" onClick={() => void save.current()}>
+            Save script
+          </button>
+        )}
       </header>
       <div className="monaco-host" ref={host} data-testid="monaco" />
     </div>

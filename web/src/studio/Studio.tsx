@@ -1,5 +1,6 @@
 // The Studio (/studio): create and open apps and pages, and edit them (see Editor).
 import { useEffect, useState } from "react";
+import { editsAnything, may, useMe, type Me } from "../api/auth";
 import { ApiError, api, unwrap, type AppSummary } from "../api/client";
 import { navigate, onLink } from "../router";
 import { type Catalog, Editor } from "./Editor";
@@ -39,12 +40,21 @@ function CreateForm(props: { what: string; onCreate: (name: string, label: strin
   );
 }
 
-function Apps({ apps, reload }: { apps: AppSummary[]; reload: () => void }): React.JSX.Element {
+function ReadOnly({ me }: { me: Me }): React.JSX.Element | null {
+  return me.read_only ? (
+    <div className="message message-info" role="note">
+      Read-only here: {me.read_only}
+    </div>
+  ) : null;
+}
+
+function Apps({ apps, reload, me }: { apps: AppSummary[]; reload: () => void; me: Me }): React.JSX.Element {
   return (
     <div className="studio-home">
       <h1>Studio</h1>
+      <ReadOnly me={me} />
       <ul className="studio-apps">
-        {apps.map((app) => (
+        {apps.filter((app) => may(me, "edit", app.name)).map((app) => (
           <li key={app.name}>
             <a href={`/studio/${app.name}`} onClick={onLink}>
               {app.label}
@@ -53,6 +63,7 @@ function Apps({ apps, reload }: { apps: AppSummary[]; reload: () => void }): Rea
           </li>
         ))}
       </ul>
+      {!me.admin || me.read_only ? null : (
       <CreateForm
         what="app"
         onCreate={async (name, label) => {
@@ -61,14 +72,16 @@ function Apps({ apps, reload }: { apps: AppSummary[]; reload: () => void }): Rea
           navigate(`/studio/${name}/home`);
         }}
       />
+      )}
     </div>
   );
 }
 
-function Pages({ app }: { app: AppSummary }): React.JSX.Element {
+function Pages({ app, me }: { app: AppSummary; me: Me }): React.JSX.Element {
   return (
     <div className="studio-home">
       <h1>{app.label}</h1>
+      <ReadOnly me={me} />
       <ul className="studio-apps">
         {app.pages.map((page) => (
           <li key={page.name}>
@@ -78,6 +91,7 @@ function Pages({ app }: { app: AppSummary }): React.JSX.Element {
           </li>
         ))}
       </ul>
+      {me.read_only ? null : (
       <CreateForm
         what="page"
         onCreate={async (name, label) => {
@@ -85,6 +99,7 @@ function Pages({ app }: { app: AppSummary }): React.JSX.Element {
           navigate(`/studio/${app.name}/${name}`);
         }}
       />
+      )}
     </div>
   );
 }
@@ -93,13 +108,15 @@ export default function Studio({ app, page }: { app?: string; page?: string }): 
   const [apps, setApps] = useState<AppSummary[] | null>(null);
   const [catalog, setCatalog] = useState<Catalog | null>(null);
   const [version, setVersion] = useState(0);
+  const me = useMe();
   useEffect(() => {
     api.GET("/api/apps").then(unwrap).then(setApps).catch(() => setApps([]));
   }, [version, app]);
   useEffect(() => {
     api.GET("/api/components").then(unwrap).then((data) => setCatalog(data as unknown as Catalog));
   }, []);
-  if (!apps || !catalog) return <div className="loading">Loading…</div>;
+  if (!apps || !catalog || !me) return <div className="loading">Loading…</div>;
+  if (!editsAnything(me)) return <div className="problem">You may not edit any app here; ask an app's owner for the edit role.</div>;
   const found = apps.find((item) => item.name === app);
   const navigation = (
     <nav className="studio-nav" aria-label="Studio">
@@ -120,18 +137,18 @@ export default function Studio({ app, page }: { app?: string; page?: string }): 
       ) : null}
     </nav>
   );
-  if (!app) return <Apps apps={apps} reload={() => setVersion((value) => value + 1)} />;
+  if (!app) return <Apps apps={apps} me={me} reload={() => setVersion((value) => value + 1)} />;
   if (!found) return <div className="problem">No app {app}.</div>;
   if (!page) return (
     <>
       {navigation}
-      <Pages app={found} />
+      <Pages app={found} me={me} />
     </>
   );
   return (
     <>
       {navigation}
-      <Editor key={`${app}/${page}`} app={app} name={page} catalog={catalog} />
+      <Editor key={`${app}/${page}`} app={app} name={page} catalog={catalog} readOnly={me.read_only} />
     </>
   );
 }
