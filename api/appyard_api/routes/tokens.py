@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from ..auth.tokens import TokenRecord
 from appyard.audit import AuditEntry
 
+from ..auth.tokens import TokenRecord
 from ..deps import AuditDep, CurrentUser, SettingsDep, TokenServiceDep
 from ..errors import Forbidden, RequestInvalid
 from ..identity import Identity, TokenScope

@@ -162,6 +162,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read Audit
+         * @description Audit entries in time order. Owners of an app read its entries; admins read every entry.
+         */
+        get: operations["read_audit_api_audit_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/callback": {
         parameters: {
             query?: never;
@@ -433,6 +453,93 @@ export interface components {
             name: string;
             /** Pages */
             pages: components["schemas"]["PageSummary"][];
+        };
+        /**
+         * AuditEntry
+         * @description One recorded action. Only names and outcomes: never state values, output or script source.
+         */
+        AuditEntry: {
+            /**
+             * Action
+             * @enum {string}
+             */
+            action: "run" | "properties_saved" | "script_saved" | "app_created" | "page_created" | "access_changed" | "token_created" | "token_revoked" | "denied";
+            /**
+             * Actor
+             * @description Who acted (None: not known, e.g. a run's owner).
+             */
+            actor?: string | null;
+            /**
+             * App
+             * @description The app, or None for workspace-wide actions.
+             */
+            app?: string | null;
+            /**
+             * At
+             * @description Unix time (seconds) of the action.
+             */
+            at?: number;
+            /**
+             * Details
+             * @description A few facts about the action (counts, an attempt number); never user data.
+             */
+            details?: {
+                [key: string]: string | number | boolean;
+            };
+            /**
+             * Duration Ms
+             * @description For runs: time spent executing.
+             */
+            duration_ms?: number | null;
+            /**
+             * Error Kind
+             * @description Why a run failed, as a category (never its message).
+             */
+            error_kind?: ("exception" | "invalid_state" | "invalid_context" | "not_found" | "timeout" | "memory" | "cpu" | "crashed" | "gave_up" | "cancelled" | "load") | null;
+            /** Function */
+            function?: string | null;
+            /**
+             * Id
+             * @description Unique per action; the Nats-Msg-Id, so an entry written twice (two API replicas) is kept once.
+             */
+            id?: string;
+            /**
+             * Outcome
+             * @default ok
+             * @enum {string}
+             */
+            outcome: "ok" | "succeeded" | "failed" | "cancelled" | "denied";
+            /** Page */
+            page?: string | null;
+            /** Run Id */
+            run_id?: string | null;
+            /**
+             * Script
+             * @description The script's name (never its source).
+             */
+            script?: string | null;
+            /**
+             * Via
+             * @description How the action reached Appyard: api (an HTTP request), runner (a result), or the sign-in method once identities carry it.
+             * @default api
+             */
+            via: string;
+        };
+        /**
+         * AuditSlice
+         * @description Entries of one query, oldest first.
+         */
+        AuditSlice: {
+            /**
+             * Entries
+             * @description The latest `limit` matching entries, oldest first.
+             */
+            entries: components["schemas"]["AuditEntry"][];
+            /**
+             * More
+             * @description More entries matched than `limit`: narrow the time window or raise it.
+             */
+            more: boolean;
         };
         /** FunctionPublic */
         FunctionPublic: {
@@ -1115,6 +1222,46 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ScriptPublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    read_audit_api_audit_get: {
+        parameters: {
+            query?: {
+                /** @description Only this app's entries (you must own it). */
+                app?: string | null;
+                /** @description Only this actor. */
+                user?: string | null;
+                /** @description From this time (ISO 8601; default: a day ago). */
+                since?: string | null;
+                /** @description Up to this time (ISO 8601; default: now). */
+                until?: string | null;
+                /** @description At most this many entries: the latest ones. */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditSlice"];
                 };
             };
             /** @description Validation Error */
