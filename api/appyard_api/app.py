@@ -33,6 +33,7 @@ def create_app(settings: ApiSettings | None = None, identity_provider: IdentityP
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await store.start()
         await dispatcher.start()
+        models = asyncio.create_task(asyncio.to_thread(store.warm_models))
         # Completions for the Studio's script editor, which read-only stores do not offer.
         loop = asyncio.get_running_loop()
         warming = loop.create_task(warm_cache(settings.cache_dir / "jedi")) if store.read_only is None else None
@@ -41,6 +42,7 @@ def create_app(settings: ApiSettings | None = None, identity_provider: IdentityP
         finally:
             if warming is not None:
                 warming.cancel()
+            await asyncio.gather(models, return_exceptions=True)  # a thread cannot be cancelled: let it finish
             await dispatcher.stop()
             await store.stop()
 

@@ -10,12 +10,13 @@ commit that does not touch an app changes nothing for it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from appyard import bundles, codegen
+from appyard import bundles, generated
 from appyard.errors import Issue
 from appyard.resources import AppSpec, PageSource, kubernetes_name
 from appyard.workspace import PROPERTIES, scan
@@ -52,6 +53,10 @@ def _under(issue: Issue, folder: Path) -> bool:
     return True
 
 
+def _relative(folder: Path, path: Path) -> str:
+    return str(path.relative_to(folder))
+
+
 def workspace_apps(root: Path, workspace: str, revision: str, base: str = ".") -> WorkspaceApps:
     """The Apps a workspace folder at ``revision`` should have, and why the others are left as they are.
 
@@ -69,10 +74,14 @@ def workspace_apps(root: Path, workspace: str, revision: str, base: str = ".") -
         if app is None or app_issues:
             result.invalid[entry.name] = "\n".join(app_issues) or "the app could not be read"
             continue
+        # Runners' parents and the API build the models from properties and never import these files; a file
+        # that differs would still be what editors and the scripts' authors read, and could hide code.
         stale = [
-            f"{path.relative_to(app_dir)} is missing or out of date: run `appyard gen` and commit the result"
+            f"{issue.file}: {issue.message}"
             for page in app.pages.values()
-            for path in codegen.outdated(page.dir, page.properties)
+            for issue in generated.differences(
+                page.dir, generated.source(page.properties), functools.partial(_relative, app_dir)
+            )
         ]
         code = bundles.pack(app_dir)
         if len(code) > MAX_BUNDLE_BYTES:
