@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +44,28 @@ class WorkspaceApps:
     apps: list[DesiredApp] = field(default_factory=list)
     invalid: dict[str, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+
+
+class OutsideCheckout(Exception):
+    """The Workspace's path, or a symlink under it, leads out of the checkout (permanent until the spec or the
+    repository changes): nothing is read, and the Apps of the last good revision keep serving."""
+
+
+def workspace_folder(checkout: Path, path: str) -> Path:
+    """The workspace's folder in ``checkout``, after checking that neither ``path`` nor any symlink under it
+    leads out of the checkout (to another Workspace's checkout, or the operator's own files)."""
+    boundary = checkout.resolve()
+    folder = (checkout / path).resolve()
+    if not folder.is_relative_to(boundary):
+        raise OutsideCheckout(f"spec.git.path {path!r} leads out of the repository: use a folder inside it")
+    for parent, dirs, files in os.walk(folder):
+        dirs[:] = [name for name in dirs if name != ".git"]
+        for name in [*dirs, *files]:
+            entry = Path(parent) / name
+            if entry.is_symlink() and not entry.resolve().is_relative_to(boundary):
+                shown = entry.relative_to(folder)
+                raise OutsideCheckout(f"{shown} is a symlink that leads out of the repository: remove it")
+    return folder
 
 
 def _under(issue: Issue, folder: Path) -> bool:

@@ -241,7 +241,7 @@ def test_tools_are_built() -> None:
 
 
 def test_the_api_server_refuses_bad_workspaces(kube: Client, control_plane: ControlPlane) -> None:
-    """Validation lives in the CRD's schema: a bad git URL or interval never reaches the operator."""
+    """Validation lives in the CRD's schema: a bad git URL, interval, path or ref never reaches the operator."""
     good = _workspace_object("checked", "https://git.example.com/team/tools.git", "builds", "nats://nats:4222")
     create(kube, good, namespace="default", dry_run=True)
     for field, value, expected in (
@@ -249,6 +249,9 @@ def test_the_api_server_refuses_bad_workspaces(kube: Client, control_plane: Cont
         ("url", "not a url", "spec.git.url"),
         ("interval", "5 minutes", "spec.git.interval"),
         ("interval", "", "spec.git.interval"),
+        ("path", "../other-team", "spec.git.path"),
+        ("path", "/etc", "spec.git.path"),
+        ("ref", "--upload-pack=touch /tmp/owned", "spec.git.ref"),
     ):
         bad = json.loads(json.dumps(good))
         bad["spec"]["git"][field] = value
