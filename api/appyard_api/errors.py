@@ -19,9 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from appyard.errors import Issue, NotFound, PropertiesInvalid
-from appyard.execution import StateInvalid
-from appyard.scaffold import AlreadyExists
+from appyard.errors import AlreadyExists, Issue, NotFound, PropertiesInvalid, StateInvalid
 
 
 class ApiError(Exception):

@@ -25,32 +25,11 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from . import diff, generated
-from .errors import AppyardError, FunctionFailed, Issue, NotFound
+from .errors import ContextInvalid, FunctionFailed, Issue, ModelsStale, NotFound, StateInvalid
 from .validation import format_path
 from .workspace import Page
 
 PageFunction = Callable[[Any, Any], Any]
-
-
-class StateInvalid(AppyardError):
-    """The state sent with a run does not fit the page's State model."""
-
-    def __init__(self, issues: list[Issue]) -> None:
-        self.issues = issues
-        super().__init__("state does not match the page: " + "; ".join(f"{i.path}: {i.message}" for i in issues))
-
-
-class ContextInvalid(AppyardError):
-    """A function returned something that does not fit the page's Context model."""
-
-    def __init__(self, function: str, issues: list[Issue]) -> None:
-        self.issues = issues
-        details = "; ".join(f"{issue.path}: {issue.message}" for issue in issues)
-        super().__init__(f"{function} returned an invalid context: {details}")
-
-
-class ModelsStale(AppyardError):
-    """The page's state.py/context.py were generated from other properties than the current ones."""
 
 
 @dataclass

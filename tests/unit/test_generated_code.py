@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 
 from appyard import codegen, execution, generated, workspace
-from appyard.errors import PropertiesInvalid
-from appyard.execution import ModelsStale
+from appyard.errors import ModelsStale, PropertiesInvalid
 from appyard_api.adapters.store import FileStore
 from appyard_operator import sync
 from appyard_runner.appcode import AppCode

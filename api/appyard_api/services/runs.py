@@ -7,8 +7,7 @@ from collections import OrderedDict
 
 from pydantic import ValidationError
 
-from appyard.errors import Issue, NotFound
-from appyard.execution import StateInvalid
+from appyard.errors import Issue, NotFound, StateInvalid
 from appyard.runs import RunRequest, RunResult, RunStatus, new_run_id
 from appyard.validation import format_path
 
