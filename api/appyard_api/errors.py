@@ -7,8 +7,10 @@
     ├── RequestInvalid             422  a body that is too large, not JSON, or of the wrong shape
     ├── Conflict                   409  e.g. cancelling a run that has finished
     └── Unavailable                503  NATS is not reachable, or no runner serves the app yet (retry)
+    ReadOnly                       403  the store cannot change apps (a domain error of the store)
 
-SDK errors map as: NotFound → 404, PropertiesInvalid and StateInvalid → 422 with every issue in details.
+SDK errors map as: NotFound → 404, PropertiesInvalid and StateInvalid → 422 with every issue in details,
+BadName → 422.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from appyard.errors import AlreadyExists, Issue, NotFound, PropertiesInvalid, StateInvalid
+from appyard.errors import AlreadyExists, BadName, Issue, NotFound, PropertiesInvalid, StateInvalid
 
 
 class ApiError(Exception):
@@ -56,6 +58,10 @@ class Unavailable(ApiError):
     code = "unavailable"
 
 
+class ReadOnly(Exception):
+    """The store cannot change apps (in a cluster, apps change by git push); the message says what to do."""
+
+
 def _issues(issues: list[Issue]) -> list[dict[str, str]]:
     return [{"file": issue.file, "path": issue.path, "message": issue.message} for issue in issues]
 
@@ -71,6 +77,14 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, error: ApiError) -> JSONResponse:
         return JSONResponse(body(error.code, error.message, error.details), status_code=error.status)
+
+    @app.exception_handler(ReadOnly)
+    async def _read_only(_: Request, error: ReadOnly) -> JSONResponse:
+        return JSONResponse(body("read_only", str(error)), status_code=403)
+
+    @app.exception_handler(BadName)
+    async def _bad_name(_: Request, error: BadName) -> JSONResponse:
+        return JSONResponse(body("invalid_name", str(error)), status_code=422)
 
     @app.exception_handler(AlreadyExists)
     async def _exists(_: Request, error: AlreadyExists) -> JSONResponse:

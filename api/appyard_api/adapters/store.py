@@ -20,14 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from appyard import atomic, codegen, generated, scaffold
-from appyard.errors import AppyardError, Issue, NotFound, PropertiesInvalid
+from appyard.errors import AppyardError, BadName, Issue, NotFound, PropertiesInvalid
 from appyard.generated import PageModels
 from appyard.properties import dumps
 from appyard.scripts import SCRIPTS_DIR, functions_in
 from appyard.validation import validate_page
 from appyard.workspace import App, Page, Workspace, scan
 
-from ..errors import Forbidden, RequestInvalid
+from ..errors import ReadOnly
 
 log = logging.getLogger("appyard.api.store")
 
@@ -152,7 +152,7 @@ class FileStore:
 
     def _writable(self) -> None:
         if self.read_only is not None:
-            raise Forbidden(self.read_only)
+            raise ReadOnly(self.read_only)
 
     def save_properties(self, app: str, page: str, data: Any) -> Page:
         """Validate page properties, then write properties.json and both models in one atomic step."""
@@ -168,7 +168,7 @@ class FileStore:
     def script_path(self, app: str, page: str, name: str) -> Path:
         stem = name.removesuffix(".py")
         if not (stem.isidentifier() and stem.isascii()):
-            raise RequestInvalid(f"{name!r} is not a script name: use letters, digits and underscores")
+            raise BadName(f"{name!r} is not a script name: use letters, digits and underscores")
         return self.page(app, page).dir / SCRIPTS_DIR / f"{stem}.py"
 
     def read_script(self, app: str, page: str, name: str) -> str:
