@@ -14,6 +14,7 @@ from .adapters.dispatch import Dispatcher
 from .adapters.lsp import warm_cache
 from .adapters.store import FileStore
 from .identity import IdentityProvider, LocalDeveloper
+from .limits import BodyLimits, route_limits
 from .routes import apps, catalog, health, home, lsp, runs, web
 from .services.runs import RunService
 from .settings import ApiSettings, get_settings
@@ -52,6 +53,8 @@ def create_app(settings: ApiSettings | None = None, identity_provider: IdentityP
     app.state.dispatcher = dispatcher
     app.state.runs = RunService(settings, store, dispatcher)
     app.state.identity_provider = identity_provider or LocalDeveloper(settings.developer)
+    # Outermost last: errors.install adds the middleware that answers unexpected errors, around the limits.
+    app.add_middleware(BodyLimits, limits=route_limits(settings), default=settings.max_body_bytes)
     errors.install(app)
     for module in (health, catalog, apps, runs, lsp):
         app.include_router(module.router)

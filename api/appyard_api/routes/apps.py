@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from fastapi import APIRouter, Request
 
 from appyard.catalog import label_from_name
@@ -9,8 +11,9 @@ from appyard.workspace import App, Page
 
 from ..adapters.store import FileStore
 from ..deps import CurrentUser, StoreDep
-from ..errors import Forbidden, RequestInvalid
+from ..errors import Forbidden, RequestInvalid, responses
 from ..identity import allowed, authorize
+from ..params import AppName, PageName, ScriptName
 from ..schemas import (
     AppCreate,
     AppPublic,
@@ -23,7 +26,7 @@ from ..schemas import (
     ScriptUpdate,
 )
 
-router = APIRouter(prefix="/api/apps", tags=["apps"])
+router = APIRouter(prefix="/api/apps", tags=["apps"], responses=responses(401, 403, 404, 422, 500))
 
 
 def _summary(app: App) -> AppSummary:
@@ -68,7 +71,7 @@ async def list_apps(identity: CurrentUser, store: StoreDep) -> list[AppSummary]:
     return [_summary(app) for app in store.workspace().apps.values() if allowed(identity, "use", app.properties)]
 
 
-@router.post("", response_model=AppPublic, status_code=201)
+@router.post("", response_model=AppPublic, status_code=201, responses=responses(409, 413))
 async def create_app(create: AppCreate, identity: CurrentUser, store: StoreDep) -> AppPublic:
     """A new app with a starter page; only developers may create apps."""
     if not identity.developer:
@@ -77,40 +80,49 @@ async def create_app(create: AppCreate, identity: CurrentUser, store: StoreDep) 
     return await get_app(create.name, identity, store)
 
 
-@router.post("/{app}/pages", response_model=PagePublic, status_code=201)
-async def create_page(app: str, create: PageCreate, identity: CurrentUser, store: StoreDep) -> PagePublic:
+@router.post("/{app}/pages", response_model=PagePublic, status_code=201, responses=responses(409, 413))
+async def create_page(app: AppName, create: PageCreate, identity: CurrentUser, store: StoreDep) -> PagePublic:
     """A new starter page: a widget with an input and a button bound to a starter function."""
     authorize(identity, "edit", app, store.app(app).properties)
     return _page(store, store.create_page(app, create.name, create.label))
 
 
 @router.get("/{app}", response_model=AppPublic)
-async def get_app(app: str, identity: CurrentUser, store: StoreDep) -> AppPublic:
+async def get_app(app: AppName, identity: CurrentUser, store: StoreDep) -> AppPublic:
     found = store.app(app)
     authorize(identity, "use", app, found.properties)
     return AppPublic(**_summary(found).model_dump(), properties=found.properties.model_dump(mode="json"))
 
 
 @router.get("/{app}/pages/{page}", response_model=PagePublic)
-async def get_page(app: str, page: str, identity: CurrentUser, store: StoreDep) -> PagePublic:
+async def get_page(app: AppName, page: PageName, identity: CurrentUser, store: StoreDep) -> PagePublic:
     """A page's properties, its State and Context JSON schemas, and its functions."""
     authorize(identity, "use", app, store.app(app).properties)
     return _page(store, store.page(app, page))
 
 
-@router.put("/{app}/pages/{page}/properties", response_model=PagePublic)
-async def put_properties(app: str, page: str, request: Request, identity: CurrentUser, store: StoreDep) -> PagePublic:
+@router.put(
+    "/{app}/pages/{page}/properties",
+    response_model=PagePublic,
+    responses=responses(413),
+    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}},
+)
+async def put_properties(
+    app: AppName, page: PageName, request: Request, identity: CurrentUser, store: StoreDep
+) -> PagePublic:
     """Validate, save and regenerate the page's models, all or nothing; 422 lists every problem."""
     authorize(identity, "edit", app, store.app(app).properties)
     try:
-        data = await request.json()
+        data = json.loads(await request.body())  # BodyLimits caps what this reads (see ..limits)
     except ValueError as error:
         raise RequestInvalid(f"the body is not JSON: {error}") from None
     return _page(store, store.save_properties(app, page, data))
 
 
 @router.get("/{app}/pages/{page}/scripts/{name}", response_model=ScriptPublic)
-async def get_script(app: str, page: str, name: str, identity: CurrentUser, store: StoreDep) -> ScriptPublic:
+async def get_script(
+    app: AppName, page: PageName, name: ScriptName, identity: CurrentUser, store: StoreDep
+) -> ScriptPublic:
     authorize(identity, "edit", app, store.app(app).properties)
     source = store.read_script(app, page, name)
     stem = name.removesuffix(".py")
@@ -118,9 +130,9 @@ async def get_script(app: str, page: str, name: str, identity: CurrentUser, stor
     return ScriptPublic(name=stem, source=source, functions=functions)
 
 
-@router.put("/{app}/pages/{page}/scripts/{name}", response_model=ScriptPublic)
+@router.put("/{app}/pages/{page}/scripts/{name}", response_model=ScriptPublic, responses=responses(413))
 async def put_script(
-    app: str, page: str, name: str, update: ScriptUpdate, identity: CurrentUser, store: StoreDep
+    app: AppName, page: PageName, name: ScriptName, update: ScriptUpdate, identity: CurrentUser, store: StoreDep
 ) -> ScriptPublic:
     """Save a script (it must parse); returns the functions it now defines."""
     authorize(identity, "edit", app, store.app(app).properties)

@@ -10,9 +10,10 @@ from appyard.errors import PropertiesInvalid
 
 from .. import __version__
 from ..deps import CurrentUser, DispatcherDep, StoreDep
+from ..errors import responses
 from ..schemas import HealthPublic
 
-router = APIRouter(prefix="/api", tags=["health"])
+router = APIRouter(prefix="/api", tags=["health"], responses=responses(401, 500))
 
 
 @router.get("/health", response_model=HealthPublic, responses={503: {"model": HealthPublic}})
