@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from . import __version__, errors
 from .adapters.cluster import ClusterStore
 from .adapters.dispatch import Dispatcher
-from .adapters.lsp import warm_cache
+from .adapters.lsp import LanguageServerPool, warm_cache
 from .adapters.store import FileStore
 from .identity import IdentityProvider, LocalDeveloper
 from .limits import BodyLimits, route_limits
@@ -52,6 +52,7 @@ def create_app(settings: ApiSettings | None = None, identity_provider: IdentityP
     app.state.store = store
     app.state.dispatcher = dispatcher
     app.state.runs = RunService(settings, store, dispatcher)
+    app.state.language_servers = LanguageServerPool(settings.lsp_max_processes, settings.lsp_max_per_user)
     app.state.identity_provider = identity_provider or LocalDeveloper(settings.developer)
     # Outermost last: errors.install adds the middleware that answers unexpected errors, around the limits.
     app.add_middleware(BodyLimits, limits=route_limits(settings), default=settings.max_body_bytes)

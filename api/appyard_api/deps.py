@@ -8,6 +8,7 @@ from fastapi import Depends
 from starlette.requests import HTTPConnection
 
 from .adapters.dispatch import Dispatcher
+from .adapters.lsp import LanguageServerPool
 from .adapters.store import FileStore
 from .identity import Identity
 from .services.runs import RunService
@@ -34,6 +35,11 @@ def _runs(connection: HTTPConnection) -> RunService:
     return service
 
 
+def _language_servers(connection: HTTPConnection) -> LanguageServerPool:
+    pool: LanguageServerPool = connection.app.state.language_servers
+    return pool
+
+
 async def current_identity(connection: HTTPConnection) -> Identity:
     """The caller (of a request or a websocket), as the configured identity provider sees them."""
     return await connection.app.state.identity_provider.identify(connection)  # type: ignore[no-any-return]
@@ -43,4 +49,5 @@ SettingsDep = Annotated[ApiSettings, Depends(_settings)]
 StoreDep = Annotated[FileStore, Depends(_store)]
 DispatcherDep = Annotated[Dispatcher, Depends(_dispatcher)]
 RunServiceDep = Annotated[RunService, Depends(_runs)]
+LanguageServersDep = Annotated[LanguageServerPool, Depends(_language_servers)]
 CurrentUser = Annotated[Identity, Depends(current_identity)]

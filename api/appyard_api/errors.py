@@ -10,6 +10,7 @@ never a bare 500. :func:`response` is the one place an exception becomes a statu
     ├── Conflict                   409 conflict         e.g. cancelling a run that has finished
     └── Unavailable                503 unavailable      NATS is not reachable, or no runner serves the app yet (retry)
     ReadOnly                       403 read_only        the store cannot change apps (cluster mode: git push)
+    LanguageServersBusy            503 busy             no editor session free (a websocket closes with 1013)
 
     SDK errors (appyard.errors)
     ├── NotFound                   404 not_found
@@ -102,6 +103,10 @@ class ReadOnly(Exception):
     """The store cannot change apps (in a cluster, apps change by git push); the message says what to do."""
 
 
+class LanguageServersBusy(Exception):
+    """No editor session (pylsp process) is free for the caller; the message says which limit (temporary)."""
+
+
 # Most specific first: the first class an error is an instance of decides.
 _SDK: list[tuple[type[AppyardError], int, str]] = [
     (NotFound, 404, "not_found"),
@@ -157,6 +162,8 @@ def _describe(error: Exception) -> tuple[int, str, str, Any]:
         return error.status, error.code, error.message, error.details
     if isinstance(error, ReadOnly):
         return 403, "read_only", str(error), None
+    if isinstance(error, LanguageServersBusy):
+        return 503, "busy", str(error), None
     if isinstance(error, RequestValidationError):
         details = [
             {"path": ".".join(str(part) for part in item["loc"]), "message": item["msg"]} for item in error.errors()
@@ -219,6 +226,6 @@ def install(app: FastAPI) -> None:
     async def handle(_: Request, error: Exception) -> JSONResponse:
         return response(error)
 
-    for kind in (ApiError, ReadOnly, AppyardError, RequestValidationError, HTTPException):
+    for kind in (ApiError, ReadOnly, LanguageServersBusy, AppyardError, RequestValidationError, HTTPException):
         app.add_exception_handler(kind, handle)
     app.add_middleware(_Unexpected)

@@ -50,6 +50,13 @@ class ApiSettings(BaseSettings):
         gt=0,
     )
     max_payload_bytes: int = Field(8_388_608, description="Largest NATS message (must match the server's).")
+    lsp_max_processes: int = Field(
+        8, description="Editor sessions (pylsp processes) this API process runs at once; more are refused.", gt=0
+    )
+    lsp_max_per_user: int = Field(2, description="Editor sessions one person may have open at once.", gt=0)
+    lsp_idle_seconds: float = Field(
+        900.0, description="An editor session that sends nothing for this long is closed (its pylsp stops).", gt=0
+    )
     web_dir: Path | None = Field(None, description="Built web client to serve at / (web/dist).")
     developer: str = Field("developer", description="Name of the local developer (local mode identity).")
     cache_dir: Path = Field(Path(".appyard/cache"), description="Caches (jedi's, for script completions).")

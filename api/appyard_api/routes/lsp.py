@@ -8,30 +8,53 @@ import contextlib
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from ..adapters.lsp import LanguageServer
-from ..deps import CurrentUser, SettingsDep, StoreDep
-from ..errors import Forbidden
+from ..deps import CurrentUser, LanguageServersDep, SettingsDep, StoreDep
+from ..errors import Forbidden, LanguageServersBusy
 from ..identity import authorize
+from ..params import AppName, PageName
+from ..settings import ApiSettings
+
+TRY_AGAIN_LATER = 1013  # the WebSocket close code for a temporary refusal
 
 router = APIRouter()
 
 
 @router.websocket("/api/lsp/{app}/{page}")
 async def language_server(
-    websocket: WebSocket, app: str, page: str, identity: CurrentUser, store: StoreDep, settings: SettingsDep
+    websocket: WebSocket,
+    app: AppName,
+    page: PageName,
+    identity: CurrentUser,
+    store: StoreDep,
+    settings: SettingsDep,
+    pool: LanguageServersDep,
 ) -> None:
     """Relay JSON-RPC messages between the editor and a pylsp process rooted at the page folder."""
     if store.read_only is not None:
         raise Forbidden(store.read_only)
     authorize(identity, "edit", app, store.app(app).properties)
     found = store.page(app, page)
-    server = LanguageServer(found.dir, store.root, settings.cache_dir / "jedi")
     await websocket.accept()
+    try:
+        with pool.lease(identity.name):
+            await _relay(websocket, LanguageServer(found.dir, store.root, settings.cache_dir / "jedi"), settings)
+    except LanguageServersBusy as busy:
+        await websocket.close(code=TRY_AGAIN_LATER, reason=str(busy)[:120])
+
+
+async def _relay(websocket: WebSocket, server: LanguageServer, settings: ApiSettings) -> None:
     await server.start()
 
     async def to_server() -> None:
         with contextlib.suppress(WebSocketDisconnect):
             while True:
-                await server.send(await websocket.receive_text())
+                try:
+                    message = await asyncio.wait_for(websocket.receive_text(), settings.lsp_idle_seconds)
+                except TimeoutError:  # an editor left open in a forgotten tab: free its process
+                    reason = f"closed after {settings.lsp_idle_seconds:.0f} s without activity; reopen to continue"
+                    await websocket.close(code=1000, reason=reason)
+                    return
+                await server.send(message)
 
     async def to_editor() -> None:
         while (message := await server.receive()) is not None:
