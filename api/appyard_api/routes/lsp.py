@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
@@ -44,20 +45,26 @@ async def language_server(
 
 async def _relay(websocket: WebSocket, server: LanguageServer, settings: ApiSettings) -> None:
     await server.start()
+    idle = settings.lsp_idle_seconds
+    last = time.monotonic()  # the last message either way
 
     async def to_server() -> None:
+        nonlocal last
         with contextlib.suppress(WebSocketDisconnect):
-            while True:
+            while (remaining := last + idle - time.monotonic()) > 0:
                 try:
-                    message = await asyncio.wait_for(websocket.receive_text(), settings.lsp_idle_seconds)
-                except TimeoutError:  # an editor left open in a forgotten tab: free its process
-                    reason = f"closed after {settings.lsp_idle_seconds:.0f} s without activity; reopen to continue"
-                    await websocket.close(code=1000, reason=reason)
-                    return
+                    message = await asyncio.wait_for(websocket.receive_text(), remaining)
+                except TimeoutError:
+                    continue  # the server may have spoken meanwhile
+                last = time.monotonic()
                 await server.send(message)
+            # An editor left open in a forgotten tab: free its process.
+            await websocket.close(code=1000, reason=f"closed after {idle:.0f} s without activity; reopen to continue")
 
     async def to_editor() -> None:
+        nonlocal last
         while (message := await server.receive()) is not None:
+            last = time.monotonic()
             await websocket.send_text(message)
 
     tasks = [asyncio.create_task(to_server()), asyncio.create_task(to_editor())]
