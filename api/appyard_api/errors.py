@@ -22,10 +22,11 @@ never a bare 500. :func:`response` is the one place an exception becomes a statu
     ├── ContextInvalid             422 invalid_context
     ├── GenerationFailed           422 generation_failed
     ├── FunctionFailed             422 function_failed
-    └── any other AppyardError     400 bad_request
+    └── any other AppyardError     422 invalid
 
     RequestValidationError         422 invalid_request  (FastAPI: parameters and bodies; every problem in details)
-    HTTPException                  its status           (Starlette: unknown routes 404, wrong methods 405)
+    HTTPException                  its status           (Starlette: unknown routes 404, wrong methods 405);
+                                   FastAPI's 400 (a body that is not UTF-8) is 422 invalid_request
     anything else                  500 internal         with an id, logged with the traceback
 """
 
@@ -118,10 +119,9 @@ _SDK: list[tuple[type[AppyardError], int, str]] = [
     (ContextInvalid, 422, "invalid_context"),
     (GenerationFailed, 422, "generation_failed"),
     (FunctionFailed, 422, "function_failed"),
-    (AppyardError, 400, "bad_request"),
+    (AppyardError, 422, "invalid"),
 ]
 _HTTP_CODES = {
-    400: "bad_request",
     401: "unauthorized",
     403: "forbidden",
     404: "not_found",
@@ -130,7 +130,6 @@ _HTTP_CODES = {
     415: "unsupported_media_type",
 }
 _DESCRIPTIONS = {
-    400: "The request cannot be served as sent.",
     401: "Not signed in.",
     403: "The caller may not do this (or the store is read-only).",
     404: "No such app, page, script, function or run.",
@@ -169,6 +168,9 @@ def _describe(error: Exception) -> tuple[int, str, str, Any]:
             {"path": ".".join(str(part) for part in item["loc"]), "message": item["msg"]} for item in error.errors()
         ]
         return 422, "invalid_request", "the request does not have the expected shape", details
+    if isinstance(error, HTTPException) and error.status_code == 400:
+        # FastAPI's only 400: a body it cannot decode (not UTF-8): invalid like any other body that is not JSON.
+        return 422, "invalid_request", f"the body is not JSON: {error.detail}", None
     if isinstance(error, HTTPException):
         return error.status_code, _HTTP_CODES.get(error.status_code, "http_error"), str(error.detail), None
     if isinstance(error, AppyardError):

@@ -75,6 +75,13 @@ def test_errors_are_json_with_a_code(
         _error(client.request(method, path, json=payload), status, code)
 
 
+def test_a_body_that_is_not_utf_8_is_invalid_not_a_400(stack: Stack) -> None:
+    # Found by the fuzzer: FastAPI answered 400, which no route documents.
+    with stack.client() as client:
+        response = client.post("/api/apps", content=b"\xff\xfe", headers={"Content-Type": "application/json"})
+    _error(response, 422, "invalid_request")
+
+
 def test_an_unexpected_error_is_a_json_500_with_an_id_in_the_log(lab: Path, nats: NatsServer, logs: Path) -> None:
     stack = make_stack(lab, nats, logs)
     # A folder where the workspace's properties.json should be: reading it fails in a way nothing expects.
