@@ -102,7 +102,12 @@ def models(generated: codegen.GeneratedModels) -> PageModels:
             found = PageModels(state.State, context.Context, state, context)
         except AttributeError as error:
             raise GenerationFailed(f"generated models lack a class: {error}") from error
-        return _remember(_models, generated.digest, found)
+        _models[generated.digest] = found
+        while len(_models) > _CACHED:  # forget the oldest page's modules too (a long `appyard dev` session)
+            _, old = _models.popitem(last=False)
+            for module in (old.state_module, old.context_module):
+                sys.modules.pop(module.__name__, None)
+        return found
 
 
 def page_models(properties: PageProperties) -> PageModels:
