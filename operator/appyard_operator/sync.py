@@ -55,17 +55,24 @@ def workspace_folder(checkout: Path, path: str) -> Path:
     """The workspace's folder in ``checkout``, after checking that neither ``path`` nor any symlink under it
     leads out of the checkout (to another Workspace's checkout, or the operator's own files)."""
     boundary = checkout.resolve()
-    folder = (checkout / path).resolve()
+    folder = _resolved(checkout / path, f"spec.git.path {path!r}")
     if not folder.is_relative_to(boundary):
         raise OutsideCheckout(f"spec.git.path {path!r} leads out of the repository: use a folder inside it")
     for parent, dirs, files in os.walk(folder):
         dirs[:] = [name for name in dirs if name != ".git"]
         for name in [*dirs, *files]:
             entry = Path(parent) / name
-            if entry.is_symlink() and not entry.resolve().is_relative_to(boundary):
-                shown = entry.relative_to(folder)
+            shown = entry.relative_to(folder)
+            if entry.is_symlink() and not _resolved(entry, str(shown)).is_relative_to(boundary):
                 raise OutsideCheckout(f"{shown} is a symlink that leads out of the repository: remove it")
     return folder
+
+
+def _resolved(path: Path, what: str) -> Path:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError) as error:  # a symlink loop
+        raise OutsideCheckout(f"{what} cannot be resolved ({error}): remove the symlink loop") from None
 
 
 def _under(issue: Issue, folder: Path) -> bool:

@@ -93,6 +93,14 @@ def test_a_symlink_out_of_the_checkout_is_refused(checkouts: Path) -> None:
         sync.workspace_folder(mine, "workspace")
 
 
+def test_a_symlink_loop_is_refused_not_a_crash(checkouts: Path) -> None:
+    mine = checkouts / "mine"
+    (mine / "workspace" / "a").symlink_to(mine / "workspace" / "b")
+    (mine / "workspace" / "b").symlink_to(mine / "workspace" / "a")
+    with pytest.raises(sync.OutsideCheckout, match="symlink loop"):
+        sync.workspace_folder(mine, "workspace")
+
+
 @pytest.fixture
 def repository(tmp_path: Path) -> Path:
     source = tmp_path / "source"
