@@ -11,12 +11,13 @@ from fastapi import FastAPI
 from . import __version__, errors
 from .adapters.cluster import ClusterStore
 from .adapters.dispatch import Dispatcher
-from .adapters.lsp import warm_cache
+from .adapters.lsp import LanguageServerPool, warm_cache
 from .adapters.store import FileStore
 from .adapters.tokens import TokenBucket
 from .auth.authenticator import Authenticator
 from .auth.origin import CrossSiteGuard
 from .auth.tokens import TokenService
+from .limits import BodyLimits, route_limits
 from .routes import apps, audit, catalog, health, home, lsp, me, runs, sign_in, tokens, web
 from .services.audit import AuditLog
 from .services.runs import RunService
@@ -39,6 +40,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         await store.start()
         await dispatcher.start()
         await audit_log.start()
+        models = asyncio.create_task(asyncio.to_thread(store.warm_models))
         # Completions for the Studio's script editor, which read-only stores do not offer.
         loop = asyncio.get_running_loop()
         warming = loop.create_task(warm_cache(settings.cache_dir / "jedi")) if store.read_only is None else None
@@ -48,6 +50,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             if warming is not None:
                 warming.cancel()
             await audit_log.stop()
+            await asyncio.gather(models, return_exceptions=True)  # a thread cannot be cancelled: let it finish
             await dispatcher.stop()
             await store.stop()
 
@@ -58,6 +61,10 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.state.runs = RunService(settings, store, dispatcher)
     app.state.audit = audit_log
     app.state.authenticator = Authenticator(settings, TokenService(TokenBucket(dispatcher)))
+    app.state.language_servers = LanguageServerPool(settings.lsp_max_processes, settings.lsp_max_per_user)
+    # Starlette runs the middleware added last outermost: errors.install adds the one that answers unexpected
+    # errors around everything; cross-site requests are refused before a body is read; then the body limits.
+    app.add_middleware(BodyLimits, limits=route_limits(settings), default=settings.max_body_bytes)
     app.add_middleware(CrossSiteGuard, settings=settings)
     errors.install(app)
     for module in (health, sign_in, me, tokens, catalog, apps, runs, audit, lsp):

@@ -8,6 +8,7 @@ from fastapi import Depends
 from starlette.requests import HTTPConnection
 
 from .adapters.dispatch import Dispatcher
+from .adapters.lsp import LanguageServerPool
 from .adapters.store import FileStore
 from .auth.authenticator import Authenticator
 from .auth.tokens import TokenService
@@ -52,6 +53,11 @@ def _tokens(connection: HTTPConnection) -> TokenService:
     return tokens
 
 
+def _language_servers(connection: HTTPConnection) -> LanguageServerPool:
+    pool: LanguageServerPool = connection.app.state.language_servers
+    return pool
+
+
 async def current_identity(connection: HTTPConnection) -> Identity:
     """The signed-in caller (of a request or a websocket); 401 when nobody is signed in."""
     return await _authenticator(connection).identify(connection)
@@ -64,4 +70,5 @@ RunServiceDep = Annotated[RunService, Depends(_runs)]
 AuditDep = Annotated[AuditLog, Depends(_audit)]
 AuthenticatorDep = Annotated[Authenticator, Depends(_authenticator)]
 TokenServiceDep = Annotated[TokenService, Depends(_tokens)]
+LanguageServersDep = Annotated[LanguageServerPool, Depends(_language_servers)]
 CurrentUser = Annotated[Identity, Depends(current_identity)]

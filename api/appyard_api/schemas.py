@@ -9,6 +9,16 @@ from pydantic import BaseModel, Field
 from appyard.properties import Role
 from appyard.runs import RunError, RunStatus
 
+from .params import NAME
+
+
+class ErrorPublic(BaseModel):
+    """Every error response: what went wrong, for programs (code) and for people (message)."""
+
+    code: str = Field(description="Machine-readable, e.g. not_found, invalid_properties, too_large, internal.")
+    message: str = Field(description="What went wrong and, where it helps, what to do.")
+    details: Any = Field(None, description="Every problem found (file, path, message), a limit, or an error id.")
+
 
 class HealthPublic(BaseModel):
     status: str = Field(description="ok, or degraded when NATS is unreachable (the response is then a 503).")
@@ -105,13 +115,13 @@ class AppPublic(AppSummary):
 
 
 class AppCreate(BaseModel):
-    name: str = Field(description="Lowercase letters, digits and underscores.")
-    label: str | None = None
+    name: str = Field(description="Lowercase letters, digits and underscores.", pattern=NAME)
+    label: str | None = Field(None, max_length=200)
 
 
 class PageCreate(BaseModel):
-    name: str = Field(description="Lowercase letters, digits and underscores.")
-    label: str | None = None
+    name: str = Field(description="Lowercase letters, digits and underscores.", pattern=NAME)
+    label: str | None = Field(None, max_length=200)
 
 
 class ScriptPublic(BaseModel):

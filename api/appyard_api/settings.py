@@ -40,8 +40,30 @@ class ApiSettings(BaseSettings):
     )
     results_ttl_seconds: int = Field(3600, description="How long results stay readable in the results bucket.")
     events_ttl_seconds: int = Field(900, description="How long run events (logs, progress) stay replayable.")
-    max_request_bytes: int = Field(1_048_576, description="Largest accepted run request body.")
+    max_request_bytes: int = Field(
+        1_048_576, description="Largest run request body (POST …/runs); a larger one is refused with 413.", gt=0
+    )
+    max_properties_bytes: int = Field(
+        1_048_576,
+        description="Largest page properties body (PUT …/properties); a larger one is refused with 413.",
+        gt=0,
+    )
+    max_script_bytes: int = Field(
+        524_288, description="Largest script body (PUT …/scripts/{name}); a larger one is refused with 413.", gt=0
+    )
+    max_body_bytes: int = Field(
+        65_536,
+        description="Largest body of every other route (e.g. creating an app); a larger one is refused with 413.",
+        gt=0,
+    )
     max_payload_bytes: int = Field(8_388_608, description="Largest NATS message (must match the server's).")
+    lsp_max_processes: int = Field(
+        8, description="Editor sessions (pylsp processes) this API process runs at once; more are refused.", gt=0
+    )
+    lsp_max_per_user: int = Field(2, description="Editor sessions one person may have open at once.", gt=0)
+    lsp_idle_seconds: float = Field(
+        900.0, description="An editor session that sends nothing for this long is closed (its pylsp stops).", gt=0
+    )
     web_dir: Path | None = Field(None, description="Built web client to serve at / (web/dist).")
     developer: str = Field("developer", description="Name of the local developer (local mode identity).")
     audit_retention_days: float = Field(

@@ -1,6 +1,7 @@
 """Talking to git: resolving a ref cheaply (ls-remote) and fetching one commit shallowly.
 
-Credentials never appear on a command line: an HTTPS token goes in through GIT_CONFIG_* environment
+URLs and refs come from Workspace objects: every command passes them after ``--`` so none is read as an
+option. Credentials never appear on a command line: an HTTPS token goes in through GIT_CONFIG_* environment
 variables (an ``http.extraHeader``), an SSH key through a private file named in GIT_SSH_COMMAND.
 """
 
@@ -101,7 +102,8 @@ async def resolve(url: str, ref: str, credentials: Credentials | None, timeout: 
     if _SHA.match(ref):
         return ref
     with _environment(credentials) as env:
-        listing = await _git(["ls-remote", url, ref, f"refs/tags/{ref}^{{}}"], env, timeout)
+        # "--": a URL or ref starting with "-" is never read as an option (e.g. --upload-pack=<command>).
+        listing = await _git(["ls-remote", "--", url, ref, f"refs/tags/{ref}^{{}}"], env, timeout)
     refs: dict[str, str] = {}
     for line in listing.splitlines():
         sha, _, name = line.partition("\t")
@@ -119,9 +121,8 @@ async def checkout(url: str, ref: str, sha: str, folder: Path, credentials: Cred
         if not (folder / ".git").is_dir():
             await _git(["init", "-q"], env, timeout, cwd=folder)
         # Fetch the named ref (servers need not allow fetching arbitrary SHAs); a commit SHA is fetched as is.
-        await _git(
-            ["fetch", "-q", "--depth", "1", "--no-tags", url, ref if not _SHA.match(ref) else sha], env, timeout, folder
-        )
+        target = ref if not _SHA.match(ref) else sha
+        await _git(["fetch", "-q", "--depth", "1", "--no-tags", "--", url, target], env, timeout, folder)
         await _git(["checkout", "-q", "--force", "FETCH_HEAD"], env, timeout, cwd=folder)
         await _git(["clean", "-q", "-d", "-x", "--force"], env, timeout, cwd=folder)
         return (await _git(["rev-parse", "HEAD"], env, timeout, cwd=folder)).strip()

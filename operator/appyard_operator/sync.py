@@ -10,12 +10,14 @@ commit that does not touch an app changes nothing for it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from appyard import bundles, codegen
+from appyard import bundles, generated
 from appyard.errors import Issue
 from appyard.resources import AppSpec, PageSource, kubernetes_name
 from appyard.workspace import PROPERTIES, scan
@@ -44,12 +46,45 @@ class WorkspaceApps:
     problems: list[str] = field(default_factory=list)
 
 
+class OutsideCheckout(Exception):
+    """The Workspace's path, or a symlink under it, leads out of the checkout (permanent until the spec or the
+    repository changes): nothing is read, and the Apps of the last good revision keep serving."""
+
+
+def workspace_folder(checkout: Path, path: str) -> Path:
+    """The workspace's folder in ``checkout``, after checking that neither ``path`` nor any symlink under it
+    leads out of the checkout (to another Workspace's checkout, or the operator's own files)."""
+    boundary = checkout.resolve()
+    folder = _resolved(checkout / path, f"spec.git.path {path!r}")
+    if not folder.is_relative_to(boundary):
+        raise OutsideCheckout(f"spec.git.path {path!r} leads out of the repository: use a folder inside it")
+    for parent, dirs, files in os.walk(folder):
+        dirs[:] = [name for name in dirs if name != ".git"]
+        for name in [*dirs, *files]:
+            entry = Path(parent) / name
+            shown = entry.relative_to(folder)
+            if entry.is_symlink() and not _resolved(entry, str(shown)).is_relative_to(boundary):
+                raise OutsideCheckout(f"{shown} is a symlink that leads out of the repository: remove it")
+    return folder
+
+
+def _resolved(path: Path, what: str) -> Path:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError) as error:  # a symlink loop
+        raise OutsideCheckout(f"{what} cannot be resolved ({error}): remove the symlink loop") from None
+
+
 def _under(issue: Issue, folder: Path) -> bool:
     try:
         Path(issue.file).resolve().relative_to(folder.resolve())
     except ValueError:
         return False
     return True
+
+
+def _relative(folder: Path, path: Path) -> str:
+    return str(path.relative_to(folder))
 
 
 def workspace_apps(root: Path, workspace: str, revision: str, base: str = ".") -> WorkspaceApps:
@@ -69,10 +104,14 @@ def workspace_apps(root: Path, workspace: str, revision: str, base: str = ".") -
         if app is None or app_issues:
             result.invalid[entry.name] = "\n".join(app_issues) or "the app could not be read"
             continue
+        # Runners' parents and the API build the models from properties and never import these files; a file
+        # that differs would still be what editors and the scripts' authors read, and could hide code.
         stale = [
-            f"{path.relative_to(app_dir)} is missing or out of date: run `appyard gen` and commit the result"
+            f"{issue.file}: {issue.message}"
             for page in app.pages.values()
-            for path in codegen.outdated(page.dir, page.properties)
+            for issue in generated.differences(
+                page.dir, generated.source(page.properties), functools.partial(_relative, app_dir)
+            )
         ]
         code = bundles.pack(app_dir)
         if len(code) > MAX_BUNDLE_BYTES:

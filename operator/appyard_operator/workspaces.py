@@ -19,7 +19,7 @@ from .app_objects import MANAGED, owner
 from .conditions import fold, now
 from .kube import Kube
 from .settings import OperatorSettings
-from .sync import DesiredApp, WorkspaceApps, workspace_apps
+from .sync import DesiredApp, OutsideCheckout, WorkspaceApps, workspace_apps, workspace_folder
 
 log = logging.getLogger("appyard.operator.workspaces")
 
@@ -211,7 +211,18 @@ async def _sync(kube: Kube, settings: OperatorSettings, raw: Obj, workspace: Wor
         await _write_status(kube, workspace, status)
         return
 
-    result = await asyncio.to_thread(workspace_apps, checkout / source.path, meta.name, head, source.path)
+    try:
+        folder = await asyncio.to_thread(workspace_folder, checkout, source.path)
+    except OutsideCheckout as error:
+        # Nothing of the checkout is read, and the Apps of the last good revision keep serving.
+        log.warning("workspace %s/%s: %s", namespace, meta.name, error)
+        reason = "PathOutsideRepository"
+        status.conditions = fold(
+            status.conditions, generation, ready=(False, reason, str(error)), stalled=(True, reason, str(error))
+        )
+        await _write_status(kube, workspace, status)
+        return
+    result = await asyncio.to_thread(workspace_apps, folder, meta.name, head, source.path)
     await _write_apps(kube, raw, result)
 
     status.revision = head

@@ -20,8 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from appyard.errors import NotFound, PropertiesInvalid
-from appyard.execution import ContextInvalid, StateInvalid, user_traceback
+from appyard.errors import ContextInvalid, NotFound, PropertiesInvalid, StateInvalid
+from appyard.execution import user_traceback
 from appyard.runs import ErrorKind
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]

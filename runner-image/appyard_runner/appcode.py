@@ -1,7 +1,10 @@
 """The app's code, imported once in the warm parent and reloaded when its files change (dev).
 
-Importing runs the module-level code of the app's scripts in the runner parent; every function call then
-happens in a forked child (see :mod:`.sandbox`), which starts from this already-imported state.
+In the zygote (``functions=True``) importing runs the module-level code of the app's scripts; every function
+call then happens in a forked child (see :mod:`.sandbox`), which starts from this already-imported state. The
+runner's parent (``functions=False``, it holds the broker connection) imports nothing of the app: its pages'
+models are built from our generator's output, and a page whose committed ``state.py``/``context.py`` differ
+from it does not load (see :func:`appyard.execution.load`).
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from . import codegen, execution, scaffold, workspace
+from . import codegen, execution, generated, scaffold, workspace
 from .errors import AppyardError, FunctionFailed, Issue, PropertiesInvalid, shown
 
 app = typer.Typer(
@@ -84,9 +84,7 @@ def validate(path: WorkspaceArg = Path()) -> None:
     """Check every properties.json and script of a workspace; print each problem as file: path: message."""
     loaded = _load(path)
     stale = [
-        Issue(shown(file), "$", "out of date with properties.json; run `appyard gen` and commit the result")
-        for page in loaded.pages()
-        for file in codegen.outdated(page.dir, page.properties)
+        issue for page in loaded.pages() for issue in generated.differences(page.dir, generated.source(page.properties))
     ]
     if stale:
         _report(stale)

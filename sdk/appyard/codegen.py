@@ -10,13 +10,12 @@ bindings and display rules do not appear in generated code — so most edits in 
 file at all, and adding a component regenerates only its block.
 
 Output is deterministic: the same properties give byte-identical files. Their header carries a digest of
-the schemas, which the run path uses to detect stale files. :func:`write` saves both files atomically.
+the schemas, by which processes cache them (:mod:`.generated`). :func:`write` saves both files atomically.
 """
 
 from __future__ import annotations
 
 import ast
-import contextlib
 import functools
 import hashlib
 import json
@@ -324,19 +323,6 @@ def stale(page_dir: Path, models: GeneratedModels) -> list[Path]:
         for path, content in outputs(page_dir, models).items()
         if not path.is_file() or path.read_text(encoding="utf-8") != content
     ]
-
-
-def outdated(page_dir: Path, properties: PageProperties) -> list[Path]:
-    """Generated files that are missing or were generated from other properties (a cheap header check)."""
-    digest = source_digest(properties)
-    result = []
-    for file in (STATE_FILE, CONTEXT_FILE):
-        path = page_dir / file
-        with contextlib.suppress(OSError):
-            if f"# source: {digest}" in path.read_text(encoding="utf-8")[:400]:
-                continue
-        result.append(path)
-    return result
 
 
 def write(page_dir: Path, models: GeneratedModels) -> list[Path]:

@@ -5,8 +5,14 @@
     AppyardError                 base of everything below
     ├── PropertiesInvalid        one or more Issues in properties.json files or scripts (permanent until fixed)
     ├── NotFound                 an app, page or function that does not exist
+    ├── AlreadyExists            an app or page of that name exists already
+    ├── BadName                  a name that cannot be used for an app, a page or a script
     ├── GenerationFailed         State/Context generation failed (a bug or a broken environment, not user input)
-    └── FunctionFailed           a user function raised; carries the formatted traceback of the user's frames
+    ├── ModelsStale              committed state.py/context.py are not what the generator writes (run `appyard gen`)
+    ├── StateInvalid             a run's state does not fit the page's State; carries Issues
+    ├── ContextInvalid           a function returned something that does not fit the page's Context; carries Issues
+    ├── FunctionFailed           a user function raised; carries the formatted traceback of the user's frames
+    └── DevError                 `appyard dev` cannot start (a busy port, a missing program)
 """
 
 from __future__ import annotations
@@ -65,3 +71,36 @@ class FunctionFailed(AppyardError):
     def __init__(self, message: str, traceback: str) -> None:
         self.traceback = traceback
         super().__init__(message)
+
+
+class AlreadyExists(AppyardError):
+    """An app or page of that name exists already."""
+
+
+class BadName(AppyardError):
+    """A name that cannot be used for an app, a page or a script."""
+
+
+class StateInvalid(AppyardError):
+    """The state sent with a run does not fit the page's State model."""
+
+    def __init__(self, issues: list[Issue]) -> None:
+        self.issues = issues
+        super().__init__("state does not match the page: " + "; ".join(f"{i.path}: {i.message}" for i in issues))
+
+
+class ContextInvalid(AppyardError):
+    """A function returned something that does not fit the page's Context model."""
+
+    def __init__(self, function: str, issues: list[Issue]) -> None:
+        self.issues = issues
+        details = "; ".join(f"{issue.path}: {issue.message}" for issue in issues)
+        super().__init__(f"{function} returned an invalid context: {details}")
+
+
+class ModelsStale(AppyardError):
+    """The page's committed state.py/context.py are missing or not byte for byte what the generator writes."""
+
+
+class DevError(AppyardError):
+    """appyard dev cannot start (a busy port, a missing program)."""

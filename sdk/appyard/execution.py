@@ -19,38 +19,17 @@ import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType, TracebackType
+from types import TracebackType
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from . import codegen, diff
-from .errors import AppyardError, FunctionFailed, Issue, NotFound
+from . import diff, generated
+from .errors import ContextInvalid, FunctionFailed, Issue, ModelsStale, NotFound, StateInvalid
 from .validation import format_path
 from .workspace import Page
 
 PageFunction = Callable[[Any, Any], Any]
-
-
-class StateInvalid(AppyardError):
-    """The state sent with a run does not fit the page's State model."""
-
-    def __init__(self, issues: list[Issue]) -> None:
-        self.issues = issues
-        super().__init__("state does not match the page: " + "; ".join(f"{i.path}: {i.message}" for i in issues))
-
-
-class ContextInvalid(AppyardError):
-    """A function returned something that does not fit the page's Context model."""
-
-    def __init__(self, function: str, issues: list[Issue]) -> None:
-        self.issues = issues
-        details = "; ".join(f"{issue.path}: {issue.message}" for issue in issues)
-        super().__init__(f"{function} returned an invalid context: {details}")
-
-
-class ModelsStale(AppyardError):
-    """The page's state.py/context.py were generated from other properties than the current ones."""
 
 
 @dataclass
@@ -95,28 +74,24 @@ def _issues(error: ValidationError, file: str) -> list[Issue]:
     ]
 
 
-def _check_fresh(page: Page, module: ModuleType, name: str) -> None:
-    expected = codegen.source_digest(page.properties)
-    source = Path(module.__file__ or "").read_text(encoding="utf-8")
-    if f"# source: {expected}" not in source:
-        raise ModelsStale(
-            f"{name} of {page.app}/{page.name} is out of date with properties.json; run `appyard gen` "
-            "(appyard dev regenerates it automatically)"
-        )
-
-
 def load(page: Page, root: Path, *, functions: bool = True) -> LoadedPage:
-    """Import a page's generated models and (unless ``functions`` is false) every function of its scripts."""
-    ensure_importable(root)
-    package = f"{page.app}.{page.name}"
-    try:
-        state_module = importlib.import_module(f"{package}.state")
-        context_module = importlib.import_module(f"{package}.context")
-    except ModuleNotFoundError as error:
-        raise ModelsStale(f"{package}: generated models are missing ({error}); run `appyard gen`") from error
-    _check_fresh(page, state_module, codegen.STATE_FILE)
-    _check_fresh(page, context_module, codegen.CONTEXT_FILE)
+    """A page's generated models and (unless ``functions`` is false) every function of its scripts.
+
+    The models are built from our generator's output for the page's properties (:mod:`.generated`); the
+    committed ``state.py``/``context.py`` must be byte for byte that output and are never imported. With
+    ``functions`` false nothing of the page's folder is imported at all (a runner's parent, DESIGN §7).
+    """
+    problems = generated.differences(page.dir, generated.source(page.properties))
+    if problems:
+        raise ModelsStale(f"{page.app}/{page.name}: " + "; ".join(f"{i.file}: {i.message}" for i in problems))
+    models = generated.page_models(page.properties)
     loaded: dict[str, PageFunction] = {}
+    package = f"{page.app}.{page.name}"
+    if functions:
+        ensure_importable(root)
+        # Scripts import `..state` and `..context`: they get these very classes, and the files stay unread.
+        sys.modules[f"{package}.state"] = models.state_module
+        sys.modules[f"{package}.context"] = models.context_module
     for name, info in page.functions.items() if functions else ():
         try:
             module = importlib.import_module(f"{package}.scripts.{info.module}")
@@ -126,13 +101,12 @@ def load(page: Page, root: Path, *, functions: bool = True) -> LoadedPage:
                 user_traceback(error, root),
             ) from error
         loaded[name] = getattr(module, name)
-    context_class = context_module.Context
     return LoadedPage(
         page=page,
-        state=state_module.State,
-        context=context_class,
+        state=models.state,
+        context=models.context,
         functions=loaded,
-        blank_context=context_class().model_dump(mode="json"),
+        blank_context=models.context().model_dump(mode="json"),
     )
 
 

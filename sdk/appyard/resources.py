@@ -25,6 +25,15 @@ API_VERSION = f"{GROUP}/{VERSION}"
 DURATION = r"^([0-9]+(ms|s|m|h))+$"
 GIT_URL = r"^(https?://|ssh://|git@)[^\s]+$"
 DNS_NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+# A folder inside the checkout: relative, segments of anything but "/" and never "..", e.g. "." or "apps/tools".
+# (No lookahead: the API server checks patterns with Go's RE2.) The operator also checks that the folder,
+# symlinks resolved, stays inside the checkout.
+_SEGMENT = r"(\.|\.?[^/.\x00-\x1f][^/\x00-\x1f]*|\.\.[^/\x00-\x1f]+)"
+REPO_PATH = rf"^{_SEGMENT}(/{_SEGMENT})*/?$"
+# A branch, tag or commit (git check-ref-format, narrowed): never starting with "-" (git would read an option),
+# no "..", no leading or trailing "." in a component, none of ~^:?*[\ space or "@{".
+_REF_PART = r"[A-Za-z0-9_+,=@-]+(\.[A-Za-z0-9_+,=@-]+)*"
+GIT_REF = rf"^[A-Za-z0-9_+,=@][A-Za-z0-9_+,=@-]*(\.[A-Za-z0-9_+,=@-]+)*(/{_REF_PART})*$"
 
 
 class Resource(BaseModel):
@@ -45,8 +54,21 @@ class GitSource(Resource):
     url: str = Field(
         description="Repository URL: https://…, ssh://… or git@host:path.", pattern=GIT_URL, max_length=2048
     )
-    ref: str = Field("main", description="Branch, tag or full commit SHA to follow.", min_length=1, max_length=255)
-    path: str = Field(".", description="Folder of the workspace inside the repository.", max_length=1024)
+    ref: str = Field(
+        "main",
+        description="Branch, tag or full commit SHA to follow (git ref rules; never starting with `-`).",
+        min_length=1,
+        max_length=255,
+        pattern=GIT_REF,
+    )
+    path: str = Field(
+        ".",
+        description="Folder of the workspace inside the repository: relative, without `..` (symlinks must not lead "
+        "out of the repository either).",
+        min_length=1,
+        max_length=1024,
+        pattern=REPO_PATH,
+    )
     interval: str = Field(
         "1m", description="How often to check the ref for new commits (e.g. 30s, 5m, 1h).", pattern=DURATION
     )

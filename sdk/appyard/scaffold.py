@@ -12,7 +12,7 @@ from pathlib import Path
 from . import atomic, codegen
 from .catalog.blocks import Widget
 from .catalog.components import Button, Input, Text
-from .errors import AppyardError, PropertiesInvalid, shown
+from .errors import AlreadyExists, BadName, PropertiesInvalid, shown
 from .properties import AppEntry, AppProperties, PageEntry, PageProperties, WorkspaceProperties, dumps
 from .scripts import SCRIPTS_DIR
 from .validation import validate_model
@@ -34,10 +34,6 @@ def {function}(state: State, context: Context) -> Context:
 '''
 
 
-class AlreadyExists(AppyardError):
-    """An app or page of that name exists already."""
-
-
 def starter_page(label: str | None = None) -> PageProperties:
     """The properties of a new page: a form with a name input and a greet button."""
     return PageProperties(
@@ -55,10 +51,6 @@ def starter_page(label: str | None = None) -> PageProperties:
             )
         ],
     )
-
-
-class BadName(AppyardError):
-    """A name that cannot be used for an app or a page."""
 
 
 def _check_name(model: type[AppEntry] | type[PageEntry], name: str, what: str) -> None:

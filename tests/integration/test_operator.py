@@ -243,7 +243,7 @@ def test_tools_are_built() -> None:
 
 
 def test_the_api_server_refuses_bad_workspaces(kube: Client, control_plane: ControlPlane) -> None:
-    """Validation lives in the CRD's schema: a bad git URL or interval never reaches the operator."""
+    """Validation lives in the CRD's schema: a bad git URL, interval, path or ref never reaches the operator."""
     good = _workspace_object("checked", "https://git.example.com/team/tools.git", "builds", "nats://nats:4222")
     create(kube, good, namespace="default", dry_run=True)
     for field, value, expected in (
@@ -251,6 +251,9 @@ def test_the_api_server_refuses_bad_workspaces(kube: Client, control_plane: Cont
         ("url", "not a url", "spec.git.url"),
         ("interval", "5 minutes", "spec.git.interval"),
         ("interval", "", "spec.git.interval"),
+        ("path", "../other-team", "spec.git.path"),
+        ("path", "/etc", "spec.git.path"),
+        ("ref", "--upload-pack=touch /tmp/owned", "spec.git.ref"),
     ):
         bad = json.loads(json.dumps(good))
         bad["spec"]["git"][field] = value
@@ -331,6 +334,26 @@ def test_a_failed_build_stalls_the_app_with_the_builders_output(setup: Setup) ->
     assert len(failed) == 3  # the first try and two retries
     # The other app needs no build and is not held up.
     assert eventually(lambda: setup.image("orders"), 30, "orders's Deployment") == BASE_IMAGE
+
+
+def test_a_symlink_out_of_the_repository_stalls_the_workspace(setup: Setup) -> None:
+    """A committed symlink that leads out of the checkout (here: to the operator's service-account token) is
+    never followed or packed: the Workspace stalls with the reason and the Apps keep their revision."""
+    setup.create_workspace("apps")
+    eventually(lambda: len(setup.objects(App)) == 2, 60, "the Apps")
+    first = setup.get(Workspace, "apps")["status"]["revision"]
+    (setup.workspace / "orders" / "token").symlink_to("/var/run/secrets/kubernetes.io/serviceaccount/token")
+    setup.push("a link to the operator's token")
+
+    def stalled() -> dict[str, Any] | None:
+        conditions = (setup.get(Workspace, "apps").get("status") or {}).get("conditions") or []
+        found = [item for item in conditions if item["type"] == "Stalled" and item["status"] == "True"]
+        return found[0] if found and found[0]["reason"] == "PathOutsideRepository" else None
+
+    condition = eventually(stalled, 60, "the Workspace to stall")
+    assert "orders/token is a symlink that leads out of the repository" in condition["message"], condition
+    assert setup.get(Workspace, "apps")["status"]["revision"] == first
+    assert {app["spec"]["revision"] for app in setup.objects(App)} == {first}
 
 
 def test_private_repositories_need_the_credentials_secret(setup: Setup, git_server: GitServer) -> None:

@@ -172,7 +172,7 @@ def test_processes_a_run_started_do_not_outlive_it(lab_stack: Stack) -> None:
         ({"function": "echo", "state": {"form": {"colour": "red"}}}, 422, "invalid_state", "form.colour"),
         ({"function": "echo", "state": {"nowhere": {}}}, 422, "invalid_state", "nowhere"),
         ({"state": {}}, 422, "invalid_request", "function"),
-        ({"function": "echo", "state": {"form": {"text": "x" * 3_000_000}}}, 422, "invalid_request", "limit"),
+        ({"function": "echo", "state": {"form": {"text": "x" * 3_000_000}}}, 413, "too_large", "limit_bytes"),
         ({"function": "fly", "state": {}}, 404, "not_found", "functions: bad_context, boom"),
     ],
 )

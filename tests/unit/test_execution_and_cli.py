@@ -12,8 +12,7 @@ from typer.testing import CliRunner
 
 from appyard import execution, workspace
 from appyard.cli import app
-from appyard.errors import FunctionFailed, NotFound
-from appyard.execution import ContextInvalid, ModelsStale, StateInvalid
+from appyard.errors import ContextInvalid, FunctionFailed, ModelsStale, NotFound, StateInvalid
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 

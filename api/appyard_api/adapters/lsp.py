@@ -15,13 +15,50 @@ import contextlib
 import json
 import os
 import sys
+from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
+from ..errors import LanguageServersBusy
+
 VIRTUAL_ROOT = "file:///page/"
 _MODEL_ATTRIBUTES = frozenset(name for name in dir(BaseModel) if not name.startswith("_"))
+
+
+class LanguageServerPool:
+    """Caps the pylsp processes of an API process, in all and per person (each costs ~50-100 MB and a core
+    while it indexes); a session over a cap is refused with the reason, never queued."""
+
+    def __init__(self, max_processes: int, max_per_user: int) -> None:
+        self.max_processes = max_processes
+        self.max_per_user = max_per_user
+        self._by_user: Counter[str] = Counter()
+
+    @property
+    def running(self) -> int:
+        return sum(self._by_user.values())
+
+    @contextlib.contextmanager
+    def lease(self, user: str) -> Iterator[None]:
+        """Hold one process slot for ``user`` (one event loop: no lock needed); raises LanguageServersBusy."""
+        if self.running >= self.max_processes:
+            raise LanguageServersBusy(
+                f"editor busy: {self.running} sessions open on this server (its limit); try again later"
+            )
+        if self._by_user[user] >= self.max_per_user:
+            raise LanguageServersBusy(
+                f"editor busy: you have {self._by_user[user]} sessions open (the limit); close one"
+            )
+        self._by_user[user] += 1
+        try:
+            yield
+        finally:
+            self._by_user[user] -= 1
+            if not self._by_user[user]:
+                del self._by_user[user]
 
 
 class LanguageServer:

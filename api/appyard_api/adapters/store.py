@@ -1,43 +1,35 @@
 """Where the API reads apps and pages from, and how it saves properties and scripts (local mode: files).
 
 The store keeps the last scan of the workspace and rescans when files change (checked at most every
-``recheck_seconds``, so the run path pays nothing most of the time). Pages' generated State/Context models
-are imported straight from their files — they contain only classes, never user code — and cached by their
-digest, so a regenerated page is picked up without a restart.
+``recheck_seconds``, so the run path pays nothing most of the time). Pages' State/Context classes are
+built from our generator's output for their properties, never imported from the page's files, which anyone
+who can push to the workspace's repository writes (DESIGN §7); see :mod:`appyard.generated`. A committed
+``state.py``/``context.py`` that differs from that output is regenerated in local mode and refused (a problem
+of the page) in a read-only store.
 """
 
 from __future__ import annotations
 
 import ast
 import hashlib
-import importlib.util
+import logging
 import os
-import sys
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-from pydantic import BaseModel
-
-from appyard import atomic, codegen, scaffold
-from appyard.errors import Issue, NotFound, PropertiesInvalid
+from appyard import atomic, codegen, generated, scaffold
+from appyard.errors import AppyardError, BadName, Issue, NotFound, PropertiesInvalid
+from appyard.generated import PageModels
 from appyard.properties import Access, dumps
 from appyard.scripts import SCRIPTS_DIR, functions_in
 from appyard.validation import validate_page
 from appyard.workspace import App, Page, Workspace, scan
 
-from ..errors import Forbidden, RequestInvalid
+from ..errors import ReadOnly
 
-
-@dataclass(frozen=True)
-class PageModels:
-    """A page's generated classes, imported in this process."""
-
-    state: type[BaseModel]
-    context: type[BaseModel]
+log = logging.getLogger("appyard.api.store")
 
 
 def _fingerprint(root: Path) -> tuple[tuple[str, int, int], ...]:
@@ -64,7 +56,6 @@ class FileStore:
         self._fingerprint: tuple[tuple[str, int, int], ...] = ()
         self._workspace: Workspace | None = None
         self._issues: list[Issue] = []
-        self._models: dict[tuple[str, str, str], PageModels] = {}
         self._by_page: dict[int, tuple[Page, PageModels]] = {}
 
     async def start(self) -> None:
@@ -131,36 +122,37 @@ class FileStore:
         return list(self._workspace.pages()) if self._workspace is not None else []
 
     def _load_models(self, page: Page) -> PageModels:
-        digest = codegen.source_digest(page.properties)
-        cache_key = (page.app, page.name, digest)
-        cached = self._models.get(cache_key)
-        if cached is not None:
-            return cached
-        state = self._import(page, codegen.STATE_FILE, digest).State
-        context = self._import(page, codegen.CONTEXT_FILE, digest).Context
-        models = PageModels(state=state, context=context)
-        self._models[cache_key] = models
-        return models
+        source = generated.source(page.properties)
+        problems = generated.differences(page.dir, source, self._shown)
+        if problems and self.read_only is not None:
+            with self._lock:
+                self._issues += [issue for issue in problems if issue not in self._issues]
+            raise PropertiesInvalid(problems)
+        if problems:
+            # Local mode: edited outside the Studio or `appyard gen` not run; the files are ours to rewrite.
+            codegen.write(page.dir, source)
+        return generated.models(source)
 
-    def _import(self, page: Page, file: str, digest: str) -> ModuleType:
-        path = page.dir / file
-        if not path.is_file() or f"# source: {digest}" not in path.read_text(encoding="utf-8"):
-            # Models are stale or missing (edited outside the Studio, `appyard gen` not run): regenerate.
-            codegen.write(page.dir, codegen.generate(page.properties))
-        name = f"_appyard_models.{page.app}.{page.name}.{path.stem}_{digest.removeprefix('sha256:')}"
-        spec = importlib.util.spec_from_file_location(name, path)
-        if spec is None or spec.loader is None:
-            raise NotFound(f"cannot import {path}")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module  # pydantic resolves the module's annotations through sys.modules
-        spec.loader.exec_module(module)
-        return module
+    def warm_models(self) -> None:
+        """Generate every page's models ahead of the first request (off the event loop; ~50–400 ms a page)."""
+        try:
+            pages = list(self.workspace().pages())
+        except PropertiesInvalid:  # the workspace's own properties.json is broken: nothing to warm
+            return
+        for page in pages:
+            try:
+                generated.page_models(page.properties)
+            except AppyardError as error:  # the page's own request reports it
+                log.warning("models of %s/%s: %s", page.app, page.name, error)
+
+    def _shown(self, path: Path) -> str:
+        return os.path.relpath(path, self.root.parent)
 
     # -- saving -----------------------------------------------------------------------------------------
 
     def _writable(self) -> None:
         if self.read_only is not None:
-            raise Forbidden(self.read_only)
+            raise ReadOnly(self.read_only)
 
     def save_properties(self, app: str, page: str, data: Any) -> Page:
         """Validate page properties, then write properties.json and both models in one atomic step."""
@@ -176,7 +168,7 @@ class FileStore:
     def script_path(self, app: str, page: str, name: str) -> Path:
         stem = name.removesuffix(".py")
         if not (stem.isidentifier() and stem.isascii()):
-            raise RequestInvalid(f"{name!r} is not a script name: use letters, digits and underscores")
+            raise BadName(f"{name!r} is not a script name: use letters, digits and underscores")
         return self.page(app, page).dir / SCRIPTS_DIR / f"{stem}.py"
 
     def read_script(self, app: str, page: str, name: str) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from fastapi import APIRouter, Request
 
 from appyard.audit import AuditEntry
@@ -11,8 +13,9 @@ from appyard.workspace import App, Page
 
 from ..adapters.store import FileStore
 from ..deps import AuditDep, CurrentUser, StoreDep
-from ..errors import RequestInvalid
+from ..errors import RequestInvalid, responses
 from ..identity import allowed, authorize, require_admin
+from ..params import AppName, PageName, ScriptName
 from ..schemas import (
     AppCreate,
     AppPublic,
@@ -25,7 +28,7 @@ from ..schemas import (
     ScriptUpdate,
 )
 
-router = APIRouter(prefix="/api/apps", tags=["apps"])
+router = APIRouter(prefix="/api/apps", tags=["apps"], responses=responses(401, 403, 404, 422, 500))
 
 
 def _summary(app: App) -> AppSummary:
@@ -72,7 +75,7 @@ async def list_apps(identity: CurrentUser, store: StoreDep) -> list[AppSummary]:
     ]
 
 
-@router.post("", response_model=AppPublic, status_code=201)
+@router.post("", response_model=AppPublic, status_code=201, responses=responses(409, 413, 415))
 async def create_app(create: AppCreate, identity: CurrentUser, store: StoreDep, audit: AuditDep) -> AppPublic:
     """A new app with a starter page; only workspace admins may create apps."""
     require_admin(identity, "create apps")
@@ -81,9 +84,9 @@ async def create_app(create: AppCreate, identity: CurrentUser, store: StoreDep, 
     return await get_app(create.name, identity, store)
 
 
-@router.post("/{app}/pages", response_model=PagePublic, status_code=201)
+@router.post("/{app}/pages", response_model=PagePublic, status_code=201, responses=responses(409, 413, 415))
 async def create_page(
-    app: str, create: PageCreate, identity: CurrentUser, store: StoreDep, audit: AuditDep
+    app: AppName, create: PageCreate, identity: CurrentUser, store: StoreDep, audit: AuditDep
 ) -> PagePublic:
     """A new starter page: a widget with an input and a button bound to a starter function."""
     authorize(identity, "edit", app, store.app(app).properties)
@@ -93,27 +96,32 @@ async def create_page(
 
 
 @router.get("/{app}", response_model=AppPublic)
-async def get_app(app: str, identity: CurrentUser, store: StoreDep) -> AppPublic:
+async def get_app(app: AppName, identity: CurrentUser, store: StoreDep) -> AppPublic:
     found = store.app(app)
     authorize(identity, "use", app, found.properties)
     return AppPublic(**_summary(found).model_dump(), properties=found.properties.model_dump(mode="json"))
 
 
 @router.get("/{app}/pages/{page}", response_model=PagePublic)
-async def get_page(app: str, page: str, identity: CurrentUser, store: StoreDep) -> PagePublic:
+async def get_page(app: AppName, page: PageName, identity: CurrentUser, store: StoreDep) -> PagePublic:
     """A page's properties, its State and Context JSON schemas, and its functions."""
     authorize(identity, "use", app, store.app(app).properties)
     return _page(store, store.page(app, page))
 
 
-@router.put("/{app}/pages/{page}/properties", response_model=PagePublic)
+@router.put(
+    "/{app}/pages/{page}/properties",
+    response_model=PagePublic,
+    responses=responses(413, 415),
+    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}},
+)
 async def put_properties(
-    app: str, page: str, request: Request, identity: CurrentUser, store: StoreDep, audit: AuditDep
+    app: AppName, page: PageName, request: Request, identity: CurrentUser, store: StoreDep, audit: AuditDep
 ) -> PagePublic:
     """Validate, save and regenerate the page's models, all or nothing; 422 lists every problem."""
     authorize(identity, "edit", app, store.app(app).properties)
     try:
-        data = await request.json()
+        data = json.loads(await request.body())  # BodyLimits caps what this reads (see ..limits)
     except ValueError as error:
         raise RequestInvalid(f"the body is not JSON: {error}") from None
     saved = store.save_properties(app, page, data)
@@ -121,8 +129,10 @@ async def put_properties(
     return _page(store, saved)
 
 
-@router.put("/{app}/access", response_model=AppPublic)
-async def put_access(app: str, access: Access, identity: CurrentUser, store: StoreDep, audit: AuditDep) -> AppPublic:
+@router.put("/{app}/access", response_model=AppPublic, responses=responses(413, 415))
+async def put_access(
+    app: AppName, access: Access, identity: CurrentUser, store: StoreDep, audit: AuditDep
+) -> AppPublic:
     """Replace who may use, edit and own the app (owners only; in cluster mode access changes by git push)."""
     authorize(identity, "own", app, store.app(app).properties)
     store.save_access(app, access)
@@ -133,7 +143,9 @@ async def put_access(app: str, access: Access, identity: CurrentUser, store: Sto
 
 
 @router.get("/{app}/pages/{page}/scripts/{name}", response_model=ScriptPublic)
-async def get_script(app: str, page: str, name: str, identity: CurrentUser, store: StoreDep) -> ScriptPublic:
+async def get_script(
+    app: AppName, page: PageName, name: ScriptName, identity: CurrentUser, store: StoreDep
+) -> ScriptPublic:
     authorize(identity, "edit", app, store.app(app).properties)
     source = store.read_script(app, page, name)
     stem = name.removesuffix(".py")
@@ -141,9 +153,15 @@ async def get_script(app: str, page: str, name: str, identity: CurrentUser, stor
     return ScriptPublic(name=stem, source=source, functions=functions)
 
 
-@router.put("/{app}/pages/{page}/scripts/{name}", response_model=ScriptPublic)
+@router.put("/{app}/pages/{page}/scripts/{name}", response_model=ScriptPublic, responses=responses(413, 415))
 async def put_script(
-    app: str, page: str, name: str, update: ScriptUpdate, identity: CurrentUser, store: StoreDep, audit: AuditDep
+    app: AppName,
+    page: PageName,
+    name: ScriptName,
+    update: ScriptUpdate,
+    identity: CurrentUser,
+    store: StoreDep,
+    audit: AuditDep,
 ) -> ScriptPublic:
     """Save a script (it must parse); returns the functions it now defines."""
     authorize(identity, "edit", app, store.app(app).properties)

@@ -9,11 +9,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from ..deps import AuditDep, CurrentUser, StoreDep
-from ..errors import Forbidden
+from ..errors import Forbidden, responses
 from ..identity import Identity, allowed, authorize, require_admin
 from ..services.audit import AuditSlice, utc
 
-router = APIRouter(prefix="/api", tags=["audit"])
+router = APIRouter(prefix="/api", tags=["audit"], responses=responses(401, 403, 404, 422, 500, 503))
 
 _DAY = 86400.0
 

@@ -10,8 +10,9 @@ from fastapi import APIRouter
 from appyard.catalog import catalog_schema
 
 from ..deps import CurrentUser
+from ..errors import responses
 
-router = APIRouter(prefix="/api", tags=["catalog"])
+router = APIRouter(prefix="/api", tags=["catalog"], responses=responses(401, 500))
 
 
 @router.get("/components")

@@ -10,11 +10,11 @@ from appyard.errors import PropertiesInvalid
 
 from .. import __version__
 from ..deps import AuthenticatorDep, CurrentUser, DispatcherDep, StoreDep
-from ..errors import ApiError
+from ..errors import ApiError, responses
 from ..identity import require_admin
 from ..schemas import HealthPublic
 
-router = APIRouter(prefix="/api", tags=["health"])
+router = APIRouter(prefix="/api", tags=["health"], responses=responses(401, 500))
 
 
 @router.get("/health", response_model=HealthPublic, responses={503: {"model": HealthPublic}})

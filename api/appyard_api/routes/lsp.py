@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import time
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
-from fastapi.responses import JSONResponse
 
 from appyard.errors import NotFound, PropertiesInvalid
 
 from ..adapters.lsp import LanguageServer
-from ..deps import AuthenticatorDep, SettingsDep, StoreDep
-from ..errors import ApiError, Forbidden, body
+from ..deps import AuthenticatorDep, LanguageServersDep, SettingsDep, StoreDep
+from ..errors import ApiError, Forbidden, LanguageServersBusy, ReadOnly, response
 from ..identity import authorize
+from ..params import AppName, PageName
+from ..settings import ApiSettings
+
+TRY_AGAIN_LATER = 1013  # the WebSocket close code for a temporary refusal
 
 router = APIRouter()
 
@@ -21,11 +26,12 @@ router = APIRouter()
 @router.websocket("/api/lsp/{app}/{page}")
 async def language_server(
     websocket: WebSocket,
-    app: str,
-    page: str,
+    app: AppName,
+    page: PageName,
     authenticator: AuthenticatorDep,
     store: StoreDep,
     settings: SettingsDep,
+    pool: LanguageServersDep,
 ) -> None:
     """Relay JSON-RPC messages between the editor and a pylsp process rooted at the page folder (editors only)."""
     try:
@@ -34,20 +40,39 @@ async def language_server(
         if store.read_only is not None:
             raise Forbidden(store.read_only)
         found = store.page(app, page)
-    except (ApiError, NotFound, PropertiesInvalid) as error:
+    except (ApiError, ReadOnly, NotFound, PropertiesInvalid) as error:
         await _refuse(websocket, error)
         return
-    server = LanguageServer(found.dir, store.root, settings.cache_dir / "jedi")
     await websocket.accept()
+    try:
+        with pool.lease(identity.name):
+            await _relay(websocket, LanguageServer(found.dir, store.root, settings.cache_dir / "jedi"), settings)
+    except LanguageServersBusy as busy:
+        await websocket.close(code=TRY_AGAIN_LATER, reason=str(busy)[:120])
+
+
+async def _relay(websocket: WebSocket, server: LanguageServer, settings: ApiSettings) -> None:
     await server.start()
+    idle = settings.lsp_idle_seconds
+    last = time.monotonic()  # the last message either way
 
     async def to_server() -> None:
+        nonlocal last
         with contextlib.suppress(WebSocketDisconnect):
-            while True:
-                await server.send(await websocket.receive_text())
+            while (remaining := last + idle - time.monotonic()) > 0:
+                try:
+                    message = await asyncio.wait_for(websocket.receive_text(), remaining)
+                except TimeoutError:
+                    continue  # the server may have spoken meanwhile
+                last = time.monotonic()
+                await server.send(message)
+            # An editor left open in a forgotten tab: free its process.
+            await websocket.close(code=1000, reason=f"closed after {idle:.0f} s without activity; reopen to continue")
 
     async def to_editor() -> None:
+        nonlocal last
         while (message := await server.receive()) is not None:
+            last = time.monotonic()
             await websocket.send_text(message)
 
     tasks = [asyncio.create_task(to_server()), asyncio.create_task(to_editor())]
@@ -62,16 +87,10 @@ async def language_server(
 
 
 async def _refuse(websocket: WebSocket, error: Exception) -> None:
-    """Answer the handshake with the error's status and body (401, 403, 404) instead of accepting."""
-    if isinstance(error, ApiError):
-        status, payload = error.status, body(error.code, error.message, error.details)
-    else:
-        status, payload = (
-            (404, body("not_found", str(error)))
-            if isinstance(error, NotFound)
-            else (422, body("invalid_properties", str(error)))
-        )
+    """Answer the handshake with the error's status and body (401, 403, 404, 422) instead of accepting."""
+    answer = response(error)
     if "websocket.http.response" in websocket.scope.get("extensions", {}):
-        await websocket.send_denial_response(JSONResponse(payload, status_code=status))
+        await websocket.send_denial_response(answer)
     else:
-        await websocket.close(code=1008, reason=payload["message"][:120])
+        message = json.loads(answer.body).get("message", "refused")
+        await websocket.close(code=1008, reason=str(message)[:120])

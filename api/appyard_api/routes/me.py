@@ -5,10 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from ..deps import AuthenticatorDep, CurrentUser, SettingsDep, StoreDep
+from ..errors import responses
 from ..identity import roles_on
 from ..schemas import MePublic
 
-router = APIRouter(prefix="/api", tags=["me"])
+router = APIRouter(prefix="/api", tags=["me"], responses=responses(401, 500, 503))
 
 
 @router.get("/me", response_model=MePublic)

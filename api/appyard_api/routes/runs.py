@@ -9,20 +9,22 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from ..deps import CurrentUser, RunServiceDep
+from ..errors import responses
+from ..params import AppName, PageName, RunId
 from ..schemas import RunAccepted, RunCreate, RunPublic
 
-router = APIRouter(prefix="/api", tags=["runs"])
+router = APIRouter(prefix="/api", tags=["runs"], responses=responses(401, 403, 404, 422, 500, 503))
 
 
 @router.post(
     "/apps/{app}/pages/{page}/runs",
     response_model=RunPublic,
-    responses={202: {"model": RunAccepted}},
+    responses={202: {"model": RunAccepted}, **responses(413, 415)},
     openapi_extra={"requestBody": {"content": {"application/json": {"schema": RunCreate.model_json_schema()}}}},
 )
 async def start_run(
-    app: str,
-    page: str,
+    app: AppName,
+    page: PageName,
     request: Request,
     identity: CurrentUser,
     service: RunServiceDep,
@@ -36,19 +38,25 @@ async def start_run(
 
 
 @router.get("/runs/{run_id}", response_model=RunPublic)
-async def get_run(run_id: str, identity: CurrentUser, service: RunServiceDep) -> RunPublic:
+async def get_run(run_id: RunId, identity: CurrentUser, service: RunServiceDep) -> RunPublic:
     """The run's result when it has finished, else its status."""
     return await service.status(identity, run_id)
 
 
-@router.delete("/runs/{run_id}", response_model=RunPublic)
-async def cancel_run(run_id: str, identity: CurrentUser, service: RunServiceDep) -> RunPublic:
+@router.delete("/runs/{run_id}", response_model=RunPublic, responses=responses(409))
+async def cancel_run(run_id: RunId, identity: CurrentUser, service: RunServiceDep) -> RunPublic:
     """Cancel a queued or running run (a finished run keeps its result)."""
     return await service.cancel(identity, run_id)
 
 
-@router.get("/runs/{run_id}/events")
-async def run_events(run_id: str, request: Request, identity: CurrentUser, service: RunServiceDep) -> StreamingResponse:
+@router.get(
+    "/runs/{run_id}/events",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "The run's events."}},
+)
+async def run_events(
+    run_id: RunId, request: Request, identity: CurrentUser, service: RunServiceDep
+) -> StreamingResponse:
     """Server-sent events: status changes, output and progress, from the start of the run to its end."""
     run = await service.readable(identity, run_id)
 

@@ -15,10 +15,11 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from ..auth.errors import SignInFailed
 from ..auth.sessions import CSRF_COOKIE, SESSION_COOKIE, SIGN_IN_COOKIE, Cookies, Session, SignIn, safe_next
 from ..deps import AuthenticatorDep, SettingsDep
+from ..errors import responses
 from ..schemas import SignedOut
 from ..settings import ApiSettings
 
-router = APIRouter(prefix="/api/auth", tags=["auth"])
+router = APIRouter(prefix="/api/auth", tags=["auth"], responses=responses(401, 403, 404, 422, 500, 503))
 
 _CALLBACK = "/api/auth/callback"
 

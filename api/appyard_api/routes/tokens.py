@@ -10,11 +10,11 @@ from appyard.audit import AuditEntry
 
 from ..auth.tokens import TokenRecord
 from ..deps import AuditDep, CurrentUser, SettingsDep, TokenServiceDep
-from ..errors import Forbidden, RequestInvalid
+from ..errors import Forbidden, RequestInvalid, responses
 from ..identity import Identity, TokenScope
 from ..schemas import TokenCreate, TokenCreated, TokenPublic
 
-router = APIRouter(prefix="/api/tokens", tags=["tokens"])
+router = APIRouter(prefix="/api/tokens", tags=["tokens"], responses=responses(401, 403, 422, 500, 503))
 
 TokenId = Annotated[str, Path(pattern=r"^[0-9a-f]{16}$", description="The token's id (ayt_<id>_…).")]
 
@@ -38,7 +38,7 @@ def _not_by_token(identity: Identity) -> None:
         raise Forbidden("API tokens cannot manage API tokens; sign in as their owner")
 
 
-@router.post("", response_model=TokenCreated, status_code=201)
+@router.post("", response_model=TokenCreated, status_code=201, responses=responses(413, 415))
 async def create_token(
     create: TokenCreate, identity: CurrentUser, tokens: TokenServiceDep, settings: SettingsDep, audit: AuditDep
 ) -> TokenCreated:

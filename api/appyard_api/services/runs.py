@@ -7,15 +7,14 @@ from collections import OrderedDict
 
 from pydantic import ValidationError
 
-from appyard.errors import Issue, NotFound
-from appyard.execution import StateInvalid
+from appyard.errors import Issue, NotFound, StateInvalid
 from appyard.runs import RunRequest, RunResult, RunStatus, new_run_id
 from appyard.validation import format_path
 
 from .. import metrics
 from ..adapters.dispatch import Dispatcher
 from ..adapters.store import FileStore
-from ..errors import Conflict, Forbidden, RequestInvalid, Unavailable
+from ..errors import Conflict, Forbidden, RequestInvalid, TooLarge, Unavailable
 from ..identity import Identity, allowed, authorize
 from ..schemas import RunCreate, RunPublic
 from ..settings import ApiSettings
@@ -46,7 +45,7 @@ class RunService:
     def _parse(self, body: bytes) -> RunCreate:
         if len(body) > self.settings.max_request_bytes:
             metrics.REJECTED.labels("too_large").inc()
-            raise RequestInvalid(
+            raise TooLarge(
                 f"the request is {len(body)} bytes; the limit is {self.settings.max_request_bytes}",
                 [{"path": "$", "message": "request too large", "limit_bytes": self.settings.max_request_bytes}],
             )

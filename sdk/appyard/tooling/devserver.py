@@ -30,15 +30,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import brokerauth, codegen
-from ..errors import AppyardError, PropertiesInvalid, shown
+from ..errors import DevError, PropertiesInvalid, shown
 from ..workspace import PROPERTIES, load_page, scan
 
 _PR_SET_PDEATHSIG = 1
 _STOP_GRACE = 10.0
-
-
-class DevError(AppyardError):
-    """appyard dev cannot start (a busy port, a missing program)."""
 
 
 @dataclass
