@@ -92,5 +92,5 @@ async def _refuse(websocket: WebSocket, error: Exception) -> None:
     if "websocket.http.response" in websocket.scope.get("extensions", {}):
         await websocket.send_denial_response(answer)
     else:
-        message = json.loads(answer.body).get("message", "refused")
+        message = json.loads(bytes(answer.body)).get("message", "refused")
         await websocket.close(code=1008, reason=str(message)[:120])

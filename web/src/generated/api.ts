@@ -15,7 +15,7 @@ export interface paths {
         put?: never;
         /**
          * Create App
-         * @description A new app with a starter page; only developers may create apps.
+         * @description A new app with a starter page; only workspace admins may create apps.
          */
         post: operations["create_app_api_apps_post"];
         delete?: never;
@@ -34,6 +34,26 @@ export interface paths {
         /** Get App */
         get: operations["get_app_api_apps__app__get"];
         put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/apps/{app}/access": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Put Access
+         * @description Replace who may use, edit and own the app (owners only; in cluster mode access changes by git push).
+         */
+        put: operations["put_access_api_apps__app__access_put"];
         post?: never;
         delete?: never;
         options?: never;
@@ -142,6 +162,86 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read Audit
+         * @description Audit entries in time order. Owners of an app read its entries; admins read every entry.
+         */
+        get: operations["read_audit_api_audit_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Callback
+         * @description The issuer sends the browser back here with a code; the session starts and the browser returns.
+         */
+        get: operations["callback_api_auth_callback_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Login
+         * @description Start a sign-in at the issuer (oidc mode); in other modes there is nothing to do: back to ``next``.
+         */
+        get: operations["login_api_auth_login_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Logout
+         * @description Forget the browser's session (its cookies); the issuer's own session is the issuer's to end.
+         */
+        post: operations["logout_api_auth_logout_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/components": {
         parameters: {
             query?: never;
@@ -171,9 +271,26 @@ export interface paths {
         };
         /**
          * Health
-         * @description Whether the API can serve runs: NATS connected and the workspace readable.
+         * @description Whether the API can serve runs: NATS connected. Public (for probes); details only for signed-in callers.
          */
         get: operations["health_api_health_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Me */
+        get: operations["me_api_me_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -226,10 +343,81 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Tokens
+         * @description Your tokens (an admin sees everybody's).
+         */
+        get: operations["list_tokens_api_tokens_get"];
+        put?: never;
+        /**
+         * Create Token
+         * @description A token that acts as you, capped to ``role`` on ``apps``. Its value is in this answer only.
+         */
+        post: operations["create_token_api_tokens_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/tokens/{token_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke Token
+         * @description Revoke a token: it answers 401 from now on.
+         */
+        delete: operations["revoke_token_api_tokens__token_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * Access
+         * @description Who may do what with the app. Roles are cumulative: owners may edit, editors may use.
+         *
+         *     Workspace admins (the API's ``APPYARD_API_ADMIN_GROUPS``) own every app. An app that grants nothing is
+         *     open to admins only: nothing is open by default.
+         */
+        Access: {
+            /**
+             * Edit
+             * @description May also change pages and scripts, use the editor, and read every run.
+             * @default []
+             */
+            edit: string[];
+            /**
+             * Own
+             * @description May also change who has access to the app.
+             * @default []
+             */
+            own: string[];
+            /**
+             * Use
+             * @description May open the pages, run functions and read their own runs.
+             * @default []
+             */
+            use: string[];
+        };
         /** AppCreate */
         AppCreate: {
             /** Label */
@@ -265,6 +453,93 @@ export interface components {
             name: string;
             /** Pages */
             pages: components["schemas"]["PageSummary"][];
+        };
+        /**
+         * AuditEntry
+         * @description One recorded action. Only names and outcomes: never state values, output or script source.
+         */
+        AuditEntry: {
+            /**
+             * Action
+             * @enum {string}
+             */
+            action: "run" | "properties_saved" | "script_saved" | "app_created" | "page_created" | "access_changed" | "token_created" | "token_revoked" | "denied";
+            /**
+             * Actor
+             * @description Who acted (None: not known, e.g. a run's owner).
+             */
+            actor?: string | null;
+            /**
+             * App
+             * @description The app, or None for workspace-wide actions.
+             */
+            app?: string | null;
+            /**
+             * At
+             * @description Unix time (seconds) of the action.
+             */
+            at?: number;
+            /**
+             * Details
+             * @description A few facts about the action (counts, an attempt number); never user data.
+             */
+            details?: {
+                [key: string]: string | number | boolean;
+            };
+            /**
+             * Duration Ms
+             * @description For runs: time spent executing.
+             */
+            duration_ms?: number | null;
+            /**
+             * Error Kind
+             * @description Why a run failed, as a category (never its message).
+             */
+            error_kind?: ("exception" | "invalid_state" | "invalid_context" | "not_found" | "timeout" | "memory" | "cpu" | "crashed" | "gave_up" | "cancelled" | "load") | null;
+            /** Function */
+            function?: string | null;
+            /**
+             * Id
+             * @description Unique per action; the Nats-Msg-Id, so an entry written twice (two API replicas) is kept once.
+             */
+            id?: string;
+            /**
+             * Outcome
+             * @default ok
+             * @enum {string}
+             */
+            outcome: "ok" | "succeeded" | "failed" | "cancelled" | "denied";
+            /** Page */
+            page?: string | null;
+            /** Run Id */
+            run_id?: string | null;
+            /**
+             * Script
+             * @description The script's name (never its source).
+             */
+            script?: string | null;
+            /**
+             * Via
+             * @description How the action reached Appyard: api (an HTTP request), runner (a result), or the sign-in method once identities carry it.
+             * @default api
+             */
+            via: string;
+        };
+        /**
+         * AuditSlice
+         * @description Entries of one query, oldest first.
+         */
+        AuditSlice: {
+            /**
+             * Entries
+             * @description The latest `limit` matching entries, oldest first.
+             */
+            entries: components["schemas"]["AuditEntry"][];
+            /**
+             * More
+             * @description More entries matched than `limit`: narrow the time window or raise it.
+             */
+            more: boolean;
         };
         /**
          * ErrorPublic
@@ -303,22 +578,73 @@ export interface components {
         };
         /** HealthPublic */
         HealthPublic: {
-            /** Apps */
-            apps: number;
+            /**
+             * Apps
+             * @description Number of apps (only shown to signed-in callers).
+             */
+            apps?: number | null;
             /** Nats */
             nats: string;
             /**
              * Problems
-             * @description Problems found in the workspace (see `appyard validate`).
+             * @description Problems found in the workspace (see `appyard validate`; only shown to signed-in callers).
              */
-            problems: number;
+            problems?: number | null;
             /**
              * Status
              * @description ok, or degraded when NATS is unreachable (the response is then a 503).
              */
             status: string;
-            /** Version */
-            version: string;
+            /**
+             * Version
+             * @description API version (only shown to signed-in callers).
+             */
+            version?: string | null;
+        };
+        /**
+         * MePublic
+         * @description The caller, and what they may do.
+         */
+        MePublic: {
+            /**
+             * Admin
+             * @description Workspace admin: owns every app and may create apps.
+             */
+            admin: boolean;
+            /**
+             * Apps
+             * @description The caller's roles on each app they hold any role on.
+             */
+            apps: {
+                [key: string]: ("use" | "edit" | "own")[];
+            };
+            /**
+             * Auth
+             * @description How this API identifies callers.
+             * @enum {string}
+             */
+            auth: "local" | "oidc" | "proxy";
+            /** Email */
+            email: string | null;
+            /** Groups */
+            groups: string[];
+            /**
+             * Logout Url
+             * @description POST here to sign out (oidc mode), or null.
+             */
+            logout_url: string | null;
+            /** Name */
+            name: string;
+            /**
+             * Read Only
+             * @description Why pages cannot be changed through this API (cluster mode), or null.
+             */
+            read_only: string | null;
+            /**
+             * Via
+             * @description How this caller was identified (local, oidc, session, proxy, token).
+             */
+            via: string;
         };
         /** PageCreate */
         PageCreate: {
@@ -454,6 +780,101 @@ export interface components {
              */
             source: string;
         };
+        /** SignedOut */
+        SignedOut: {
+            /**
+             * Issuer Logout Url
+             * @description The issuer's end-session endpoint: visit it to end the sign-in at the issuer too.
+             */
+            issuer_logout_url: string | null;
+            /**
+             * Signed Out
+             * @default true
+             */
+            signed_out: boolean;
+        };
+        /**
+         * TokenCreate
+         * @description A new API token: the role it carries on some apps.
+         */
+        TokenCreate: {
+            /**
+             * Apps
+             * @description App names, or ["*"] for every app.
+             */
+            apps: string[];
+            /**
+             * Description
+             * @description What the token is for.
+             * @default
+             */
+            description: string;
+            /**
+             * Expires In Days
+             * @description Days until the token stops working.
+             * @default 30
+             */
+            expires_in_days: number;
+            /**
+             * Role
+             * @description Highest role the token carries (never more than its owner's).
+             * @default use
+             * @enum {string}
+             */
+            role: "use" | "edit" | "own";
+        };
+        /** TokenCreated */
+        TokenCreated: {
+            /** Apps */
+            apps: string[];
+            /** Created At */
+            created_at: number;
+            /** Description */
+            description: string;
+            /** Expires At */
+            expires_at: number;
+            /** Id */
+            id: string;
+            /** Owner */
+            owner: string;
+            /** Revoked */
+            revoked: boolean;
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "use" | "edit" | "own";
+            /**
+             * Token
+             * @description The token (ayt_<id>_<secret>); shown only now. Send it as a Bearer token.
+             */
+            token: string;
+        };
+        /**
+         * TokenPublic
+         * @description An API token as listed (never its secret).
+         */
+        TokenPublic: {
+            /** Apps */
+            apps: string[];
+            /** Created At */
+            created_at: number;
+            /** Description */
+            description: string;
+            /** Expires At */
+            expires_at: number;
+            /** Id */
+            id: string;
+            /** Owner */
+            owner: string;
+            /** Revoked */
+            revoked: boolean;
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "use" | "edit" | "own";
+        };
     };
     responses: never;
     parameters: never;
@@ -490,7 +911,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
-            /** @description The caller may not do this (or the store is read-only). */
+            /** @description The caller may not do this (or the store is read-only, or a cross-site write). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -559,7 +980,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
-            /** @description The caller may not do this (or the store is read-only). */
+            /** @description The caller may not do this (or the store is read-only, or a cross-site write). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -588,6 +1009,15 @@ export interface operations {
             };
             /** @description The body is over this route's size limit. */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The body is not application/json. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -645,7 +1075,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
-            /** @description The caller may not do this (or the store is read-only). */
+            /** @description The caller may not do this (or the store is read-only, or a cross-site write). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -656,6 +1086,96 @@ export interface operations {
             };
             /** @description No such app, page, script, function or run. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A parameter or the body is invalid; details lists every problem. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description An unexpected error; details holds an id that is in the API's log. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    put_access_api_apps__app__access_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The app's name (lowercase letters, digits, underscores). */
+                app: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Access"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AppPublic"];
+                };
+            };
+            /** @description Not signed in. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller may not do this (or the store is read-only, or a cross-site write). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description No such app, page, script, function or run. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The body is over this route's size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The body is not application/json. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -717,7 +1237,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
-            /** @description The caller may not do this (or the store is read-only). */
+            /** @description The caller may not do this (or the store is read-only, or a cross-site write). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -746,6 +1266,15 @@ export interface operations {
             };
             /** @description The body is over this route's size limit. */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The body is not application/json. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -805,7 +1334,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
-            /** @description The caller may not do this (or the store is read-only). */
+            /** @description The caller may not do this (or the store is read-only, or a cross-site write). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -879,7 +1408,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
-            /** @description The caller may not do this (or the store is read-only). */
+            /** @description The caller may not do this (or the store is read-only, or a cross-site write). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -899,6 +1428,15 @@ export interface operations {
             };
             /** @description The body is over this route's size limit. */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The body is not application/json. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -992,7 +1530,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
-            /** @description The caller may not do this (or the store is read-only). */
+            /** @description The caller may not do this (or the store is read-only, or a cross-site write). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1012,6 +1550,15 @@ export interface operations {
             };
             /** @description The body is over this route's size limit. */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The body is not application/json. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1082,7 +1629,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
-            /** @description The caller may not do this (or the store is read-only). */
+            /** @description The caller may not do this (or the store is read-only, or a cross-site write). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1158,7 +1705,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
-            /** @description The caller may not do this (or the store is read-only). */
+            /** @description The caller may not do this (or the store is read-only, or a cross-site write). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1185,6 +1732,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
+            /** @description The body is not application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
             /** @description A parameter or the body is invalid; details lists every problem. */
             422: {
                 headers: {
@@ -1196,6 +1752,323 @@ export interface operations {
             };
             /** @description An unexpected error; details holds an id that is in the API's log. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    read_audit_api_audit_get: {
+        parameters: {
+            query?: {
+                /** @description Only this app's entries (you must own it). */
+                app?: string | null;
+                /** @description Only this actor. */
+                user?: string | null;
+                /** @description From this time (ISO 8601; default: a day ago). */
+                since?: string | null;
+                /** @description Up to this time (ISO 8601; default: now). */
+                until?: string | null;
+                /** @description At most this many entries: the latest ones. */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditSlice"];
+                };
+            };
+            /** @description Not signed in. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller may not do this (or the store is read-only, or a cross-site write). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description No such app, page, script, function or run. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A parameter or the body is invalid; details lists every problem. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description An unexpected error; details holds an id that is in the API's log. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description NATS is unreachable or no runner serves the app yet; retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    callback_api_auth_callback_get: {
+        parameters: {
+            query?: {
+                code?: string | null;
+                state?: string | null;
+                error?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not signed in. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller may not do this (or the store is read-only, or a cross-site write). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description No such app, page, script, function or run. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A parameter or the body is invalid; details lists every problem. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description An unexpected error; details holds an id that is in the API's log. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description NATS is unreachable or no runner serves the app yet; retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    login_api_auth_login_get: {
+        parameters: {
+            query?: {
+                /** @description Local path to return to. */
+                next?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not signed in. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller may not do this (or the store is read-only, or a cross-site write). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description No such app, page, script, function or run. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A parameter or the body is invalid; details lists every problem. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description An unexpected error; details holds an id that is in the API's log. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description NATS is unreachable or no runner serves the app yet; retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    logout_api_auth_logout_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignedOut"];
+                };
+            };
+            /** @description Not signed in. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller may not do this (or the store is read-only, or a cross-site write). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description No such app, page, script, function or run. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A parameter or the body is invalid; details lists every problem. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description An unexpected error; details holds an id that is in the API's log. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description NATS is unreachable or no runner serves the app yet; retry later. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1292,6 +2165,53 @@ export interface operations {
             };
         };
     };
+    me_api_me_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MePublic"];
+                };
+            };
+            /** @description Not signed in. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description An unexpected error; details holds an id that is in the API's log. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description NATS is unreachable or no runner serves the app yet; retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
     get_run_api_runs__run_id__get: {
         parameters: {
             query?: never;
@@ -1322,7 +2242,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
-            /** @description The caller may not do this (or the store is read-only). */
+            /** @description The caller may not do this (or the store is read-only, or a cross-site write). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1399,7 +2319,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
-            /** @description The caller may not do this (or the store is read-only). */
+            /** @description The caller may not do this (or the store is read-only, or a cross-site write). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1485,7 +2405,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
-            /** @description The caller may not do this (or the store is read-only). */
+            /** @description The caller may not do this (or the store is read-only, or a cross-site write). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1496,6 +2416,226 @@ export interface operations {
             };
             /** @description No such app, page, script, function or run. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A parameter or the body is invalid; details lists every problem. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description An unexpected error; details holds an id that is in the API's log. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description NATS is unreachable or no runner serves the app yet; retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    list_tokens_api_tokens_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenPublic"][];
+                };
+            };
+            /** @description Not signed in. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller may not do this (or the store is read-only, or a cross-site write). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A parameter or the body is invalid; details lists every problem. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description An unexpected error; details holds an id that is in the API's log. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description NATS is unreachable or no runner serves the app yet; retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    create_token_api_tokens_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TokenCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenCreated"];
+                };
+            };
+            /** @description Not signed in. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller may not do this (or the store is read-only, or a cross-site write). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The body is over this route's size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The body is not application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A parameter or the body is invalid; details lists every problem. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description An unexpected error; details holds an id that is in the API's log. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description NATS is unreachable or no runner serves the app yet; retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    revoke_token_api_tokens__token_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The token's id (ayt_<id>_…). */
+                token_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenPublic"];
+                };
+            };
+            /** @description Not signed in. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller may not do this (or the store is read-only, or a cross-site write). */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
