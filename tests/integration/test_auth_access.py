@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import nats as nats_client
 import pytest
+from nats.aio.client import RawCredentials
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
@@ -139,9 +140,9 @@ def test_an_expired_token_is_refused(proxied: Api, nats: NatsServer) -> None:
     new_token(proxied, ALICE, ["lab"], "use")  # the API creates the bucket
 
     async def store() -> None:
-        client = await nats_client.connect(nats.url)
+        client = await nats_client.connect(nats.url, user_credentials=RawCredentials(nats.creds()))
         kv = await client.jetstream().key_value(TOKENS_BUCKET)
-        await kv.put(record.id, record.model_dump_json().encode())
+        await kv.put(f"local.{record.id}", record.model_dump_json().encode())  # keys are <namespace>.<id>
         await client.close()
 
     asyncio.run(store())

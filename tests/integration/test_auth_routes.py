@@ -61,6 +61,7 @@ NEEDS: dict[tuple[str, str], str] = {
     ("DELETE", "/api/runs/{run_id}"): "edit",
     ("GET", "/api/runs/{run_id}/events"): "edit",
     ("PUT", "/api/apps/{app}/access"): "own",
+    ("GET", "/api/audit"): "own",  # without ?app: the entries of the apps the caller owns; admins: all
     ("WS", "/api/lsp/{app}/{page}"): "edit",
 }
 
@@ -150,7 +151,8 @@ def guarded(tmp_path_factory: pytest.TempPathFactory, lab_module: Path) -> Itera
     nats = NatsServer(store=folder / "nats")
     nats.start()
     (folder / "logs").mkdir()
-    server = proxy_api(lab_module, nats, folder / "logs")
+    # No runner serves lab here: a run waits run_wait_seconds and answers 202 (its role check came first).
+    server = proxy_api(lab_module, nats, folder / "logs", run_wait_seconds="2")
     try:
         yield Fixture(server)
     finally:
