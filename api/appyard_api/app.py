@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from . import __version__, errors
 from .adapters.cluster import ClusterStore
+from .adapters.consumers import Consumers
 from .adapters.dispatch import Dispatcher
 from .adapters.lsp import warm_cache
 from .adapters.store import FileStore
@@ -30,11 +31,13 @@ def create_app(settings: ApiSettings | None = None, identity_provider: IdentityP
     )
     dispatcher = Dispatcher(settings)
     audit_log = AuditLog(settings, dispatcher)
+    consumers = Consumers(settings, store, dispatcher)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await store.start()
         await dispatcher.start()
+        await consumers.start()  # runners cannot create their consumers: the API does, for every app it serves
         await audit_log.start()
         # Completions for the Studio's script editor, which read-only stores do not offer.
         loop = asyncio.get_running_loop()
@@ -45,6 +48,7 @@ def create_app(settings: ApiSettings | None = None, identity_provider: IdentityP
             if warming is not None:
                 warming.cancel()
             await audit_log.stop()
+            await consumers.stop()
             await dispatcher.stop()
             await store.stop()
 
