@@ -27,7 +27,7 @@ import logging
 import time
 
 from nats.js import JetStreamContext, api
-from nats.js.errors import BadRequestError
+from nats.js.errors import APIError, NotFoundError, ServiceUnavailableError
 
 from appyard.errors import AppyardError
 from appyard.properties import RunnerSettings
@@ -59,16 +59,28 @@ def consumer_config(namespace: str, app: str, runner: RunnerSettings) -> api.Con
     )
 
 
+def _ours(info: api.ConsumerInfo, config: api.ConsumerConfig) -> bool:
+    """Whether an existing consumer delivers as ``config`` says: pulled, this app's subject only."""
+    found = info.config
+    return found.deliver_subject is None and found.filter_subject == config.filter_subject and not found.filter_subjects
+
+
 async def ensure_consumer(js: JetStreamContext, config: api.ConsumerConfig) -> None:
-    """Create the consumer, or bring an existing one to ``config``; replace one that cannot be updated."""
+    """Create the consumer, or bring an existing one to ``config``; replace one that cannot be brought there."""
     try:
-        await js.add_consumer(RUNS_STREAM, config)
-    except BadRequestError as error:
-        # Not one the API made (a push consumer, another filter): it must not stay.
-        log.warning("consumer %s cannot be updated (%s); replacing it", config.name, error.description)
-        assert config.name is not None
-        await js.delete_consumer(RUNS_STREAM, config.name)
-        await js.add_consumer(RUNS_STREAM, config)
+        info = await js.add_consumer(RUNS_STREAM, config)
+    except (NotFoundError, ServiceUnavailableError):  # no stream (yet), JetStream not ready: try again later
+        raise
+    except APIError as error:  # e.g. "can not update push consumer to pull based": not one the API made
+        why = error.description
+    else:
+        if _ours(info, config):
+            return
+        why = f"it delivers to {info.config.deliver_subject or info.config.filter_subjects}"
+    log.warning("consumer %s has a configuration it must not keep (%s); replacing it", config.name, why)
+    assert config.name is not None
+    await js.delete_consumer(RUNS_STREAM, config.name)
+    await js.add_consumer(RUNS_STREAM, config)
 
 
 class Consumers:
