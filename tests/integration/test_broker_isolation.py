@@ -209,11 +209,12 @@ def test_a_runner_cannot_create_update_or_delete_its_own_consumer(lab_stack: Sta
 async def _consumer(server: NatsServer, name: str) -> api.ConsumerInfo | None:
     connection = await nats_py.connect(server.url, user_credentials=RawCredentials(server.creds(EVERYTHING)))
     try:
-        return await connection.jetstream(timeout=5).consumer_info(RUNS_STREAM, name)
+        info: api.ConsumerInfo = await connection.jetstream(timeout=5).consumer_info(RUNS_STREAM, name)
     except nats_py.js.errors.NotFoundError:
         return None
     finally:
         await connection.close()
+    return info
 
 
 def test_the_api_keeps_the_consumer_as_the_apps_properties_say(lab_stack: Stack, lab: Path) -> None:
