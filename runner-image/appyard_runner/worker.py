@@ -156,7 +156,7 @@ class Runner:
         while not self._stop.is_set():
             try:
                 await self._js.consumer_info(RUNS_STREAM, self._consumer)
-            except (nats.js.errors.NotFoundError, nats.errors.TimeoutError, nats.errors.ConnectionClosedError) as error:
+            except nats.errors.Error as error:  # not found (yet), no answer, not connected: ask again
                 now = time.monotonic()
                 if waiting_since is None or now - told >= _WAIT_LOG_SECONDS:
                     waited = f" for {now - waiting_since:.0f} s" if waiting_since is not None else ""
