@@ -234,6 +234,7 @@ def test_the_api_keeps_the_consumer_as_the_apps_properties_say(lab_stack: Stack,
 
     wait_for(updated, 20, "the API to update the consumer")
     wait_ready(lab_stack)
+    assert "must not keep" not in lab_stack.api.output(), "its own consumer is updated in place, never replaced"
 
 
 def test_a_push_consumer_made_by_someone_else_is_replaced(lab: Path, nats: NatsServer, logs: Path) -> None:

@@ -59,26 +59,35 @@ def consumer_config(namespace: str, app: str, runner: RunnerSettings) -> api.Con
     )
 
 
-def _ours(info: api.ConsumerInfo, config: api.ConsumerConfig) -> bool:
-    """Whether an existing consumer delivers as ``config`` says: pulled, this app's subject only."""
-    found = info.config
-    return found.deliver_subject is None and found.filter_subject == config.filter_subject and not found.filter_subjects
+def _ours(found: api.ConsumerConfig, config: api.ConsumerConfig) -> bool:
+    """Whether an existing consumer delivers as ``config`` says: pulled, this app's subject only, acked one by one
+    (what the API can then update in place: ack wait, max deliver, max ack pending)."""
+    return (
+        found.deliver_subject is None
+        and found.filter_subject == config.filter_subject
+        and not found.filter_subjects
+        and found.ack_policy == config.ack_policy
+    )
 
 
 async def ensure_consumer(js: JetStreamContext, config: api.ConsumerConfig) -> None:
-    """Create the consumer, or bring an existing one to ``config``; replace one that cannot be brought there."""
+    """Create the consumer, or bring an existing one to ``config``; replace one that is not the API's kind."""
+    assert config.name is not None
     try:
         info = await js.add_consumer(RUNS_STREAM, config)
-    except (NotFoundError, ServiceUnavailableError):  # no stream (yet), JetStream not ready: try again later
-        raise
-    except APIError as error:  # e.g. "can not update push consumer to pull based": not one the API made
+    except APIError as error:  # e.g. "can not update push consumer to pull based"
+        if isinstance(error, NotFoundError | ServiceUnavailableError):  # no stream yet, JetStream not ready
+            raise
+        existing = await js.consumer_info(RUNS_STREAM, config.name)
+        if _ours(existing.config, config):  # something else went wrong: try again later, keep the consumer
+            raise
         why = error.description
     else:
-        if _ours(info, config):
+        if _ours(info.config, config):
             return
         why = f"it delivers to {info.config.deliver_subject or info.config.filter_subjects}"
+    # Not one the API made (a push consumer, another filter): it must not stay. Queued runs stay in the stream.
     log.warning("consumer %s has a configuration it must not keep (%s); replacing it", config.name, why)
-    assert config.name is not None
     await js.delete_consumer(RUNS_STREAM, config.name)
     await js.add_consumer(RUNS_STREAM, config)
 
