@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from . import __version__, errors
 from .adapters.cluster import ClusterStore
+from .adapters.consumers import Consumers
 from .adapters.dispatch import Dispatcher
 from .adapters.lsp import LanguageServerPool, warm_cache
 from .adapters.store import FileStore
@@ -34,11 +35,13 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     )
     dispatcher = Dispatcher(settings)
     audit_log = AuditLog(settings, dispatcher)
+    consumers = Consumers(settings, store, dispatcher)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await store.start()
         await dispatcher.start()
+        await consumers.start()  # runners cannot create their consumers: the API does, for every app it serves
         await audit_log.start()
         models = asyncio.create_task(asyncio.to_thread(store.warm_models))
         # Completions for the Studio's script editor, which read-only stores do not offer.
@@ -50,6 +53,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             if warming is not None:
                 warming.cancel()
             await audit_log.stop()
+            await consumers.stop()
             await asyncio.gather(models, return_exceptions=True)  # a thread cannot be cancelled: let it finish
             await dispatcher.stop()
             await store.stop()

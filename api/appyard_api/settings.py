@@ -75,6 +75,17 @@ class ApiSettings(BaseSettings):
     audit_max_scan: int = Field(
         200_000, ge=1000, description="Most audit entries one GET /api/audit reads; a wider query is refused."
     )
+    consumers_check_seconds: float = Field(
+        1.0,
+        gt=0,
+        description="How often the apps are looked at for new ones, whose runs consumer the API then creates "
+        "(local mode: the workspace folder is rescanned when its files changed).",
+    )
+    consumers_resync_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="How often every app's runs consumer is created again if missing (also after every reconnect).",
+    )
     cache_dir: Path = Field(Path(".appyard/cache"), description="Caches (jedi's, for script completions).")
 
     # -- who is calling (docs/security.md) ---------------------------------------------------------------

@@ -2,31 +2,39 @@
 
 Credentials are signed with the APPYARD account's seed (operator settings) and allow exactly
 :func:`appyard.brokerauth.runner_permissions` of the App's namespace and app. They are kept as long as they are
-good — signed by the current account, for this app, with more than a third of their life left — so a reconcile
-(or an operator restart) leaves the Secret and the runner Deployment alone; when they are re-minted, the
-Deployment's pod template annotation with their hash changes and the runners roll onto them.
+good — signed by the current account, for this app, allowing exactly today's runner permissions, with more
+than a third of their life left — so a reconcile (or an operator restart) leaves the Secret and the runner
+Deployment alone; when they are re-minted, the Deployment's pod template annotation with their hash changes
+and the runners roll onto them.
 """
 
 from __future__ import annotations
 
 import hashlib
 
-from appyard.brokerauth import Credentials, KeyPair, decode_claims, mint_user, runner_permissions
+from appyard.brokerauth import Credentials, KeyPair, Permissions, decode_claims, mint_user, runner_permissions
 
 KEY = "nats-creds"  # the key of the app's Secret
 
 
-def _good(existing: Credentials, account: KeyPair, name: str, lifetime: float, now: float) -> bool:
+def _good(
+    existing: Credentials, account: KeyPair, name: str, permissions: Permissions, lifetime: float, now: float
+) -> bool:
     try:
         claims = decode_claims(existing.jwt)
     except ValueError:
         return False
     expires = claims.get("exp")
+    allowed = claims.get("nats")
     return (
         claims.get("iss") == account.public_key
         and claims.get("name") == name
         and isinstance(expires, int)
         and expires - now > lifetime / 3
+        # Permissions that changed (an upgrade took some away) must not stay usable until the credentials expire.
+        and isinstance(allowed, dict)
+        and allowed.get("pub") == {"allow": list(permissions.publish)}
+        and allowed.get("sub") == {"allow": list(permissions.subscribe)}
     )
 
 
@@ -38,7 +46,8 @@ def due(existing: str | None, account_seed: str, namespace: str, app: str, lifet
         current = Credentials.parse(existing)
     except ValueError:
         return True
-    return not _good(current, KeyPair(account_seed), _name(namespace, app), lifetime, now)
+    permissions = runner_permissions(namespace, app)
+    return not _good(current, KeyPair(account_seed), _name(namespace, app), permissions, lifetime, now)
 
 
 def runner_credentials(

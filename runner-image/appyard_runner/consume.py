@@ -37,6 +37,7 @@ class PullLoop:
         self._inbox = nc.new_inbox()
         self._sub: Subscription | None = None
         self._stopping = False
+        self._missing = False  # the last pull request had no responder
         self.idle = asyncio.Event()
         self.idle.set()
 
@@ -61,6 +62,10 @@ class PullLoop:
             self._requested -= free
             log.warning("pull request failed: %s", error)
 
+    async def _request_later(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        await self._request()
+
     async def _on_message(self, msg: Msg) -> None:
         status = msg.headers.get("Status") if msg.headers else None
         if status is not None and not msg.data:
@@ -70,7 +75,16 @@ class PullLoop:
                 pending = msg.headers.get("Nats-Pending-Messages") if msg.headers else None
                 self._requested = max(0, self._requested - int(pending)) if pending else 0
                 await self._request()
+            if status == "503":  # no responders: the consumer is gone (deleted, or the server lost it)
+                # Ask again shortly rather than wait for an expiry that will never come; the API makes it again.
+                self._requested = 0
+                if not self._missing:
+                    log.warning("the consumer is gone; asking again every second until it is back")
+                self._missing = True
+                asyncio.get_running_loop().create_task(self._request_later(1.0))
+                return
             return  # "100" heartbeats and flow control need nothing
+        self._missing = False
         self._requested = max(0, self._requested - 1)
         task = asyncio.get_running_loop().create_task(self._run(msg))
         self._in_flight.add(task)

@@ -30,10 +30,6 @@ class RunnerSettings(BaseSettings):
     )
     concurrency: int | None = Field(None, description="Runs at once; default: the app's runner.concurrency.")
     tmp_dir: Path = Field(Path("/tmp"), description="Where each run's private temporary folder is made.")
-    ack_wait_seconds: float = Field(
-        5.0, description="A run whose runner stops heartbeating is redelivered after this long."
-    )
-    max_deliver: int = Field(3, description="Deliveries of one run before it ends as failed (kind gave_up).")
     reload: bool = Field(False, description="Watch the app's files and reload its code when they change (dev).")
     drain_seconds: float = Field(30.0, description="On SIGTERM, how long running runs may take to finish.")
     max_payload_bytes: int = Field(8_388_608, description="Largest result the NATS server accepts.")

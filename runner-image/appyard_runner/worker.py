@@ -20,7 +20,7 @@ from typing import Any
 import nats
 from nats.aio.client import Client, RawCredentials
 from nats.aio.msg import Msg
-from nats.js import JetStreamContext, api
+from nats.js import JetStreamContext
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 from pydantic import ValidationError
@@ -39,7 +39,6 @@ from appyard.runs import (
     consumer_name,
     events_subject,
     result_key,
-    runs_subject,
 )
 
 from . import environment
@@ -52,6 +51,7 @@ from .settings import RunnerSettings
 log = logging.getLogger("appyard.runner")
 
 _TERMINATING = 3
+_WAIT_LOG_SECONDS = 30.0  # how often a runner waiting for its consumer says so again
 
 
 class Runner:
@@ -65,6 +65,7 @@ class Runner:
         self._js: JetStreamContext | None = None
         self._kv: KeyValue | None = None
         self._loop: PullLoop | None = None
+        self._recovering: asyncio.Task[None] | None = None
         self._running: dict[str, asyncio.Event] = {}
         self._cancelled: dict[str, float] = {}
         self._stop = asyncio.Event()
@@ -111,7 +112,8 @@ class Runner:
             reconnected_cb=self._reconnected,
         )
         self._js = self._nc.jetstream(timeout=5.0)
-        await self._ensure_consumer()
+        if not await self._wait_for_consumer():
+            return
         # The bucket's handle without asking for its stream's info (which these credentials may not read); reads go
         # through direct gets whose subject names the key, the only reads the credentials allow.
         self._kv = KeyValue(RESULTS_BUCKET, f"KV_{RESULTS_BUCKET}", f"$KV.{RESULTS_BUCKET}.", self._js, direct=True)
@@ -142,34 +144,48 @@ class Runner:
     def _consumer(self) -> str:
         return consumer_name(self.settings.namespace, self.settings.app)
 
-    async def _ensure_consumer(self) -> None:
+    async def _wait_for_consumer(self) -> bool:
+        """Until this app's consumer exists (False: the runner was told to stop meanwhile).
+
+        The API creates it for every app it serves (appyard_api.adapters.consumers); the runner's credentials
+        allow no creating, updating or deleting consumers, only reading this one's info.
+        """
         assert self._js is not None
-        config = api.ConsumerConfig(
-            # Named: nats-py then asks through $JS.API.CONSUMER.CREATE.<stream>.<name>.<filter>, the one subject
-            # the runner's credentials allow (see appyard.brokerauth.runner_permissions).
-            name=self._consumer,
-            durable_name=self._consumer,
-            filter_subject=runs_subject(self.settings.namespace, self.settings.app),
-            ack_policy=api.AckPolicy.EXPLICIT,
-            ack_wait=self.settings.ack_wait_seconds,
-            max_deliver=self.settings.max_deliver,
-            max_ack_pending=10_000,
-        )
-        for attempt in range(60):
+        waiting_since: float | None = None
+        told = 0.0
+        while not self._stop.is_set():
             try:
-                await self._js.add_consumer(RUNS_STREAM, config)
-                return
-            except nats.js.errors.NotFoundError:
-                if attempt == 0:
-                    log.warning("stream %s not found yet (the API creates it); waiting", RUNS_STREAM)
-                await asyncio.sleep(0.5)
-        raise RuntimeError(f"stream {RUNS_STREAM} does not exist; start the API first")
+                await self._js.consumer_info(RUNS_STREAM, self._consumer)
+            except nats.errors.Error as error:  # not found (yet), no answer, not connected: ask again
+                now = time.monotonic()
+                if waiting_since is None or now - told >= _WAIT_LOG_SECONDS:
+                    waited = f" for {now - waiting_since:.0f} s" if waiting_since is not None else ""
+                    log.warning(
+                        "waiting%s for consumer %s of stream %s (the API creates it for every app it serves): %s",
+                        waited,
+                        self._consumer,
+                        RUNS_STREAM,
+                        getattr(error, "description", None) or error,
+                    )
+                    waiting_since = waiting_since or now
+                    told = now
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), 0.5)
+                continue
+            if waiting_since is not None:
+                log.info("consumer %s exists now", self._consumer)
+            return True
+        return False
 
     async def _reconnected(self) -> None:
         log.info("reconnected to NATS")
-        with contextlib.suppress(Exception):
-            await self._ensure_consumer()
-        if self._loop is not None:
+        # A restarted server may have lost the consumer: pull again once the API has made it again.
+        if self._recovering is not None:
+            self._recovering.cancel()
+        self._recovering = asyncio.get_running_loop().create_task(self._recover())
+
+    async def _recover(self) -> None:
+        if await self._wait_for_consumer() and self._loop is not None:
             self._loop.reset()
 
     async def _watch_code(self) -> None:
@@ -246,7 +262,8 @@ class Runner:
     async def _heartbeat(self, msg: Msg) -> None:
         # Long runs tell the server they are alive, so they are not redelivered to another runner.
         while True:
-            await asyncio.sleep(self.settings.ack_wait_seconds / _TERMINATING)
+            # The app's ack_wait is also its consumer's (the API makes the consumer from the same properties).
+            await asyncio.sleep(self.code.settings.ack_wait_seconds / _TERMINATING)
             with contextlib.suppress(Exception):
                 await msg.in_progress()
 

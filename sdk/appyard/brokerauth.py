@@ -101,23 +101,20 @@ class Permissions:
 
 
 def runner_permissions(namespace: str, app: str) -> Permissions:
-    """An app's runners: their own consumer, result keys, events, cancels and inbox — nothing of another app.
+    """An app's runners: pull from their consumer, and their own result keys, events, cancels and inbox —
+    nothing of another app.
 
-    The runner creates its own durable consumer through the one consumer-creating subject it may use, which
-    names the consumer AND its filter (``$JS.API.CONSUMER.CREATE.<stream>.<consumer>.<filter>``, the form
-    nats-py uses for a named consumer with one filter). nats-server refuses a request whose body asks for
-    another filter or several, and refuses turning an existing pull consumer into a push one (both tested).
-    The runner creates it at start, before the app's code is loaded, so by the time any code of the app runs
-    the consumer exists, pulls, and sees this app's runs only. Letting the runner create it keeps its settings
-    (ack wait, max deliver) with the runner and needs no other process to know when an app appears; what is
-    left (credentials used while the consumer does not exist) is in docs/security-broker.md.
+    Runners may not create, update or delete any consumer, not even their own: the API creates each app's
+    durable pull consumer (``appyard_api.adapters.consumers``) and keeps its configuration, so holding an app's
+    runner credentials never lets anyone choose where that app's runs are delivered (a push consumer to a
+    subject of their choosing). A runner may read its own consumer's info, to wait until it exists.
     """
     ns, app = _token(namespace, "namespace"), _token(app, "app")
     consumer = consumer_name(ns, app)
     inbox = f"_INBOX.runner.{ns}.{app}"
     return Permissions(
         publish=(
-            f"$JS.API.CONSUMER.CREATE.{RUNS_STREAM}.{consumer}.runs.{ns}.{app}",
+            f"$JS.API.CONSUMER.INFO.{RUNS_STREAM}.{consumer}",
             f"$JS.API.CONSUMER.MSG.NEXT.{RUNS_STREAM}.{consumer}",
             f"$JS.ACK.{RUNS_STREAM}.{consumer}.>",
             # Reading a result back (a redelivered run already finished?) by key, through the direct-get API

@@ -121,6 +121,21 @@ class RunnerSettings(CatalogModel):
         le=65536,
     )
     replicas: int = prop(1, group="general", description="Runner pods in a cluster.", ge=0, le=100)
+    ack_wait_seconds: float = prop(
+        5.0,
+        group="general",
+        description="A run whose runner stops heartbeating (it died) is given to a runner again after this long.",
+        ge=1,
+        le=600,
+    )
+    max_deliver: int = prop(
+        3,
+        group="general",
+        description="Deliveries of one run before it ends as failed (kind gave_up), so a run that keeps killing its "
+        "runner is not retried forever.",
+        ge=1,
+        le=100,
+    )
     secrets: list[SecretName] = prop(
         [],
         group="general",

@@ -80,9 +80,10 @@ def make_stack(workspace: Path, nats: NatsServer, logs: Path, **api_settings: st
 
 @pytest.fixture
 def lab_stack(lab: Path, nats: NatsServer, logs: Path, request: pytest.FixtureRequest) -> Iterator[Stack]:
-    """The lab app served by the API and one runner that redelivers quickly (ack_wait 2 s)."""
+    """The lab app served by the API and one runner; its consumer redelivers quickly (the lab app's properties:
+    runner.ack_wait_seconds 2, max_deliver 2)."""
     stack = make_stack(lab, nats, logs, run_wait_seconds="20")
-    stack.start_runner("lab", LAB_ENV, ack_wait_seconds="2", max_deliver="2")
+    stack.start_runner("lab", LAB_ENV)
     wait_ready(stack)
     yield stack
     if getattr(getattr(request.node, "rep_call", None), "failed", False):
@@ -91,7 +92,7 @@ def lab_stack(lab: Path, nats: NatsServer, logs: Path, request: pytest.FixtureRe
 
 
 def wait_ready(stack: Stack, app: str = "lab", page: str = "main", function: str = "echo") -> None:
-    """Until a run goes through (the runner has created its consumer and forked its first children)."""
+    """Until a run goes through (the API has created the app's consumer, the runner has forked its children)."""
     with stack.client() as client:
         response = client.post(f"/api/apps/{app}/pages/{page}/runs", json={"function": function, "state": {}})
         assert response.status_code == 200, response.text + stack.diagnostics()

@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import shutil
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +22,17 @@ import nats as nats_py
 import pytest
 from nats.aio.client import Client, RawCredentials
 from nats.errors import NoServersError
+from nats.js import api
 from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 
+from appyard import scaffold
 from appyard.brokerauth import Credentials, Permissions, runner_permissions
 from appyard.runs import RESULTS_BUCKET, RUNS_STREAM, consumer_name
 
-from .conftest import LAB_ENV, Stack, make_stack
-from .servers import NatsServer
+from .conftest import LAB_ENV, Stack, make_stack, wait_ready
+from .servers import EVERYTHING, NatsServer, wait_for
+from .servers import runner as runner_process
 
 pytestmark = pytest.mark.integration
 
@@ -151,37 +156,162 @@ def test_another_apps_runner_cannot_subscribe(finished_run: tuple[Stack, str], s
     run(scenario())
 
 
-def test_a_consumer_request_cannot_widen_its_filter(lab_stack: Stack) -> None:
-    """The one consumer-creating subject a runner may use names its filter; nats-server checks that the
-    request's filter is that one, so A cannot create a consumer that sees B's runs."""
-    evil_consumer = consumer_name("local", "evil")
-    subject = f"$JS.API.CONSUMER.CREATE.{RUNS_STREAM}.{evil_consumer}.runs.local.evil"
+def _consumer_request(config: dict[str, Any]) -> bytes:
+    return json.dumps({"stream_name": RUNS_STREAM, "config": config}).encode()
 
-    config: dict[str, Any] = {"name": evil_consumer, "durable_name": evil_consumer, "ack_policy": "explicit"}
+
+def test_a_runner_cannot_create_update_or_delete_its_own_consumer(lab_stack: Stack) -> None:
+    """Runners hold no consumer-managing permission at all: not for the consumer of their own app that exists
+    (B's, updated to push B's runs somewhere), nor for one that does not exist yet (A's, made as a push
+    consumer), through any of the subjects the JetStream API offers."""
+    lab = runner_permissions("local", "lab")
+    evil_consumer = consumer_name("local", "evil")
+    attempts: list[tuple[Permissions, str, str, dict[str, Any]]] = []
+    for permissions, consumer, ns_app in ((lab, LAB_CONSUMER, "local.lab"), (EVIL, evil_consumer, "local.evil")):
+        pull = {
+            "name": consumer,
+            "durable_name": consumer,
+            "filter_subject": f"runs.{ns_app}",
+            "ack_policy": "explicit",
+            "ack_wait": 60_000_000_000,
+        }
+        push = {**pull, "deliver_subject": "events.local.other.x"}
+        for subject in (
+            f"$JS.API.CONSUMER.CREATE.{RUNS_STREAM}.{consumer}.runs.{ns_app}",
+            f"$JS.API.CONSUMER.CREATE.{RUNS_STREAM}.{consumer}",
+            f"$JS.API.CONSUMER.DURABLE.CREATE.{RUNS_STREAM}.{consumer}",
+        ):
+            attempts += [(permissions, subject, "pull", pull), (permissions, subject, "push", push)]
+        attempts.append((permissions, f"$JS.API.CONSUMER.DELETE.{RUNS_STREAM}.{consumer}", "delete", {}))
 
     async def scenario() -> None:
-        evil = await connect(lab_stack.nats, EVIL)
-        for wanted in ("runs.local.lab", "runs.>", "runs.local.*"):
-            body = {
-                "stream_name": RUNS_STREAM,
-                "config": {**config, "filter_subject": wanted},
-            }
-            answer = json.loads((await evil.nc.request(subject, json.dumps(body).encode(), timeout=5)).data)
-            assert "filter" in answer.get("error", {}).get("description", ""), answer
-        own: dict[str, Any] = {"stream_name": RUNS_STREAM, "config": {**config, "filter_subject": "runs.local.evil"}}
-        answer = json.loads((await evil.nc.request(subject, json.dumps(own).encode(), timeout=5)).data)
-        assert answer.get("config", {}).get("filter_subject") == "runs.local.evil", answer
-        # Nor can it turn its (pull) consumer into one that pushes its runs to a subject of its choosing.
-        push = {**own, "config": {**own["config"], "deliver_subject": "events.local.lab.x"}}
-        answer = json.loads((await evil.nc.request(subject, json.dumps(push).encode(), timeout=5)).data)
-        assert "pull consumer to push" in answer.get("error", {}).get("description", ""), answer
-        # Several filters are refused on the subject that names one.
-        several = {**own, "config": {**config, "filter_subjects": ["runs.local.evil", "runs.local.lab"]}}
-        answer = json.loads((await evil.nc.request(subject, json.dumps(several).encode(), timeout=5)).data)
-        assert "error" in answer, answer
-        await evil.nc.close()
+        for permissions, subject, what, config in attempts:
+            session = await connect(lab_stack.nats, permissions)
+            body = _consumer_request(config) if config else b""
+            assert await session.refused(partial(session.nc.publish, subject, body), subject), (what, subject)
+            await session.nc.close()
+        # Nothing changed: B's consumer is the API's pull consumer, A has none.
+        inspector = await connect(lab_stack.nats, EVERYTHING)
+        js = inspector.nc.jetstream(timeout=5)
+        info = await js.consumer_info(RUNS_STREAM, LAB_CONSUMER)
+        assert info.config.deliver_subject is None and info.config.ack_wait == 2.0, info.config
+        with pytest.raises(nats_py.js.errors.NotFoundError):
+            await js.consumer_info(RUNS_STREAM, evil_consumer)
+        await inspector.nc.close()
+        # What a runner may do with its consumer: read its info (to wait for it) and pull from it.
+        runner = await connect(lab_stack.nats, lab)
+        assert (await runner.nc.jetstream(timeout=5).consumer_info(RUNS_STREAM, LAB_CONSUMER)).name == LAB_CONSUMER
+        await runner.nc.close()
 
     run(scenario())
+
+
+async def _consumer(server: NatsServer, name: str) -> api.ConsumerInfo | None:
+    connection = await nats_py.connect(server.url, user_credentials=RawCredentials(server.creds(EVERYTHING)))
+    try:
+        info: api.ConsumerInfo = await connection.jetstream(timeout=5).consumer_info(RUNS_STREAM, name)
+    except nats_py.js.errors.NotFoundError:
+        return None
+    finally:
+        await connection.close()
+    return info
+
+
+def test_the_api_keeps_the_consumer_as_the_apps_properties_say(lab_stack: Stack, lab: Path) -> None:
+    """The API made the lab app's consumer from its runner properties, and follows them when they change."""
+    info = asyncio.run(_consumer(lab_stack.nats, LAB_CONSUMER))
+    assert info is not None
+    assert info.config.filter_subject == "runs.local.lab" and info.config.deliver_subject is None
+    assert (info.config.ack_wait, info.config.max_deliver) == (2.0, 2)
+    properties = lab / "lab" / "properties.json"
+    changed = json.loads(properties.read_text())
+    changed["runner"] |= {"ack_wait_seconds": 7, "max_deliver": 4}
+    properties.write_text(json.dumps(changed))
+
+    def updated() -> bool:
+        found = asyncio.run(_consumer(lab_stack.nats, LAB_CONSUMER))
+        return found is not None and (found.config.ack_wait, found.config.max_deliver) == (7.0, 4)
+
+    wait_for(updated, 20, "the API to update the consumer")
+    wait_ready(lab_stack)
+    assert "must not keep" not in lab_stack.api.output(), "its own consumer is updated in place, never replaced"
+
+
+def test_a_push_consumer_made_by_someone_else_is_replaced(lab: Path, nats: NatsServer, logs: Path) -> None:
+    """A consumer of the app's name that the API did not make (a push consumer delivering the app's runs
+    elsewhere, as a runner could make one before issue 9's fix) is replaced by the API's pull consumer."""
+
+    async def plant() -> None:
+        connection = await nats_py.connect(nats.url, user_credentials=RawCredentials(nats.creds(EVERYTHING)))
+        js = connection.jetstream(timeout=5)
+        await js.add_stream(name=RUNS_STREAM, subjects=["runs.>"], retention=api.RetentionPolicy.WORK_QUEUE)
+        await js.add_consumer(
+            RUNS_STREAM,
+            api.ConsumerConfig(
+                durable_name=LAB_CONSUMER,
+                filter_subject="runs.local.lab",
+                deliver_subject="events.local.other.x",
+                ack_policy=api.AckPolicy.EXPLICIT,
+            ),
+        )
+        await connection.close()
+
+    asyncio.run(plant())
+    stack = make_stack(lab, nats, logs, run_wait_seconds="20")
+    try:
+        info = asyncio.run(_consumer(nats, LAB_CONSUMER))
+        assert info is not None and info.config.deliver_subject is None, info
+        assert "must not keep" in stack.api.output() and "replacing it" in stack.api.output()
+        stack.start_runner("lab", LAB_ENV)
+        wait_ready(stack)
+    finally:
+        stack.stop()
+
+
+def test_an_app_added_while_everything_runs_gets_its_consumer(lab_stack: Stack, tmp_path: Path) -> None:
+    """Local mode: a new app folder appears (`appyard new app`, or the Studio); its runner starts and waits for
+    its consumer, which the API creates once it sees the app; then its runs are served."""
+    # The runner starts first, from a copy of the workspace that has the app, while the API does not know it yet.
+    ahead = tmp_path / "ahead"
+    shutil.copytree(lab_stack.workspace, ahead)
+    scaffold.new_app(ahead, "extra")
+    runner = runner_process(ahead, "extra", lab_stack.nats, lab_stack.logs)
+    runner.start()
+    lab_stack.runners["extra"] = [runner]
+    wait_for(
+        lambda: "waiting for consumer runner-local-extra" in runner.output(), 20, "the runner to wait", runner.process
+    )
+    assert asyncio.run(_consumer(lab_stack.nats, consumer_name("local", "extra"))) is None
+    scaffold.new_app(lab_stack.workspace, "extra")
+    with lab_stack.client() as client:
+
+        def served() -> bool:
+            response = client.post(
+                "/api/apps/extra/pages/home/runs", json={"function": "greet", "state": {"form": {"name": "Ada"}}}
+            )
+            return response.status_code == 200 and response.json()["status"] == "succeeded"
+
+        wait_for(served, 30, "the new app's runs to be served")
+    assert "consumer runner-local-extra exists now" in runner.output()
+
+
+def test_runs_are_served_after_a_restart_that_lost_the_consumer(lab_stack: Stack) -> None:
+    """nats-server restarts without its data (a lost volume): the API makes the streams and the consumer again,
+    the runner waits for its consumer and pulls again."""
+    lab_stack.nats.stop()
+    shutil.rmtree(lab_stack.nats.store)
+    lab_stack.nats.start()
+    with lab_stack.client() as client:
+
+        def works() -> bool:
+            response = client.post(
+                "/api/apps/lab/pages/main/runs", json={"function": "echo", "state": {"form": {"text": "again"}}}
+            )
+            return response.status_code == 200 and response.json()["context"]["form"]["message"] == "again"
+
+        wait_for(works, 40, "runs to be served again")
+    info = asyncio.run(_consumer(lab_stack.nats, LAB_CONSUMER))
+    assert info is not None and (info.config.ack_wait, info.config.max_deliver) == (2.0, 2)
 
 
 def test_another_apps_runner_learns_nothing_of_bs_results(finished_run: tuple[Stack, str]) -> None:

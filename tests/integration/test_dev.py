@@ -16,6 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from appyard import scaffold
+
 from .servers import free_port, wait_for
 
 pytestmark = pytest.mark.integration
@@ -150,3 +152,25 @@ def test_a_busy_port_is_a_clear_error(workspace_copy: Path, tmp_path: Path) -> N
         )
     assert result.returncode == 1
     assert f"port {port} on 127.0.0.1 is already in use" in result.stderr
+
+
+def test_dev_serves_an_app_added_while_it_runs(
+    dev: tuple[subprocess.Popen[bytes], str, Path, int], workspace_copy: Path
+) -> None:
+    """A new app folder (`appyard new app`): `appyard dev` starts its runner, the API creates its consumer (runners
+    cannot), and its runs are served."""
+    _, url, log, _ = dev
+    scaffold.new_app(workspace_copy, "extra")
+
+    def served() -> bool:
+        with contextlib.suppress(httpx.HTTPError):
+            response = httpx.post(
+                f"{url}/api/apps/extra/pages/home/runs",
+                json={"function": "greet", "state": {"form": {"name": "Ada"}}},
+                timeout=10,
+            )
+            return response.status_code == 200 and response.json()["context"]["form"]["message"] == "Hello, Ada!"
+        return False
+
+    wait_for(served, 60, f"the new app's runs to be served (log: {log})")
+    assert "new app extra: starting its runner" in log.read_text()

@@ -218,7 +218,7 @@ def test_a_runner_killed_mid_run_the_run_is_redelivered(lab_stack: Stack) -> Non
         run_id = start(client, "sleep", {"form": {"seconds": 1.5}}, wait=False).json()["run_id"]
         wait_for(lambda: client.get(f"/api/runs/{run_id}").json()["status"] == "running", 20, "the run to start")
         first.kill()  # SIGKILL: no drain, no ack
-        lab_stack.start_runner("lab", ack_wait_seconds="2", max_deliver="2")
+        lab_stack.start_runner("lab")  # the consumer redelivers after the lab app's ack_wait (2 s)
         result = result_of(client, run_id)
     assert result["status"] == "succeeded"
     assert result["context"]["form"]["message"] == "slept"
@@ -235,7 +235,7 @@ def test_a_run_that_keeps_killing_its_runner_ends_as_failed(lab_stack: Stack, la
         "    return context\n"
     )
     lab_stack.runners["lab"][0].stop()
-    lab_stack.start_runner("lab", ack_wait_seconds="1", max_deliver="2")
+    lab_stack.start_runner("lab")
     with lab_stack.client() as client:
         wait_for(lambda: "poison" in str(client.get("/api/apps/lab/pages/main").json()["functions"]), 10, "poison")
         run_id = start(client, "poison", wait=False).json()["run_id"]
@@ -246,11 +246,11 @@ def test_a_run_that_keeps_killing_its_runner_ends_as_failed(lab_stack: Stack, la
             if result["status"] == "failed":
                 break
             if all(process.process and process.process.poll() is not None for process in lab_stack.runners["lab"]):
-                lab_stack.start_runner("lab", ack_wait_seconds="1", max_deliver="2")  # what Kubernetes would do
+                lab_stack.start_runner("lab")  # what Kubernetes would do
             time.sleep(0.2)
     assert result["status"] == "failed", lab_stack.diagnostics()
     assert result["error"]["kind"] == "gave_up"
-    assert "2 times" in result["error"]["message"]
+    assert "2 times" in result["error"]["message"]  # the lab app's runner.max_deliver (the default is 3)
 
 
 def test_sigterm_drains_the_run_in_progress(lab_stack: Stack) -> None:

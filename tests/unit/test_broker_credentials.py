@@ -12,7 +12,7 @@ from pathlib import Path
 import nkeys  # type: ignore[import-untyped]
 import pytest
 
-from appyard.brokerauth import Credentials, Trust, decode_claims, runner_permissions
+from appyard.brokerauth import Credentials, Permissions, Trust, decode_claims, runner_permissions
 from appyard.tooling import brokerkeys
 from appyard_operator import app_objects, credentials
 from appyard_runner.environment import for_runs
@@ -69,6 +69,26 @@ def test_runner_credentials_are_kept_while_good_and_re_minted_when_due() -> None
     assert credentials.due("not credentials", seed, "tools", "ops", 30 * DAY, now)
     broken = Credentials("not-a-jwt", Credentials.parse(first).seed).text
     assert credentials.due(broken, seed, "tools", "ops", 30 * DAY, now)
+
+
+def test_runner_credentials_with_other_permissions_are_re_minted() -> None:
+    """Credentials minted before an upgrade changed what runners may do (they could create their consumer)
+    are replaced at the next reconcile, not kept until they expire."""
+    trust = Trust.new()
+    now = time.time()
+    current = runner_permissions("tools", "ops")
+    older = Permissions(
+        publish=(*current.publish, "$JS.API.CONSUMER.CREATE.APPYARD_RUNS.runner-tools-ops.runs.tools.ops"),
+        subscribe=current.subscribe,
+        inbox_prefix=current.inbox_prefix,
+    )
+    minted = trust.mint("runner-tools-ops", older, int(now + 30 * DAY)).text
+    assert credentials.due(minted, trust.account.seed, "tools", "ops", 30 * DAY, now)
+    renewed = credentials.runner_credentials(minted, trust.account.seed, "tools", "ops", 30 * DAY, now)
+    claims = decode_claims(Credentials.parse(renewed).jwt)
+    assert claims["nats"]["pub"]["allow"] == list(current.publish)
+    assert not any("CONSUMER.CREATE" in subject for subject in claims["nats"]["pub"]["allow"])
+    assert not credentials.due(renewed, trust.account.seed, "tools", "ops", 30 * DAY, now)
 
 
 def test_the_deployment_takes_the_credentials_from_the_secret_and_rolls_when_they_change(

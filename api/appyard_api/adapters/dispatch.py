@@ -110,6 +110,8 @@ class Dispatcher:
         self._stopping = False
         # Told of every final result of the namespace (whoever started the run): the audit log's hook.
         self.on_result: Callable[[RunResult], None] | None = None
+        # Told when a reconnect has been recovered from (the streams exist again): the apps' consumers' hook.
+        self.on_reconnected: Callable[[], None] | None = None
 
     # -- connection -------------------------------------------------------------------------------------
 
@@ -164,6 +166,8 @@ class Dispatcher:
         try:
             assert self._js is not None
             self._kv = await ensure_streams(self._js, self.settings)
+            if self.on_reconnected is not None:
+                self.on_reconnected()
             await self._subscribe_results()
             for key, future in list(self._waiters.items()):
                 if not future.done() and (result := await self._read(key)) is not None:

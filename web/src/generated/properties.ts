@@ -68,6 +68,10 @@ export interface PageEntry {
  */
 export interface RunnerSettings {
   /**
+   * A run whose runner stops heartbeating (it died) is given to a runner again after this long.
+   */
+  ack_wait_seconds?: number;
+  /**
    * Runs executed at the same time per runner.
    */
   concurrency?: number;
@@ -75,6 +79,10 @@ export interface RunnerSettings {
    * CPU-time limit of one run; defaults to the timeout.
    */
   cpu_seconds?: number | null;
+  /**
+   * Deliveries of one run before it ends as failed (kind gave_up), so a run that keeps killing its runner is not retried forever.
+   */
+  max_deliver?: number;
   /**
    * Captured stdout+stderr per run; more is cut with a notice.
    */
@@ -708,6 +716,10 @@ export interface Access1 {
  */
 export interface RunnerSettings1 {
   /**
+   * A run whose runner stops heartbeating (it died) is given to a runner again after this long.
+   */
+  ack_wait_seconds?: number;
+  /**
    * Runs executed at the same time per runner.
    */
   concurrency?: number;
@@ -715,6 +727,10 @@ export interface RunnerSettings1 {
    * CPU-time limit of one run; defaults to the timeout.
    */
   cpu_seconds?: number | null;
+  /**
+   * Deliveries of one run before it ends as failed (kind gave_up), so a run that keeps killing its runner is not retried forever.
+   */
+  max_deliver?: number;
   /**
    * Captured stdout+stderr per run; more is cut with a notice.
    */
