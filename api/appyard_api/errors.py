@@ -146,6 +146,7 @@ _HTTP_CODES = {
     415: "unsupported_media_type",
 }
 _DESCRIPTIONS = {
+    400: "The browser sign-in could not finish (expired, another browser, refused by the issuer); sign in again.",
     401: "Not signed in.",
     403: "The caller may not do this (or the store is read-only, or a cross-site write).",
     404: "No such app, page, script, function or run.",

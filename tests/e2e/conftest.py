@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from ..integration.servers import free_port, wait_for
 
@@ -32,8 +32,13 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
+# A page's first run waits for its app's runner, which starts after the API answers /api/health (it generates the
+# pages' models first); on a loaded 2-core CI machine that takes longer than Playwright's default 5 s.
+expect.set_options(timeout=20_000)
+
+
+@pytest.fixture(scope="package")  # not session: Playwright's sync API runs an event loop in this thread until
+def browser() -> Iterator[Browser]:  # it stops, and later tiers' asyncio.run() must not find it running
     if not Path(CHROMIUM).is_file():
         pytest.fail(f"{CHROMIUM} not found: `make setup` installs Debian's chromium")
     if not (WEB / "index.html").is_file():

@@ -341,7 +341,8 @@ def test_a_symlink_out_of_the_repository_stalls_the_workspace(setup: Setup) -> N
     never followed or packed: the Workspace stalls with the reason and the Apps keep their revision."""
     setup.create_workspace("apps")
     eventually(lambda: len(setup.objects(App)) == 2, 60, "the Apps")
-    first = setup.get(Workspace, "apps")["status"]["revision"]
+    # The Apps are written before the Workspace's status says which revision they came from.
+    first = eventually(lambda: (setup.get(Workspace, "apps").get("status") or {}).get("revision"), 30, "a revision")
     (setup.workspace / "orders" / "token").symlink_to("/var/run/secrets/kubernetes.io/serviceaccount/token")
     setup.push("a link to the operator's token")
 
@@ -376,7 +377,12 @@ def test_private_repositories_need_the_credentials_secret(setup: Setup, git_serv
     patch = {"spec": {"git": {"secretRef": {"name": "git"}}}}
     setup.kube.patch(Workspace, "apps", patch, namespace=setup.namespace, patch_type=PatchType.MERGE)
     eventually(lambda: len(setup.objects(App)) == 2, 30, "the Apps, read with the token")
-    assert setup.get(Workspace, "apps")["status"]["revision"] == setup.clone.git("rev-parse", "HEAD")
+    head = setup.clone.git("rev-parse", "HEAD")
+    eventually(
+        lambda: (setup.get(Workspace, "apps").get("status") or {}).get("revision") == head,
+        30,
+        "the Workspace to report the revision it read with the token",
+    )
 
 
 def test_git_push_to_serving_apps(setup: Setup, tmp_path: Path) -> None:  # noqa: PLR0915 — one story, in order

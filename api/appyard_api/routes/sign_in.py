@@ -53,7 +53,7 @@ async def login(
     return response
 
 
-@router.get("/callback", status_code=302, response_class=RedirectResponse, responses={400: {}})
+@router.get("/callback", status_code=302, response_class=RedirectResponse, responses=responses(400))
 async def callback(
     authenticator: AuthenticatorDep,
     settings: SettingsDep,

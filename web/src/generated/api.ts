@@ -1866,12 +1866,14 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Bad Request */
+            /** @description The browser sign-in could not finish (expired, another browser, refused by the issuer); sign in again. */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
             };
             /** @description Not signed in. */
             401: {
