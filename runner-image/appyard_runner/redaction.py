@@ -6,7 +6,7 @@ every streamed log line and progress message, and in a result's captured output,
 traceback. The runner's parent does this, on its side of the pipes, so a function cannot opt out.
 
 It catches the value as written, not transformed: base64 of a secret, its reversal or its characters one per
-line pass through (docs/security-audit.md says so). An app that declares no secrets pays nothing: every
+line pass through (docs/security.md says so). An app that declares no secrets pays nothing: every
 method returns its argument unchanged after one ``is None`` check.
 """
 
