@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from .integration.oidc_issuer import Issuer
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "workspace"
@@ -17,6 +20,15 @@ def workspace_copy(tmp_path: Path) -> Path:
     target = tmp_path / "workspace"
     shutil.copytree(SAMPLES, target, ignore=shutil.ignore_patterns("__pycache__"))
     return target
+
+
+@pytest.fixture
+def issuer() -> Iterator[Issuer]:
+    """A real OpenID Connect issuer on loopback (the sign-in tests of the integration and browser tiers)."""
+    server = Issuer()
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(autouse=True)

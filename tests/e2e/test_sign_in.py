@@ -20,14 +20,6 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def issuer() -> Iterator[Issuer]:
-    server = Issuer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def signed_in_api(workspace_copy: Path, tmp_path: Path, issuer: Issuer) -> Iterator[Api]:
     grant(workspace_copy, "ops", {"use": ["user:alice"], "edit": ["group:editors"]})
     grant(workspace_copy, "orders", {"own": ["user:olga"]})

@@ -28,14 +28,6 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def issuer() -> Iterator[Issuer]:
-    server = Issuer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def oidc_api(lab: Path, nats: NatsServer, logs: Path, issuer: Issuer) -> Iterator[Api]:
     grant(lab, "lab", {"use": ["user:alice"], "edit": ["group:editors"]})
     server = start_api(
