@@ -278,17 +278,8 @@ class Runner:
         )
 
     def _failed(self, request: RunRequest, attempt: int, error: RunError, **fields: Any) -> RunResult:
-        return RunResult(
-            run_id=request.run_id,
-            app=request.app,
-            page=request.page,
-            function=request.function,
-            user=request.user,
-            status=RunStatus.cancelled if error.kind == "cancelled" else RunStatus.failed,
-            error=error,
-            attempt=attempt,
-            **fields,
-        )
+        status = RunStatus.cancelled if error.kind == "cancelled" else RunStatus.failed
+        return RunResult.of(request, status, error=error, attempt=attempt, **fields)
 
     async def _execute(self, request: RunRequest, attempt: int, cancel: asyncio.Event) -> RunResult:
         self._event(request, RunEvent(type="status", run_id=request.run_id, status=RunStatus.running))
@@ -323,17 +314,8 @@ class Runner:
         except ValidationError as error:
             message = f"{request.function} returned an invalid context: {error.error_count()} problem(s)"
             return self._failed(request, attempt, RunError(kind="invalid_context", message=message), **fields)
-        return RunResult(
-            run_id=request.run_id,
-            app=request.app,
-            page=request.page,
-            function=request.function,
-            user=request.user,
-            status=RunStatus.succeeded,
-            context=diff.select(context, sandboxed.value),
-            attempt=attempt,
-            **fields,
-        )
+        context = diff.select(context, sandboxed.value)
+        return RunResult.of(request, RunStatus.succeeded, context=context, attempt=attempt, **fields)
 
     def _log(self, request: RunRequest, text: str) -> None:
         if text:

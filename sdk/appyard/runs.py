@@ -126,6 +126,19 @@ class RunResult(BaseModel):
     attempt: int = Field(1, description="Which delivery of the run produced this result.")
     finished_at: float = Field(default_factory=time.time)
 
+    @classmethod
+    def of(cls, request: RunRequest, status: RunStatus, **fields: Any) -> RunResult:
+        """The result of ``request``: which run, app, page and function, and who started it, come from it."""
+        return cls(
+            run_id=request.run_id,
+            app=request.app,
+            page=request.page,
+            function=request.function,
+            user=request.user,
+            status=status,
+            **fields,
+        )
+
 
 class RunEvent(BaseModel):
     """Something that happened during a run: a status change, output, or progress reported by the script."""

@@ -251,13 +251,9 @@ class Dispatcher:
             return
         deliveries = advisory.get("deliveries", "several")
         message = f"the run was started {deliveries} times and each time its runner stopped before it finished"
-        result = RunResult(
-            run_id=request.run_id,
-            app=request.app,
-            page=request.page,
-            function=request.function,
-            user=request.user,
-            status=RunStatus.failed,
+        result = RunResult.of(
+            request,
+            RunStatus.failed,
             error=RunError(kind="gave_up", message=message),
             attempt=int(deliveries) if isinstance(deliveries, int) else 0,
         )
@@ -330,15 +326,7 @@ class Dispatcher:
         self._jetstream()
         assert self._kv is not None
         key = result_key(request.namespace, request.app, request.run_id)
-        cancelled = RunResult(
-            run_id=request.run_id,
-            app=request.app,
-            page=request.page,
-            function=request.function,
-            user=request.user,
-            status=RunStatus.cancelled,
-            error=RunError(kind="cancelled", message=reason),
-        )
+        cancelled = RunResult.of(request, RunStatus.cancelled, error=RunError(kind="cancelled", message=reason))
         try:
             await self._kv.create(key, cancelled.model_dump_json().encode())
         except KeyWrongLastSequenceError:
