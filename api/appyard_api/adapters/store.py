@@ -32,7 +32,10 @@ from ..errors import ReadOnly
 log = logging.getLogger("appyard.api.store")
 
 
-def _fingerprint(root: Path) -> tuple[tuple[str, int, int], ...]:
+Fingerprint = tuple[tuple[str, int, int], ...]
+
+
+def _fingerprint(root: Path) -> Fingerprint:
     """Names, sizes and modification times of every file that affects what the store serves."""
     entries: list[tuple[str, int, int]] = []
     for folder, dirs, files in os.walk(root):
@@ -44,6 +47,21 @@ def _fingerprint(root: Path) -> tuple[tuple[str, int, int], ...]:
     return tuple(entries)
 
 
+def _versions(root: Path, found: Workspace | None, fingerprint: Fingerprint) -> dict[int, tuple[Page, str]]:
+    """Each page of a scan with a short hash of its folder's entries in the fingerprint taken for that scan."""
+    digests: dict[str, Any] = {}
+    for entry in fingerprint:  # one pass: an entry root/app/page/... belongs to that page's folder
+        parts = os.path.relpath(entry[0], root).split(os.sep)
+        if len(parts) >= 3:
+            folder = os.path.join(root, parts[0], parts[1])
+            digests.setdefault(folder, hashlib.sha256()).update(repr(entry).encode())
+    versions: dict[int, tuple[Page, str]] = {}
+    for page in found.pages() if found is not None else ():
+        digest = digests.get(str(page.dir))
+        versions[id(page)] = (page, digest.hexdigest()[:16] if digest is not None else "empty")
+    return versions
+
+
 class FileStore:
     """Apps and pages from a workspace folder."""
 
@@ -53,10 +71,11 @@ class FileStore:
         self._recheck = recheck_seconds
         self._lock = threading.Lock()
         self._checked = 0.0
-        self._fingerprint: tuple[tuple[str, int, int], ...] = ()
+        self._fingerprint: Fingerprint = ()
         self._workspace: Workspace | None = None
         self._issues: list[Issue] = []
         self._by_page: dict[int, tuple[Page, PageModels]] = {}
+        self._versions: dict[int, tuple[Page, str]] = {}
 
     async def start(self) -> None:
         """Called when the API starts (a folder needs nothing; see ClusterStore)."""
@@ -74,6 +93,7 @@ class FileStore:
             if force or fingerprint != self._fingerprint or self._workspace is None:
                 self._workspace, self._issues = scan(self.root)
                 self._fingerprint = fingerprint
+                self._versions = _versions(self.root, self._workspace, fingerprint)
 
     def workspace(self) -> Workspace:
         """The valid part of the workspace (problems are in :meth:`issues`)."""
@@ -206,11 +226,16 @@ class FileStore:
         return None
 
     def version(self, page: Page) -> str:
-        """A short hash of the page folder's files (changes when any of them changes)."""
-        digest = hashlib.sha256()
-        for entry in _fingerprint(page.dir):
-            digest.update(repr(entry).encode())
-        return digest.hexdigest()[:16]
+        """A short hash of the page folder's files as the scan that found ``page`` saw them.
+
+        Versions are made with their scan, never read from the disk later: a version read from disk while the
+        served scan is still the older one pairs a new version with old properties, and a client holding that
+        version would then never take the new properties (the Studio's poll missed changes that way).
+        """
+        known = self._versions.get(id(page))
+        if known is not None and known[0] is page:
+            return known[1]
+        return "superseded"  # a page of an older scan: any later answer differs from this one
 
     def create_app(self, name: str, label: str | None) -> None:
         """A new app with a starter page (see appyard.scaffold)."""
