@@ -64,7 +64,11 @@ class ApiSettings(BaseSettings):
     lsp_idle_seconds: float = Field(
         900.0, description="An editor session that sends nothing for this long is closed (its pylsp stops).", gt=0
     )
-    web_dir: Path | None = Field(None, description="Built web client to serve at / (web/dist).")
+    web_dir: Path | None = Field(
+        None,
+        description="Built web client to serve at / (a Vite build: web/dist). Unset: the client packaged in the "
+        "API's wheel (appyard_api/web) when this install has one, else a plain page listing the apps.",
+    )
     developer: str = Field("developer", description="Name of the local developer (local mode identity).")
     audit_retention_days: float = Field(
         90, gt=0, description="How long audit entries are kept (the APPYARD_AUDIT stream's max age), in days."
