@@ -27,6 +27,13 @@ class ApiSettings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Interface to listen on; loopback unless told otherwise.")
     port: int = Field(8000, description="Port to listen on.")
+    metrics_port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        description="Also serve Prometheus metrics, unauthenticated, at GET /metrics on this port (same host), for "
+        "a cluster's scraper; 0: off. The main port's /api/metrics stays for workspace admins only.",
+    )
     nats_url: str = Field("nats://127.0.0.1:4222", description="NATS server URL.")
     nats_creds: SecretStr | None = Field(
         None,
