@@ -112,6 +112,8 @@ clean: ## Remove the virtualenv, node modules, the web build, the wheels and cac
 dist: $(VENV)/.installed web/dist/index.html ## Build the wheels (the API's with the web client) into dist/
 	rm -rf dist $(addsuffix /build,$(PY_PACKAGES))
 	$(BIN)/pip wheel --quiet --no-deps --no-build-isolation --wheel-dir dist $(addprefix ./,$(PY_PACKAGES))
+	@$(BIN)/python -c "import glob, sys, zipfile; wheel = zipfile.ZipFile(glob.glob('dist/appyard_api-*.whl')[0]); \
+		sys.exit(0 if 'appyard_api/web/index.html' in wheel.namelist() else 'make dist: the API wheel has no web client')"
 	@ls -l dist
 
 REGISTRY ?= ghcr.io/appyard
