@@ -11,7 +11,7 @@ GENERATED_WORKSPACES := $(WORKSPACE) tests/fixtures/lab
 PY_PACKAGES := sdk api runner-image operator
 PY_SOURCES := sdk/appyard api/appyard_api runner-image/appyard_runner operator/appyard_operator tests bench workspace
 
-.PHONY: help setup chromium tools dev test lint typecheck unit gen verify bench clean
+.PHONY: help setup chromium tools dev test lint typecheck unit gen verify bench clean dist images
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -62,7 +62,7 @@ tools: $(CONTROLPLANE) $(TOOLS)/helm ## Build the test control plane (etcd, kube
 setup: $(VENV)/.installed web/dist/index.html chromium ## Install everything (.venv, npm packages, the web build, Chromium); idempotent
 
 dev: setup ## Run Appyard on http://127.0.0.1:8000 with the sample workspace (Ctrl-C stops it)
-	$(BIN)/appyard dev $(WORKSPACE) --web-dir web/dist
+	$(BIN)/appyard dev $(WORKSPACE)
 
 lint: setup ## ruff: lint and formatting
 	$(BIN)/ruff check $(PY_SOURCES)
@@ -104,5 +104,28 @@ bench: setup tools ## Measure performance; record the numbers in docs/benchmarks
 	$(BIN)/python -m bench.web
 	$(BIN)/python -m bench.operator
 
-clean: ## Remove the virtualenv, node modules, the web build and caches
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache web/node_modules web/dist
+clean: ## Remove the virtualenv, node modules, the web build, the wheels and caches
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache web/node_modules web/dist dist
+
+# The wheels of the four packages; the API's carries the built web client (api/setup.py copies web/dist in).
+# Built with the venv's setuptools (no download); build/ folders go first so no stale module reaches a wheel.
+dist: $(VENV)/.installed web/dist/index.html ## Build the wheels (the API's with the web client) into dist/
+	rm -rf dist $(addsuffix /build,$(PY_PACKAGES))
+	$(BIN)/pip wheel --quiet --no-deps --no-build-isolation --wheel-dir dist $(addprefix ./,$(PY_PACKAGES))
+	@$(BIN)/python -c "import glob, sys, zipfile; wheel = zipfile.ZipFile(glob.glob('dist/appyard_api-*.whl')[0]); \
+		sys.exit(0 if 'appyard_api/web/index.html' in wheel.namelist() else 'make dist: the API wheel has no web client')"
+	@ls -l dist
+
+REGISTRY ?= ghcr.io/appyard
+TAG ?= $(shell sed -n 's/^version = "\(.*\)"/\1/p' api/pyproject.toml)
+IMAGES := api:api/Dockerfile operator:operator/Dockerfile runner:runner-image/Dockerfile
+
+images: ## Build the api, operator and runner images (docker or buildah; REGISTRY, TAG)
+	@if docker info >/dev/null 2>&1; then builder="docker build"; \
+	elif command -v buildah >/dev/null && buildah info >/dev/null 2>&1; then builder="buildah bud"; \
+	else echo "make images: no image builder works here: start a Docker daemon (docker info fails) or install buildah" >&2; \
+		exit 1; fi; \
+	echo "building with $$builder"; \
+	for image in $(IMAGES); do \
+		$$builder -f $${image#*:} -t $(REGISTRY)/$${image%%:*}:$(TAG) . || exit 1; \
+	done

@@ -73,8 +73,9 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     errors.install(app)
     for module in (health, sign_in, me, tokens, catalog, apps, runs, audit, lsp):
         app.include_router(module.router)
-    if settings.web_dir is not None and (settings.web_dir / "index.html").is_file():
-        web.mount(app, settings.web_dir)
+    web_dir = settings.web_dir or web.packaged()
+    if web_dir is not None and (web_dir / "index.html").is_file():
+        web.mount(app, web_dir)
     else:
         app.include_router(home.router)
     return app

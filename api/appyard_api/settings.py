@@ -27,6 +27,13 @@ class ApiSettings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Interface to listen on; loopback unless told otherwise.")
     port: int = Field(8000, description="Port to listen on.")
+    metrics_port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        description="Also serve Prometheus metrics, unauthenticated, at GET /metrics on this port (same host), for "
+        "a cluster's scraper; 0: off. The main port's /api/metrics stays for workspace admins only.",
+    )
     nats_url: str = Field("nats://127.0.0.1:4222", description="NATS server URL.")
     nats_creds: SecretStr | None = Field(
         None,
@@ -64,7 +71,11 @@ class ApiSettings(BaseSettings):
     lsp_idle_seconds: float = Field(
         900.0, description="An editor session that sends nothing for this long is closed (its pylsp stops).", gt=0
     )
-    web_dir: Path | None = Field(None, description="Built web client to serve at / (web/dist).")
+    web_dir: Path | None = Field(
+        None,
+        description="Built web client to serve at / (a Vite build: web/dist). Unset: the client packaged in the "
+        "API's wheel (appyard_api/web) when this install has one, else a plain page listing the apps.",
+    )
     developer: str = Field("developer", description="Name of the local developer (local mode identity).")
     audit_retention_days: float = Field(
         90, gt=0, description="How long audit entries are kept (the APPYARD_AUDIT stream's max age), in days."

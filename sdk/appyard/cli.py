@@ -211,7 +211,13 @@ def dev(
     host: Annotated[str, typer.Option(help="Interface to serve on (loopback by default).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port of the API and web client.")] = 8000,
     nats_port: Annotated[int, typer.Option(help="Port of the embedded nats-server (default: a free one).")] = 0,
-    web_dir: Annotated[Path | None, typer.Option(help="The built web client to serve at / (web/dist).")] = None,
+    web_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="The built web client to serve at / (default: the one packaged with the API, else web/dist of "
+            "the checkout appyard runs from)."
+        ),
+    ] = None,
 ) -> None:
     """Run Appyard locally: nats-server, the API, one runner per app, and a watcher. Ctrl-C stops everything."""
     from .tooling import devserver

@@ -23,6 +23,7 @@ from .servers import free_port, wait_for
 pytestmark = pytest.mark.integration
 
 APPYARD = Path(sys.executable).parent / "appyard"
+WEB = Path(__file__).resolve().parents[2] / "web" / "dist"
 
 
 def descendants(pid: int) -> set[int]:
@@ -82,8 +83,13 @@ def test_dev_serves_the_samples_and_stops_everything(dev: tuple[subprocess.Popen
     )
     assert response.status_code == 200
     assert "Ada Lovelace" in response.json()["context"]["details"]["components"]["summary"]["text"]
-    home = httpx.get(url, timeout=5).text
-    assert "Orders admin" in home and "Ops toolbox" in home
+    if not (WEB / "index.html").is_file():
+        pytest.fail("web/dist is not built: `make setup` builds it")
+    # Without --web-dir, a checkout's built web client is served (`make dev`), and the apps through the API.
+    assert '<div id="root">' in httpx.get(url, timeout=5).text
+    assert "web client: " + str(WEB) in log.read_text()
+    apps = httpx.get(f"{url}/api/apps", timeout=5).json()
+    assert {"orders", "ops"} <= {app["name"] for app in apps}
     children = descendants(process.pid)
     assert len(children) >= 4, "nats-server, the API and two runners (with their zygotes)"
 

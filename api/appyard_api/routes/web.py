@@ -10,6 +10,14 @@ from fastapi.staticfiles import StaticFiles
 
 from ..errors import body
 
+# Where the API's wheel carries the built web client (api/setup.py copies web/dist there; never committed).
+PACKAGED = Path(__file__).resolve().parent.parent / "web"
+
+
+def packaged() -> Path | None:
+    """The web client built into this install of the API (appyard_api/web), if it has one."""
+    return PACKAGED if (PACKAGED / "index.html").is_file() else None
+
 
 def mount(app: FastAPI, web_dir: Path) -> None:
     """Serve ``web_dir`` (a Vite build) at /, falling back to index.html for the client's own routes."""

