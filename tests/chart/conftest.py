@@ -13,7 +13,7 @@ from lightkube.resources.core_v1 import Namespace
 from appyard.tooling import brokerkeys
 from tests.integration.controlplane import ControlPlane
 
-from .support import NATS_SECRET, Tools
+from .support import NATS_SECRET, VALUE_SETS, Obj, Tools
 
 
 @pytest.fixture(scope="session")
@@ -58,3 +58,15 @@ def namespace(kube: Client, tools: Tools, tmp_path_factory: pytest.TempPathFacto
         return name
 
     return make
+
+
+@pytest.fixture(scope="session")
+def renderer(tmp_path_factory: pytest.TempPathFactory) -> Tools:
+    """helm for `template` and `lint`, which need no cluster."""
+    home = tmp_path_factory.mktemp("render")
+    return Tools(home / "no-kubeconfig", home)
+
+
+@pytest.fixture(scope="session")
+def rendered(renderer: Tools) -> dict[str, list[Obj]]:
+    return {name: renderer.template(values) for name, values in VALUE_SETS.items()}

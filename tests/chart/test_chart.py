@@ -1,5 +1,5 @@
-"""The helm chart charts/appyard: what it renders, what its values schema refuses, and installs, upgrades and
-uninstalls against the tier's real kube-apiserver (+ kube-controller-manager, no kubelet: pods stay Pending).
+"""The helm chart charts/appyard as rendered by `helm template` for several value sets, its values file and schema,
+and the values it refuses (test_cluster.py puts it in front of a real API server).
 
 Rendered output is always parsed (yaml.safe_load_all) and asserted on as objects, never as text.
 """
@@ -11,25 +11,14 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
-from typing import Any, cast
 
 import pytest
 import yaml
-from lightkube import Client
-from lightkube.core.exceptions import ApiError
-from lightkube.models.meta_v1 import ObjectMeta
-from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
-from lightkube.resources.apps_v1 import Deployment, ReplicaSet, StatefulSet
-from lightkube.resources.core_v1 import Event, Pod, Secret
 
 from appyard import crds as generated_crds
 from appyard.tooling import brokerkeys
-from tests.integration.cluster import App, eventually
 
-from .conftest import NamespaceMaker
 from .support import (
     CHART,
     KUBE_VERSION,
@@ -46,23 +35,10 @@ from .support import (
     merge,
     one,
     pod_templates,
-    stage,
 )
 
 SETS = sorted(VALUE_SETS)
 NATS_SERVER = Path(sys.executable).parent / "nats-server"
-
-
-@pytest.fixture(scope="session")
-def renderer(tmp_path_factory: pytest.TempPathFactory) -> Tools:
-    """helm for `template` and `lint`, which need no cluster."""
-    home = tmp_path_factory.mktemp("render")
-    return Tools(home / "no-kubeconfig", home)
-
-
-@pytest.fixture(scope="session")
-def rendered(renderer: Tools) -> dict[str, list[Obj]]:
-    return {name: renderer.template(values) for name, values in VALUE_SETS.items()}
 
 
 # -- lint and kubeVersion ---------------------------------------------------------------------------------------
@@ -466,264 +442,76 @@ def test_templates_refuse_with_the_fix(renderer: Tools, case: str, values: Obj, 
     assert message in str(refused.value), case
 
 
-# -- the real API server ------------------------------------------------------------------------------------------
+# -- values.yaml and its schema ------------------------------------------------------------------------------------
+
+SCHEMA = json.loads((CHART / "values.schema.json").read_text())
+# Kubernetes's own types, passed through as they are (the API server checks them): affinity's parts and
+# NetworkPolicy peers; Helm's `global`.
+PASS_THROUGH = {"global", "nodeAffinity", "podAffinity", "podAntiAffinity", "allowFrom[]", "apiFrom[]", "webhookFrom[]"}
 
 
-@pytest.fixture(scope="session")
-def third_party_crds(tools: Tools, kube: Client) -> None:
-    """HTTPRoute and ServiceMonitor, which the control plane lacks (small stand-ins, see the YAML)."""
-    tools.kubectl("apply", "--server-side", "-f", str(Path(__file__).parent / "third_party_crds.yaml"))
-    for name in ("httproutes.gateway.networking.k8s.io", "servicemonitors.monitoring.coreos.com"):
-        eventually(partial(_established, kube, name), 30, f"{name} to be established")
+def _schema_objects(schema: Obj, path: str) -> Iterator[tuple[str, Obj]]:
+    if schema.get("type") == "object" or "properties" in schema:
+        yield path, schema
+    for name, child in (schema.get("properties") or {}).items():
+        yield from _schema_objects(child, f"{path}.{name}" if path else name)
+    if isinstance(schema.get("items"), dict):
+        yield from _schema_objects(schema["items"], f"{path}[]")
 
 
-def _established(kube: Client, name: str) -> bool:
-    status = kube.get(CustomResourceDefinition, name).status
-    return any(c.type == "Established" and c.status == "True" for c in (status.conditions if status else None) or [])
+def test_schema_closes_every_object() -> None:
+    assert SCHEMA["$schema"] == "http://json-schema.org/draft-07/schema#"
+    for path, schema in _schema_objects(SCHEMA, ""):
+        if path.rsplit(".", 1)[-1] in PASS_THROUGH:
+            continue
+        closed = schema.get("additionalProperties")
+        # closed (False), or a map whose values are typed (labels, annotations, nodeSelector)
+        assert closed is False or (isinstance(closed, dict) and "type" in closed), f"{path or '(root)'} is open"
 
 
-def _dry_run(tools: Tools, objects: list[Obj]) -> str:
-    manifest = yaml.safe_dump_all(objects)
-    return tools.kubectl(
-        "apply", "--server-side", "--dry-run=server", "--validate=strict", "--force-conflicts",
-        "--field-manager=chart-tests", "-f", "-", stdin=manifest,
-    )  # fmt: skip
+def _leaves(values: Obj, path: str = "") -> Iterator[str]:
+    for key, value in values.items():
+        here = f"{path}.{key}" if path else key
+        if isinstance(value, dict) and value and not here.endswith(("resources", "allowFrom")):
+            yield from _leaves(value, here)
+        else:
+            yield here
 
 
-@pytest.mark.parametrize("name", SETS)
-@pytest.mark.usefixtures("third_party_crds")
-def test_api_server_accepts_every_object(tools: Tools, namespace: NamespaceMaker, name: str) -> None:
-    target = namespace(f"dry-{name}")
-    objects = tools.template(VALUE_SETS[name], namespace=target)
-    out = _dry_run(tools, objects)
-    applied = [line for line in out.splitlines() if "serverside-applied (server dry run)" in line]
-    assert len(applied) == len(objects), out
+def _schema_leaves(schema: Obj, path: str = "") -> Iterator[str]:
+    for key, child in (schema.get("properties") or {}).items():
+        here = f"{path}.{key}" if path else key
+        if "properties" in child and not here.endswith(("resources", "affinity")):
+            yield from _schema_leaves(child, here)
+        else:
+            yield here
 
 
-CORRUPTIONS = [
-    (
-        "unknown field",
-        ("containers", 0, "securityContext"),
-        "runAsNonroot",
-        True,
-        "runAsNonroot: field not declared in schema",
-    ),
-    ("wrong type", ("containers", 0, "securityContext"), "runAsUser", "ten thousand", "runAsUser"),
-    ("bad value", ("containers", 0), "imagePullPolicy", "Sometimes", "imagePullPolicy"),
-]
+def test_values_and_schema_name_the_same_keys() -> None:
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert set(_leaves(values)) == set(_schema_leaves(SCHEMA)) - {"global"}
 
 
-@pytest.mark.parametrize(("case", "where", "field", "value", "says"), CORRUPTIONS, ids=[c[0] for c in CORRUPTIONS])
-def test_api_server_refuses_a_corrupted_field(
-    tools: Tools, namespace: NamespaceMaker, case: str, where: tuple[Any, ...], field: str, value: Any, says: str
-) -> None:
-    # Proves the dry-run above checks something: one field broken, and the server says which.
-    target = namespace(f"corrupt-{case.replace(' ', '-')}")
-    objects = tools.template(OIDC, namespace=target)
-    operator = one(objects, "Deployment", "appyard-operator")
-    node: Any = operator["spec"]["template"]["spec"]
-    for step in where:
-        node = node[step]
-    node[field] = value
-    with pytest.raises(HelmError) as refused:
-        _dry_run(tools, objects)
-    assert says in str(refused.value), str(refused.value)
-    assert "appyard-operator" in str(refused.value)
+def test_every_value_is_documented() -> None:
+    # helm-docs reads a `# --` comment above a key; every leaf key (and every map like resources) has one.
+    text = (CHART / "values.yaml").read_text()
+    lines = text.splitlines()
+    undocumented = []
 
+    def walk(node: yaml.Node, path: str) -> None:
+        assert isinstance(node, yaml.MappingNode)
+        for key, value in node.value:
+            here = f"{path}.{key.value}" if path else str(key.value)
+            if isinstance(value, yaml.MappingNode) and value.value and not here.endswith("resources"):
+                walk(value, here)
+                continue
+            above = key.start_mark.line - 1
+            while above >= 0 and lines[above].strip().startswith("#") and not lines[above].strip().startswith("# --"):
+                above -= 1
+            if above < 0 or not lines[above].strip().startswith("# --"):
+                undocumented.append(here)
 
-# -- install, upgrade, uninstall ----------------------------------------------------------------------------------
-
-
-@dataclass
-class Lifecycle:
-    """What the cluster held after each step of install → App created → upgrade → uninstall."""
-
-    app_uid: str
-    session_installed: str
-    session_upgraded: str
-    columns_installed: list[str]
-    columns_upgraded: list[str]
-    app_uid_after_upgrade: str
-    api_replicas_upgraded: int | None
-    api_annotations_upgraded: dict[str, str]
-    left_after_uninstall: dict[str, bool]
-    app_uid_after_uninstall: str
-
-
-def _columns(kube: Client) -> list[str]:
-    crd = kube.get(CustomResourceDefinition, "apps.appyard.dev")
-    return [column.name for column in crd.spec.versions[0].additionalPrinterColumns or []]
-
-
-def _session(kube: Client, ns: str) -> str:
-    data = kube.get(Secret, "appyard-session", namespace=ns).data or {}
-    return str(data["session-secret"])
-
-
-def _uid(kube: Client, ns: str) -> str:
-    app = kube.get(App, "orders", namespace=ns)
-    assert app.metadata and app.metadata.uid
-    return app.metadata.uid
-
-
-def _exists(kube: Client, resource: Any, name: str, ns: str | None = None) -> bool:
-    try:
-        kube.get(resource, name, namespace=ns) if ns else kube.get(resource, name)
-    except ApiError as error:
-        if error.status.code == 404:
-            return False
-        raise
-    return True
-
-
-APP = {
-    "workspace": "apps",
-    "app": "orders",
-    "revision": "0123456789abcdef",
-    "path": "orders",
-    "code": "orders-code",
-    "codeHash": "sha256:" + "0" * 64,
-}
-
-
-@pytest.fixture(scope="module")
-def lifecycle(
-    tools: Tools, kube: Client, namespace: NamespaceMaker, server_version: str, tmp_path_factory: pytest.TempPathFactory
-) -> Lifecycle:
-    ns = namespace("appyard", restricted=True)
-    folder = tmp_path_factory.mktemp("charts")
-    first = stage(folder / "v1", server_version)
-    second = stage(folder / "v2", server_version, extra_column=True)
-    tools.helm("install", "appyard", str(first), "-n", ns, values=OIDC)
-    eventually(lambda: list(kube.list(App, namespace=ns)) == [], 30, "the App CRD to be served")
-    kube.create(App(metadata=ObjectMeta(name="orders", namespace=ns), spec=APP))
-    app_uid = _uid(kube, ns)
-    session_installed = _session(kube, ns)
-    columns_installed = _columns(kube)
-
-    changed = merge(OIDC, {"api": {"replicaCount": 3, "podAnnotations": {"example.com/upgraded": "yes"}}})
-    tools.helm("upgrade", "appyard", str(second), "-n", ns, values=changed)
-    api = kube.get(Deployment, "appyard-api", namespace=ns)
-    assert api.spec and api.spec.template.metadata
-    session_upgraded = _session(kube, ns)
-    columns_upgraded = _columns(kube)
-    uid_upgraded = _uid(kube, ns)
-
-    tools.helm("uninstall", "appyard", "-n", ns, "--wait")
-    left = {
-        "Deployment appyard-api": _exists(kube, Deployment, "appyard-api", ns),
-        "StatefulSet appyard-nats": _exists(kube, StatefulSet, "appyard-nats", ns),
-        "CRD apps": _exists(kube, CustomResourceDefinition, "apps.appyard.dev"),
-        "CRD workspaces": _exists(kube, CustomResourceDefinition, "workspaces.appyard.dev"),
-        "Secret appyard-session": _exists(kube, Secret, "appyard-session", ns),
-    }
-    return Lifecycle(
-        app_uid=app_uid,
-        session_installed=session_installed,
-        session_upgraded=session_upgraded,
-        columns_installed=columns_installed,
-        columns_upgraded=columns_upgraded,
-        app_uid_after_upgrade=uid_upgraded,
-        api_replicas_upgraded=api.spec.replicas,
-        api_annotations_upgraded=dict(api.spec.template.metadata.annotations or {}),
-        left_after_uninstall=left,
-        app_uid_after_uninstall=_uid(kube, ns),
-    )
-
-
-def test_upgrade_updates_the_crd(lifecycle: Lifecycle) -> None:
-    assert "Code" not in lifecycle.columns_installed
-    assert lifecycle.columns_upgraded == [*lifecycle.columns_installed, "Code"]
-
-
-def test_app_survives_upgrade_and_uninstall(lifecycle: Lifecycle) -> None:
-    assert lifecycle.app_uid_after_upgrade == lifecycle.app_uid
-    assert lifecycle.app_uid_after_uninstall == lifecycle.app_uid
-
-
-def test_upgrade_applies_changed_values(lifecycle: Lifecycle) -> None:
-    assert lifecycle.api_replicas_upgraded == 3
-    assert lifecycle.api_annotations_upgraded == {"example.com/upgraded": "yes"}
-
-
-def test_session_secret_is_kept_across_upgrade(lifecycle: Lifecycle) -> None:
-    assert len(lifecycle.session_installed) >= 64
-    assert lifecycle.session_upgraded == lifecycle.session_installed
-
-
-def test_uninstall_keeps_crds_and_session_but_removes_workloads(lifecycle: Lifecycle) -> None:
-    assert lifecycle.left_after_uninstall == {
-        "Deployment appyard-api": False,
-        "StatefulSet appyard-nats": False,
-        "CRD apps": True,
-        "CRD workspaces": True,
-        "Secret appyard-session": True,
-    }
-
-
-# -- Pod Security admission ---------------------------------------------------------------------------------------
-
-# The pods use the namespace's default ServiceAccount here: the chart's ServiceAccounts and RBAC (templates/rbac.yaml)
-# are another test's subject, and a missing ServiceAccount would refuse the pods for a reason unrelated to PSS.
-PSA_VALUES = merge(
-    OIDC,
-    {
-        "crds": {"install": False},
-        "rbac": {"create": False},
-        "operator": {"serviceAccount": {"create": False}},
-        "api": {"serviceAccount": {"create": False}},
-    },
-)
-
-
-@pytest.fixture(scope="module")
-def restricted(
-    tools: Tools, kube: Client, namespace: NamespaceMaker, server_version: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    ns = namespace("restricted", restricted=True)
-    chart = stage(tmp_path_factory.mktemp("psa") / "appyard", server_version)
-    tools.helm("install", "appyard", str(chart), "-n", ns, values=PSA_VALUES)
-    yield ns
-    tools.helm("uninstall", "appyard", "-n", ns)
-
-
-def test_restricted_namespace_admits_every_pod(kube: Client, restricted: str) -> None:
-    def created() -> bool:
-        wanted_and_made = [
-            (r.spec.replicas if r.spec else None, r.status.replicas if r.status else None)
-            for r in kube.list(ReplicaSet, namespace=restricted)
-        ] + [
-            (s.spec.replicas if s.spec else None, s.status.replicas if s.status else None)
-            for s in kube.list(StatefulSet, namespace=restricted)
-        ]
-        return len(wanted_and_made) == 3 and all(wanted == made for wanted, made in wanted_and_made)
-
-    eventually(created, 60, "every ReplicaSet and the StatefulSet to create their pods")
-    components = sorted(
-        (pod.metadata.labels or {}).get("app.kubernetes.io/component", "")
-        for pod in kube.list(Pod, namespace=restricted)
-        if pod.metadata
-    )
-    assert components == ["api", "api", "nats", "operator"]
-    refused = [event.message for event in kube.list(Event, namespace=restricted) if event.reason == "FailedCreate"]
-    assert refused == []
-
-
-def _pod(name: str, spec: Obj) -> Pod:
-    return cast(Pod, Pod.from_dict({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": spec}))
-
-
-def test_restricted_namespace_refuses_a_weakened_pod(kube: Client, restricted: str) -> None:
-    # The label is enforced: a copy of a chart pod is admitted, the same pod with one field removed is not.
-    eventually(lambda: list(kube.list(Pod, namespace=restricted, labels={"app.kubernetes.io/component": "api"})))
-    source = next(iter(kube.list(Pod, namespace=restricted, labels={"app.kubernetes.io/component": "api"})))
-    spec = source.to_dict()["spec"]
-    spec.pop("nodeName", None)
-    kube.create(_pod("copy", spec), namespace=restricted, dry_run=True)
-    del spec["containers"][0]["securityContext"]["allowPrivilegeEscalation"]
-    weakened = _pod("weakened", spec)
-    with pytest.raises(ApiError) as refused:
-        kube.create(weakened, namespace=restricted, dry_run=True)
-    assert refused.value.status.code == 403
-    assert 'violates PodSecurity "restricted' in str(refused.value.status.message)
-    assert "allowPrivilegeEscalation" in str(refused.value.status.message)
+    root = yaml.compose(text)
+    assert root is not None
+    walk(root, "")
+    assert undocumented == []
