@@ -215,7 +215,8 @@ def test_workload_knobs_reach_every_pod(rendered: dict[str, list[Obj]]) -> None:
     assert "podAntiAffinity" in api["spec"]["affinity"]
     assert env_of(api["spec"])["APPYARD_API_TOKEN_MAX_DAYS"]["value"] == "30"
     nats = one(objects, "StatefulSet")["spec"]["template"]
-    assert nats["metadata"]["annotations"] == {"example.com/backup": "yes"}
+    assert nats["metadata"]["annotations"]["example.com/backup"] == "yes"
+    assert len(nats["metadata"]["annotations"]["checksum/config"]) == 64  # a config change rolls the pod
     for name, pod in pod_templates(objects):
         assert pod["imagePullSecrets"] == [{"name": "regcred"}], name
 
@@ -515,3 +516,49 @@ def test_every_value_is_documented() -> None:
     assert root is not None
     walk(root, "")
     assert undocumented == []
+
+
+# -- the processes read what the chart sets ------------------------------------------------------------------------
+
+# Set by the chart for a setting another change of issue 10 adds to ApiSettings (the /metrics port).
+NOT_YET_SETTINGS = {"APPYARD_API_METRICS_PORT"}
+
+
+def _settings_env(pod: Obj, prefix: str) -> dict[str, str]:
+    """The container's APPYARD_* environment as the process would see it (a stand-in text for each Secret key)."""
+    env = {}
+    for name, entry in env_of(pod).items():
+        if name.startswith(prefix):
+            env[name] = (
+                entry["value"] if "value" in entry else f"from-secret-{entry['valueFrom']['secretKeyRef']['key']}"
+            )
+    return env
+
+
+@pytest.mark.parametrize("name", SETS)
+def test_processes_accept_the_rendered_settings(
+    rendered: dict[str, list[Obj]], name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The real settings classes parse the rendered environment: names, JSON lists and the oidc/proxy rules.
+    from appyard_api.settings import ApiSettings
+    from appyard_operator.settings import OperatorSettings
+
+    for settings, workload, prefix in (
+        (ApiSettings, "appyard-api", "APPYARD_API_"),
+        (OperatorSettings, "appyard-operator", "APPYARD_OPERATOR_"),
+    ):
+        env = _settings_env(one(rendered[name], "Deployment", workload)["spec"]["template"]["spec"], prefix)
+        unknown = {key for key in env if key[len(prefix) :].lower() not in settings.model_fields} - NOT_YET_SETTINGS
+        assert unknown == set(), f"{workload} is given settings it does not have"
+        with monkeypatch.context() as patched:
+            for key, value in env.items():
+                patched.setenv(key, value)
+            parsed = settings()
+        if isinstance(parsed, ApiSettings):
+            assert parsed.mode == "cluster"
+            assert parsed.namespace == "appyard"
+            assert parsed.session_secret is not None or parsed.auth == "proxy"
+        else:
+            assert isinstance(parsed, OperatorSettings)
+            assert parsed.nats_account_seed is not None and parsed.nats_creds is not None
+            assert parsed.webhook_port in (0, 8080)
