@@ -429,6 +429,16 @@ TEMPLATES_REFUSE = [
     ),
     ("oidc without public URL", merge(OIDC, {"api": {"auth": {"publicUrl": ""}}}), "api.auth.publicUrl is required"),
     (
+        "a PDB no drain can satisfy",
+        merge(PROXY, {"api": {"replicaCount": 1}}),
+        "api.pdb.minAvailable (1) must be less than the API's replicas (1)",
+    ),
+    (
+        "a PDB above the autoscaler's floor",
+        merge(PROXY, {"api": {"autoscaling": {"enabled": True, "minReplicas": 2}, "pdb": {"minAvailable": 2}}}),
+        "api.pdb.minAvailable (2) must be less than the API's replicas (2)",
+    ),
+    (
         "route without gateway",
         merge(OIDC, {"api": {"httpRoute": {"enabled": True}}}),
         "api.httpRoute.parentRefs is required",
