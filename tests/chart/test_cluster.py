@@ -18,7 +18,7 @@ from lightkube.core.exceptions import ApiError
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
 from lightkube.resources.apps_v1 import Deployment, ReplicaSet, StatefulSet
-from lightkube.resources.core_v1 import Event, Pod, Secret
+from lightkube.resources.core_v1 import Event, Namespace, Pod, Secret
 
 from tests.integration.cluster import App, eventually
 
@@ -54,9 +54,12 @@ def _dry_run(tools: Tools, objects: list[Obj]) -> str:
 
 @pytest.mark.parametrize("name", SETS)
 @pytest.mark.usefixtures("third_party_crds")
-def test_api_server_accepts_every_object(tools: Tools, namespace: NamespaceMaker, name: str) -> None:
+def test_api_server_accepts_every_object(tools: Tools, kube: Client, namespace: NamespaceMaker, name: str) -> None:
     target = namespace(f"dry-{name}")
     objects = tools.template(VALUE_SETS[name], namespace=target)
+    # other namespaces the release reaches into (e.g. Roles in operator.watchNamespaces)
+    for other in {o["metadata"].get("namespace") for o in objects} - {None, target}:
+        kube.apply(Namespace(metadata=ObjectMeta(name=other)), field_manager="chart-tests")
     out = _dry_run(tools, objects)
     applied = [line for line in out.splitlines() if "serverside-applied (server dry run)" in line]
     assert len(applied) == len(objects), out
@@ -94,6 +97,9 @@ def test_api_server_refuses_a_corrupted_field(
 
 
 # -- install, upgrade, uninstall ----------------------------------------------------------------------------------
+
+
+LIFECYCLE = "tools"  # the namespace of the install → upgrade → uninstall release
 
 
 @dataclass
@@ -152,7 +158,7 @@ APP = {
 def lifecycle(
     tools: Tools, kube: Client, namespace: NamespaceMaker, server_version: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Lifecycle:
-    ns = namespace("appyard", restricted=True)
+    ns = namespace(LIFECYCLE, restricted=True)
     folder = tmp_path_factory.mktemp("charts")
     first = stage(folder / "v1", server_version)
     second = stage(folder / "v2", server_version, extra_column=True)
@@ -329,10 +335,10 @@ def test_notes_give_the_url_and_a_workspace_the_server_accepts(
     service: str | None,
 ) -> None:
     chart = stage(tmp_path / "appyard", server_version)
-    notes, workspace = _notes(tools, chart, "appyard", values)
+    notes, workspace = _notes(tools, chart, LIFECYCLE, values)
     assert url in notes, case
     assert workspace["kind"] == "Workspace"
-    assert workspace["metadata"]["namespace"] == "appyard"
+    assert workspace["metadata"]["namespace"] == LIFECYCLE
     # the operator's per-app Ingresses must point at this release's API Service
     assert workspace["spec"].get("ingress", {}).get("serviceName") == service
     applied = tools.kubectl(
