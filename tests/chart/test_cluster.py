@@ -25,6 +25,7 @@ from tests.integration.cluster import App, eventually
 from .conftest import NamespaceMaker
 from .support import OIDC, VALUE_SETS, HelmError, Obj, Tools, merge, one, stage
 
+pytestmark = pytest.mark.integration
 SETS = sorted(VALUE_SETS)
 
 
