@@ -18,7 +18,7 @@ from lightkube.core.exceptions import ApiError
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
 from lightkube.resources.apps_v1 import Deployment, ReplicaSet, StatefulSet
-from lightkube.resources.core_v1 import Event, Namespace, Pod, Secret
+from lightkube.resources.core_v1 import Event, Namespace, Pod, Secret, ServiceAccount
 
 from tests.integration.cluster import App, eventually
 
@@ -250,6 +250,8 @@ def restricted(
     tools: Tools, kube: Client, namespace: NamespaceMaker, server_version: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     ns = namespace("restricted", restricted=True)
+    # the pods use the namespace's `default` ServiceAccount, which kube-controller-manager makes
+    eventually(lambda: kube.get(ServiceAccount, "default", namespace=ns), 30, "the default ServiceAccount")
     chart = stage(tmp_path_factory.mktemp("psa") / "appyard", server_version)
     tools.helm("install", "appyard", str(chart), "-n", ns, values=PSA_VALUES)
     yield ns
