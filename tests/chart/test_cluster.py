@@ -105,7 +105,7 @@ LIFECYCLE = "tools"  # the namespace of the install → upgrade → uninstall re
 
 @dataclass
 class Lifecycle:
-    """What the cluster held after each step of install → App created → upgrade → uninstall."""
+    """What the cluster held after each step of install → App created → upgrade → uninstall → install again."""
 
     app_uid: str
     session_installed: str
@@ -117,6 +117,7 @@ class Lifecycle:
     api_annotations_upgraded: dict[str, str]
     left_after_uninstall: dict[str, bool]
     app_uid_after_uninstall: str
+    reinstalled: dict[str, bool]
 
 
 def _columns(kube: Client) -> list[str]:
@@ -186,6 +187,16 @@ def lifecycle(
         "CRD workspaces": _exists(kube, CustomResourceDefinition, "workspaces.appyard.dev"),
         "Secret appyard-session": _exists(kube, Secret, "appyard-session", ns),
     }
+    app_uid_after_uninstall = _uid(kube, ns)
+
+    # installed again: the release takes the kept CRDs and session key back (users stay signed in)
+    tools.helm("install", "appyard", str(second), "-n", ns, values=OIDC)
+    reinstalled = {
+        "session": _session(kube, ns) == session_installed,
+        "app": _uid(kube, ns) == app_uid,
+        "columns": _columns(kube) == columns_upgraded,
+    }
+    tools.helm("uninstall", "appyard", "-n", ns, "--wait")
     return Lifecycle(
         app_uid=app_uid,
         session_installed=session_installed,
@@ -196,8 +207,13 @@ def lifecycle(
         api_replicas_upgraded=api.spec.replicas,
         api_annotations_upgraded=dict(api.spec.template.metadata.annotations or {}),
         left_after_uninstall=left,
-        app_uid_after_uninstall=_uid(kube, ns),
+        app_uid_after_uninstall=app_uid_after_uninstall,
+        reinstalled=reinstalled,
     )
+
+
+def test_install_after_uninstall_takes_the_kept_objects_back(lifecycle: Lifecycle) -> None:
+    assert lifecycle.reinstalled == {"session": True, "app": True, "columns": True}
 
 
 def test_upgrade_updates_the_crd(lifecycle: Lifecycle) -> None:
