@@ -23,7 +23,7 @@ from lightkube.resources.core_v1 import Event, Namespace, Pod, Secret, ServiceAc
 from tests.integration.cluster import App, eventually
 
 from .conftest import NamespaceMaker
-from .support import OIDC, VALUE_SETS, HelmError, Obj, Tools, merge, one, stage
+from .support import OIDC, VALUE_SETS, HelmError, Obj, Tools, merge, moved, one, stage
 
 pytestmark = pytest.mark.integration
 SETS = sorted(VALUE_SETS)
@@ -57,7 +57,7 @@ def _dry_run(tools: Tools, objects: list[Obj]) -> str:
 @pytest.mark.usefixtures("third_party_crds")
 def test_api_server_accepts_every_object(tools: Tools, kube: Client, namespace: NamespaceMaker, name: str) -> None:
     target = namespace(f"dry-{name}")
-    objects = tools.template(VALUE_SETS[name], namespace=target)
+    objects = tools.template(moved(VALUE_SETS[name], target), namespace=target)
     # other namespaces the release reaches into (e.g. Roles in operator.watchNamespaces)
     for other in {o["metadata"].get("namespace") for o in objects} - {None, target}:
         kube.apply(Namespace(metadata=ObjectMeta(name=other)), field_manager="chart-tests")
@@ -354,7 +354,7 @@ def test_notes_give_the_url_and_a_workspace_the_server_accepts(
     service: str | None,
 ) -> None:
     chart = stage(tmp_path / "appyard", server_version)
-    notes, workspace = _notes(tools, chart, LIFECYCLE, values)
+    notes, workspace = _notes(tools, chart, LIFECYCLE, moved(values, LIFECYCLE))
     assert url in notes, case
     assert workspace["kind"] == "Workspace"
     assert workspace["metadata"]["namespace"] == LIFECYCLE
