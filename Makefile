@@ -76,7 +76,7 @@ gen: $(VENV)/.installed web/node_modules/.installed ## Regenerate every generate
 	for ws in $(GENERATED_WORKSPACES); do $(BIN)/appyard gen $$ws || exit 1; done
 	$(BIN)/python -m appyard.reference docs/components.md
 	$(BIN)/python -m appyard.schemas web/src/generated/properties.schema.json
-	$(BIN)/python -m appyard.crds crds
+	$(BIN)/python -m appyard.crds crds charts/appyard/files/crds
 	$(BIN)/python -m appyard.crds --docs docs/crds.md
 	$(BIN)/python -m appyard_api.openapi web/src/generated/openapi.json
 	cd web && npm run gen --silent
@@ -85,7 +85,7 @@ verify: $(VENV)/.installed web/node_modules/.installed ## Fail when any generate
 	for ws in $(GENERATED_WORKSPACES); do $(BIN)/appyard gen --check $$ws || exit 1; done
 	$(BIN)/python -m appyard.reference --check docs/components.md
 	$(BIN)/python -m appyard.schemas --check web/src/generated/properties.schema.json
-	$(BIN)/python -m appyard.crds --check crds
+	$(BIN)/python -m appyard.crds --check crds charts/appyard/files/crds
 	$(BIN)/python -m appyard.crds --check --docs docs/crds.md
 	$(BIN)/python -m appyard_api.openapi --check web/src/generated/openapi.json
 	cd web && npm run verify --silent

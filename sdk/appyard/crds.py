@@ -1,6 +1,8 @@
 """The CustomResourceDefinitions of ``appyard.resources``, as YAML for ``crds/`` (and the helm chart).
 
-``python -m appyard.crds FOLDER`` writes them; ``--check`` fails when one is stale (``make verify``).
+``python -m appyard.crds FOLDER...`` writes them into each folder (``crds/`` and the chart's
+``charts/appyard/files/crds/``, which the chart's templates read); ``--check`` fails when one is stale
+(``make verify``).
 pydantic's JSON schemas are made *structural* as the API server requires: references inlined, optional
 fields as ``nullable``, JSON-schema-2020 keywords turned into their OpenAPI v3.0 forms, and Appyard's own
 annotations (property groups) dropped.
@@ -228,12 +230,13 @@ def main(argv: list[str]) -> int:
     arguments = [arg for arg in argv if arg != "--check"]
     if len(arguments) == 2 and arguments[0] == "--docs":
         return write(Path(arguments[1]), reference(), check)
-    if len(arguments) != 1:
-        print("usage: python -m appyard.crds [--check] FOLDER | [--check] --docs FILE", file=sys.stderr)
+    if not arguments or "--docs" in arguments:
+        print("usage: python -m appyard.crds [--check] FOLDER... | [--check] --docs FILE", file=sys.stderr)
         return 2
     status = 0
-    for name, crd in definitions().items():
-        status |= write(Path(arguments[0]) / name, render(crd), check)
+    for folder in arguments:
+        for name, crd in definitions().items():
+            status |= write(Path(folder) / name, render(crd), check)
     return status
 
 
