@@ -52,8 +52,15 @@ HELM_VERSION := v3.19.0
 
 $(TOOLS)/etcd: tests/controlplane/go.mod
 	cd tests/controlplane && go build -trimpath -o ../../$@ go.etcd.io/etcd/server/v3
+# The binaries report the pinned Kubernetes version (a plain `go build` says v0.0.0, which no chart's kubeVersion accepts).
+KUBE_VERSION := $(shell awk '$$1 == "k8s.io/kubernetes" {print $$2}' tests/controlplane/go.mod)
+KUBE_VERSION_FLAGS := -X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION) \
+	-X k8s.io/component-base/version.gitMajor=$(word 2,$(subst ., ,$(KUBE_VERSION:v%=x.%))) \
+	-X k8s.io/component-base/version.gitMinor=$(word 3,$(subst ., ,$(KUBE_VERSION:v%=x.%))) \
+	-X k8s.io/component-base/version.gitTreeState=clean
 $(TOOLS)/kube-apiserver $(TOOLS)/kube-controller-manager $(TOOLS)/kubectl: tests/controlplane/go.mod
-	cd tests/controlplane && go build -trimpath -o ../../$@ k8s.io/kubernetes/cmd/$(notdir $@)
+	cd tests/controlplane && go build -trimpath -ldflags "$(KUBE_VERSION_FLAGS)" -o ../../$@.new k8s.io/kubernetes/cmd/$(notdir $@)
+	mv $@.new $@
 $(TOOLS)/helm:
 	GOBIN=$(CURDIR)/$(TOOLS) go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
 

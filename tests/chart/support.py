@@ -215,17 +215,11 @@ def env_of(pod: Obj) -> dict[str, Obj]:
     return {entry["name"]: entry for entry in pod["containers"][0].get("env", [])}
 
 
-def stage(target: Path, server_version: str, *, extra_column: bool = False) -> Path:
-    """A copy of the chart to install. The control plane's binaries are built from source without version
-    stamps (`kubectl version` says v0.0.0-master), which no kubeVersion range accepts, so the copy drops the
-    range then; test_kube_version checks the range against the version the binaries are built from.
-    ``extra_column``: the App CRD gains a printer column, as a chart upgrade that changes a CRD would."""
+def stage(target: Path, *, extra_column: bool = False) -> Path:
+    """A copy of the chart to install, as it is (its kubeVersion range included: `make tools` stamps the
+    control plane with the Kubernetes version it is built from). ``extra_column``: the App CRD gains a printer
+    column, as a chart upgrade that changes a CRD would."""
     shutil.copytree(CHART, target)
-    if server_version.startswith("v0.0.0"):
-        chart_yaml = target / "Chart.yaml"
-        chart_yaml.write_text(
-            "".join(line for line in chart_yaml.read_text().splitlines(True) if not line.startswith("kubeVersion:"))
-        )
     if extra_column:
         path = target / "files" / "crds" / "apps.appyard.dev.yaml"
         crd = yaml.safe_load(path.read_text())

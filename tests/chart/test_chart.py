@@ -50,6 +50,11 @@ def test_lint_strict(renderer: Tools, name: str) -> None:
     assert "0 chart(s) failed" in out
 
 
+def test_the_control_plane_reports_the_version_it_is_built_from(server_version: str) -> None:
+    # `make tools` stamps it; unstamped binaries say v0.0.0-master, which no chart's kubeVersion accepts.
+    assert server_version == f"v{KUBE_VERSION}"
+
+
 def test_kube_version_range_accepts_the_control_plane_and_refuses_older(renderer: Tools) -> None:
     assert renderer.template(OIDC)  # rendered for KUBE_VERSION, the control plane's
     with pytest.raises(HelmError, match=r"requires kubeVersion: >=1\.27"):

@@ -158,12 +158,12 @@ APP = {
 
 @pytest.fixture(scope="module")
 def lifecycle(
-    tools: Tools, kube: Client, namespace: NamespaceMaker, server_version: str, tmp_path_factory: pytest.TempPathFactory
+    tools: Tools, kube: Client, namespace: NamespaceMaker, tmp_path_factory: pytest.TempPathFactory
 ) -> Lifecycle:
     ns = namespace(LIFECYCLE, restricted=True)
     folder = tmp_path_factory.mktemp("charts")
-    first = stage(folder / "v1", server_version)
-    second = stage(folder / "v2", server_version, extra_column=True)
+    first = stage(folder / "v1")
+    second = stage(folder / "v2", extra_column=True)
     tools.helm("install", "appyard", str(first), "-n", ns, values=OIDC)
     eventually(lambda: list(kube.list(App, namespace=ns)) == [], 30, "the App CRD to be served")
     kube.create(App(metadata=ObjectMeta(name="orders", namespace=ns), spec=APP))
@@ -263,12 +263,12 @@ PSA_VALUES = merge(
 
 @pytest.fixture(scope="module")
 def restricted(
-    tools: Tools, kube: Client, namespace: NamespaceMaker, server_version: str, tmp_path_factory: pytest.TempPathFactory
+    tools: Tools, kube: Client, namespace: NamespaceMaker, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     ns = namespace("restricted", restricted=True)
     # the pods use the namespace's `default` ServiceAccount, which kube-controller-manager makes
     eventually(lambda: kube.get(ServiceAccount, "default", namespace=ns), 30, "the default ServiceAccount")
-    chart = stage(tmp_path_factory.mktemp("psa") / "appyard", server_version)
+    chart = stage(tmp_path_factory.mktemp("psa") / "appyard")
     tools.helm("install", "appyard", str(chart), "-n", ns, values=PSA_VALUES)
     yield ns
     tools.helm("uninstall", "appyard", "-n", ns)
@@ -346,14 +346,13 @@ NOTES_CASES = [
 @pytest.mark.usefixtures("lifecycle", "third_party_crds")  # the CRDs are in the cluster (kept by the uninstall)
 def test_notes_give_the_url_and_a_workspace_the_server_accepts(
     tools: Tools,
-    server_version: str,
     tmp_path: Path,
     case: str,
     values: Obj,
     url: str,
     service: str | None,
 ) -> None:
-    chart = stage(tmp_path / "appyard", server_version)
+    chart = stage(tmp_path / "appyard")
     notes, workspace = _notes(tools, chart, LIFECYCLE, moved(values, LIFECYCLE))
     assert url in notes, case
     assert workspace["kind"] == "Workspace"
