@@ -11,6 +11,7 @@ from typing import Any
 import kopf
 from aiohttp import web
 from lightkube import AsyncClient
+from lightkube.core.exceptions import ApiError
 
 from appyard.resources import GROUP, VERSION, WorkspaceResource
 
@@ -27,6 +28,10 @@ _app_locks: dict[tuple[str, str], asyncio.Lock] = {}
 async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     config = get_settings()
     settings.peering.standalone = True
+    # The namespaces and resources are known (APPYARD_OPERATOR_NAMESPACES, our two CRDs): kopf need not list and
+    # watch every Namespace and CustomResourceDefinition of the cluster, so the operator's RBAC grants neither.
+    # Kopf then serves only the resources found at startup, so a missing CRD is an error now, not a silent idle.
+    settings.scanning.disabled = True
     settings.persistence.finalizer = "appyard.dev/cleanup"
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="operator.appyard.dev")
     # An App's pages (their properties.json) can be large, and kopf keeps the last handled spec in an annotation
@@ -39,12 +44,27 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     settings.watching.server_timeout = 300
     memo.config = config
     memo.kube = Kube(AsyncClient())
+    await _require_crds(memo.kube, config.namespaces[0] if config.namespaces else None)
     if config.webhook_port:
         runner = web.AppRunner(webhook.application(memo.kube, lambda raw: workspaces.sync(memo.kube, config, raw)))
         await runner.setup()
         await web.TCPSite(runner, config.webhook_host, config.webhook_port).start()
         memo.webhook = runner
         log.info("push webhooks on %s:%d/hooks/<namespace>/<workspace>", config.webhook_host, config.webhook_port)
+
+
+async def _require_crds(kube: Kube, namespace: str | None) -> None:
+    """Stop the operator (its pod restarts) when the App and Workspace CRDs are not served yet."""
+    for kind in ("Workspace", "App"):
+        try:
+            await kube.exists(kind, namespace)
+        except ApiError as error:
+            if error.status.code != 404:
+                raise
+            raise kopf.PermanentError(
+                f"the {kind} CRD is not installed: install the chart's CRDs (crds.install=true) or "
+                "`kubectl apply -f crds/`, then restart the operator"
+            ) from error
 
 
 @kopf.on.cleanup()

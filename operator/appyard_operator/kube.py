@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lightkube import AsyncClient, codecs
+from lightkube import ALL_NS, AsyncClient, codecs
 from lightkube.core.exceptions import ApiError
 from lightkube.generic_resource import create_namespaced_resource
 from lightkube.resources.apps_v1 import Deployment
@@ -92,6 +92,12 @@ class Kube:
     async def list(self, kind: str, namespace: str, labels: dict[str, str] | None = None) -> list[Obj]:
         selector: dict[str, Any] = dict(labels or {})
         return [_dict(item) async for item in self.client.list(KINDS[kind], namespace=namespace, labels=selector)]
+
+    async def exists(self, kind: str, namespace: str | None) -> bool:
+        """Whether any object of ``kind`` is in ``namespace`` (None: any namespace); one item is fetched at most."""
+        async for _ in self.client.list(KINDS[kind], namespace=namespace or ALL_NS, chunk_size=1):
+            return True
+        return False
 
     async def patch_status(self, kind: str, name: str, namespace: str, status: Obj) -> None:
         """Merge-patch the status subresource."""
