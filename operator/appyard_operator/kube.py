@@ -34,7 +34,7 @@ FIELD_MANAGER = "appyard-operator"
 App = create_namespaced_resource(GROUP, VERSION, "App", "apps")
 Workspace = create_namespaced_resource(GROUP, VERSION, "Workspace", "workspaces")
 
-R = TypeVar("R", bound=NamespacedResource)
+R = TypeVar("R", bound=NamespacedResource)  # a lightkube resource class (ConfigMap, Job, …) and its objects
 
 
 def app_object(metadata: ObjectMeta, spec: AppSpec) -> GenericNamespacedResource:
@@ -97,6 +97,7 @@ class Kube:
         raise RuntimeError(f"cannot record ConfigMap {meta.namespace}/{meta.name}")
 
     async def get(self, kind: type[R], name: str, namespace: str) -> R | None:
+        """The object, or None when there is none."""
         try:
             return await self.client.get(kind, name, namespace=namespace)
         except ApiError as error:
@@ -105,21 +106,26 @@ class Kube:
             raise
 
     async def app(self, name: str, namespace: str) -> AppResource | None:
+        """The App, or None when there is none."""
         found = await self.get(App, name, namespace)
         return None if found is None else AppResource.model_validate(dict(found))
 
     async def apps(self, namespace: str) -> list[AppResource]:
+        """Every App of the namespace."""
         return [AppResource.model_validate(dict(item)) for item in await self.list(App, namespace)]
 
     async def workspace(self, name: str, namespace: str) -> WorkspaceResource | None:
+        """The Workspace, or None when there is none."""
         found = await self.get(Workspace, name, namespace)
         return None if found is None else WorkspaceResource.model_validate(dict(found))
 
     async def workspaces(self, namespace: str) -> list[WorkspaceResource]:
+        """Every Workspace of the namespace."""
         return [WorkspaceResource.model_validate(dict(item)) for item in await self.list(Workspace, namespace)]
 
     # Defined after the methods that annotate with the builtin ``list``, which it shadows in the class.
     async def list(self, kind: type[R], namespace: str, labels: dict[str, str] | None = None) -> list[R]:
+        """The objects of ``kind`` in the namespace, with all of ``labels`` when given."""
         selector: dict[str, Any] = dict(labels or {})
         return [item async for item in self.client.list(kind, namespace=namespace, labels=selector)]
 
@@ -148,6 +154,7 @@ class Kube:
         )
 
     async def delete(self, kind: type[NamespacedResource], name: str, namespace: str) -> None:
+        """Delete the object; one already gone is not an error."""
         try:
             await self.client.delete(kind, name, namespace=namespace)
         except ApiError as error:
