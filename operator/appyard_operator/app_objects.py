@@ -13,15 +13,56 @@ from __future__ import annotations
 import base64
 import hashlib
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
+
+from lightkube.models.apps_v1 import DeploymentSpec
+from lightkube.models.batch_v1 import JobSpec
+from lightkube.models.core_v1 import (
+    Capabilities,
+    ConfigMapVolumeSource,
+    Container,
+    EmptyDirVolumeSource,
+    EnvVar,
+    EnvVarSource,
+    KeyToPath,
+    LocalObjectReference,
+    PodSecurityContext,
+    PodSpec,
+    PodTemplateSpec,
+    ResourceRequirements,
+    SeccompProfile,
+    SecretKeySelector,
+    SecretVolumeSource,
+    SecurityContext,
+    Volume,
+    VolumeMount,
+)
+from lightkube.models.meta_v1 import LabelSelector, ObjectMeta, OwnerReference
+from lightkube.models.networking_v1 import (
+    HTTPIngressPath,
+    HTTPIngressRuleValue,
+    IngressBackend,
+    IngressRule,
+    IngressServiceBackend,
+    IngressSpec,
+    IngressTLS,
+    NetworkPolicyEgressRule,
+    NetworkPolicyPeer,
+    NetworkPolicyPort,
+    NetworkPolicySpec,
+    ServiceBackendPort,
+)
+from lightkube.resources.apps_v1 import Deployment
+from lightkube.resources.batch_v1 import Job
+from lightkube.resources.core_v1 import ConfigMap, Secret
+from lightkube.resources.networking_v1 import Ingress, NetworkPolicy
 
 from appyard import bundles
-from appyard.resources import API_VERSION, AppResource, AppStatus, WorkspaceResource, kubernetes_name
+from appyard.resources import API_VERSION, AppResource, AppStatus, Metadata, WorkspaceResource, kubernetes_name
 
 from . import credentials
 from .conditions import fold
 
-Obj = dict[str, Any]
 MANAGED = {"app.kubernetes.io/managed-by": "appyard-operator", "app.kubernetes.io/part-of": "appyard"}
 IMAGES = "appyard-images"
 RUNNER_UID = 10001
@@ -56,156 +97,137 @@ def image_key(base_image: str, requirements_hash: str) -> str:
     return hashlib.sha256(f"{base_image}\n{requirements_hash}".encode()).hexdigest()[:16]
 
 
-def owner(resource: dict[str, Any], kind: str) -> Obj:
-    meta = resource["metadata"]
-    return {
-        "apiVersion": API_VERSION,
-        "kind": kind,
-        "name": meta["name"],
-        "uid": meta["uid"],
-        "controller": True,
-        "blockOwnerDeletion": True,
-    }
+def owner(meta: Metadata, kind: Literal["App", "Workspace"]) -> OwnerReference:
+    """A controller reference to an App or Workspace as read from the API server (which gave it its uid)."""
+    if meta.uid is None:
+        raise ValueError(f"{kind} {meta.namespace}/{meta.name} has no uid: owners must be read from the API server")
+    return OwnerReference(
+        apiVersion=API_VERSION, kind=kind, name=meta.name, uid=meta.uid, controller=True, blockOwnerDeletion=True
+    )
 
 
-def _meta(name: str, namespace: str, app: str, owners: list[Obj], extra: dict[str, str] | None = None) -> Obj:
-    labels = {
-        **MANAGED,
-        "app.kubernetes.io/name": "appyard-runner",
-        "appyard.dev/app": kubernetes_name(app),
-        **(extra or {}),
-    }
-    return {"name": name, "namespace": namespace, "labels": labels, "ownerReferences": owners}
-
-
-def secret(app: AppResource, raw: Obj, nats_url: str, creds: str | None = None) -> Obj:
-    """The runners' connection: the NATS URL and, when the operator signs them, the app's credentials."""
+def _meta(app: AppResource, name: str) -> ObjectMeta:
+    """The metadata of a runner object: labelled with its app, owned by the App."""
     meta = app.metadata
+    labels = {**MANAGED, "app.kubernetes.io/name": "appyard-runner", "appyard.dev/app": kubernetes_name(meta.name)}
+    return ObjectMeta(name=name, namespace=meta.namespace or "", labels=labels, ownerReferences=[owner(meta, "App")])
+
+
+def _runner_selector(app: AppResource) -> dict[str, str]:
+    return {"appyard.dev/app": kubernetes_name(app.metadata.name), "app.kubernetes.io/component": "runner"}
+
+
+def secret(app: AppResource, nats_url: str, creds: str | None = None) -> Secret:
+    """The runners' connection: the NATS URL and, when the operator signs them, the app's credentials."""
     data = {"nats-url": nats_url} | ({credentials.KEY: creds} if creds else {})
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": _meta(name_of(meta.name), meta.namespace or "", meta.name, [owner(raw, "App")]),
-        "type": "Opaque",
-        "stringData": data,
-    }
+    return Secret(metadata=_meta(app, name_of(app.metadata.name)), type="Opaque", stringData=data)
 
 
-def deployment(app: AppResource, raw: Obj, workspace: WorkspaceResource, image: str, creds: str | None = None) -> Obj:
+def _secret_env(name: str, secret_name: str, key: str) -> EnvVar:
+    return EnvVar(name=name, valueFrom=EnvVarSource(secretKeyRef=SecretKeySelector(name=secret_name, key=key)))
+
+
+def deployment(app: AppResource, workspace: WorkspaceResource, image: str, creds: str | None = None) -> Deployment:
     meta = app.metadata
     spec = app.spec
     name = name_of(meta.name)
-    selector = {"appyard.dev/app": kubernetes_name(meta.name), "app.kubernetes.io/component": "runner"}
+    selector = _runner_selector(app)
     memory = (spec.runner.concurrency + 1) * spec.runner.memory_mb
     pull = workspace.spec.build.push_secret_ref
-    container_security = {
-        "allowPrivilegeEscalation": False,
-        "readOnlyRootFilesystem": True,
-        "runAsNonRoot": True,
-        "capabilities": {"drop": ["ALL"]},
-    }
+    container_security = SecurityContext(
+        allowPrivilegeEscalation=False,
+        readOnlyRootFilesystem=True,
+        runAsNonRoot=True,
+        capabilities=Capabilities(drop=["ALL"]),
+    )
     env = [
-        {"name": "APPYARD_RUNNER_APP", "value": spec.app},
-        {"name": "APPYARD_RUNNER_NAMESPACE", "value": meta.namespace},
-        {"name": "APPYARD_RUNNER_NATS_URL", "valueFrom": {"secretKeyRef": {"name": name, "key": "nats-url"}}},
+        EnvVar(name="APPYARD_RUNNER_APP", value=spec.app),
+        EnvVar(name="APPYARD_RUNNER_NAMESPACE", value=meta.namespace),
+        _secret_env("APPYARD_RUNNER_NATS_URL", name, "nats-url"),
         # The text of the credentials, which the runner takes out of its environment before any run (a mounted
         # file would stay readable by runs).
-        *(
-            [
-                {
-                    "name": "APPYARD_RUNNER_NATS_CREDS",
-                    "valueFrom": {"secretKeyRef": {"name": name, "key": credentials.KEY}},
-                }
-            ]
-            if creds
-            else []
-        ),
-        {"name": "APPYARD_RUNNER_BUNDLE", "value": f"/appyard/code/{bundles.KEY}"},
-        {"name": "APPYARD_RUNNER_WORKSPACE", "value": "/tmp/appyard/workspace"},
-        {"name": "APPYARD_RUNNER_TMP_DIR", "value": "/tmp/appyard/runs"},
-        {"name": "APPYARD_DATA_DIR", "value": "/data"},
+        *([_secret_env("APPYARD_RUNNER_NATS_CREDS", name, credentials.KEY)] if creds else []),
+        EnvVar(name="APPYARD_RUNNER_BUNDLE", value=f"/appyard/code/{bundles.KEY}"),
+        EnvVar(name="APPYARD_RUNNER_WORKSPACE", value="/tmp/appyard/workspace"),
+        EnvVar(name="APPYARD_RUNNER_TMP_DIR", value="/tmp/appyard/runs"),
+        EnvVar(name="APPYARD_DATA_DIR", value="/data"),
     ]
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": _meta(name, meta.namespace or "", meta.name, [owner(raw, "App")]),
-        "spec": {
-            "replicas": spec.runner.replicas,
-            "selector": {"matchLabels": selector},
-            "template": {
-                "metadata": {
-                    "labels": {**MANAGED, "app.kubernetes.io/name": "appyard-runner", **selector},
-                    # The code, not the commit: a commit that does not touch this app changes nothing here.
-                    # New credentials (re-minted before they expire) roll the runners onto them.
-                    "annotations": {"appyard.dev/code-hash": spec.code_hash}
-                    | ({"appyard.dev/credentials-hash": credentials.fingerprint(creds)} if creds else {}),
-                },
-                "spec": {
-                    "automountServiceAccountToken": False,
-                    "enableServiceLinks": False,
-                    "securityContext": {
-                        "runAsNonRoot": True,
-                        "runAsUser": RUNNER_UID,
-                        "runAsGroup": RUNNER_UID,
-                        "fsGroup": RUNNER_UID,
-                        "seccompProfile": {"type": "RuntimeDefault"},
-                    },
-                    "imagePullSecrets": [{"name": pull.name}] if pull else [],
-                    "terminationGracePeriodSeconds": 45,
-                    "containers": [
-                        {
-                            "name": "runner",
-                            "image": image,
-                            "env": env,
-                            "resources": {
-                                "requests": {"cpu": "100m", "memory": f"{spec.runner.memory_mb}Mi"},
-                                "limits": {"cpu": workspace.spec.runners.cpu, "memory": f"{memory}Mi"},
-                            },
-                            "securityContext": container_security,
-                            "volumeMounts": [
-                                {"name": "code", "mountPath": "/appyard/code", "readOnly": True},
-                                {"name": "tmp", "mountPath": "/tmp"},
-                                {"name": "data", "mountPath": "/data"},
-                            ],
-                        }
-                    ],
-                    "volumes": [
-                        {
-                            "name": "code",
-                            "configMap": {"name": spec.code, "items": [{"key": bundles.KEY, "path": bundles.KEY}]},
-                        },
-                        {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}},
-                        {"name": "data", "emptyDir": {}},
-                    ],
-                },
-            },
-        },
-    }
+    container = Container(
+        name="runner",
+        image=image,
+        env=env,
+        resources=ResourceRequirements(
+            requests={"cpu": "100m", "memory": f"{spec.runner.memory_mb}Mi"},
+            limits={"cpu": workspace.spec.runners.cpu, "memory": f"{memory}Mi"},
+        ),
+        securityContext=container_security,
+        volumeMounts=[
+            VolumeMount(name="code", mountPath="/appyard/code", readOnly=True),
+            VolumeMount(name="tmp", mountPath="/tmp"),
+            VolumeMount(name="data", mountPath="/data"),
+        ],
+    )
+    pod = PodSpec(
+        automountServiceAccountToken=False,
+        enableServiceLinks=False,
+        securityContext=PodSecurityContext(
+            runAsNonRoot=True,
+            runAsUser=RUNNER_UID,
+            runAsGroup=RUNNER_UID,
+            fsGroup=RUNNER_UID,
+            seccompProfile=SeccompProfile(type="RuntimeDefault"),
+        ),
+        imagePullSecrets=[LocalObjectReference(name=pull.name)] if pull else [],
+        terminationGracePeriodSeconds=45,
+        containers=[container],
+        volumes=[
+            Volume(
+                name="code",
+                configMap=ConfigMapVolumeSource(name=spec.code, items=[KeyToPath(key=bundles.KEY, path=bundles.KEY)]),
+            ),
+            Volume(name="tmp", emptyDir=EmptyDirVolumeSource(sizeLimit="1Gi")),
+            Volume(name="data", emptyDir=EmptyDirVolumeSource()),
+        ],
+    )
+    template = ObjectMeta(
+        labels={**MANAGED, "app.kubernetes.io/name": "appyard-runner", **selector},
+        # The code, not the commit: a commit that does not touch this app changes nothing here.
+        # New credentials (re-minted before they expire) roll the runners onto them.
+        annotations={"appyard.dev/code-hash": spec.code_hash}
+        | ({"appyard.dev/credentials-hash": credentials.fingerprint(creds)} if creds else {}),
+    )
+    return Deployment(
+        metadata=_meta(app, name),
+        spec=DeploymentSpec(
+            replicas=spec.runner.replicas,
+            selector=LabelSelector(matchLabels=selector),
+            template=PodTemplateSpec(metadata=template, spec=pod),
+        ),
+    )
 
 
-def network_policy(app: AppResource, raw: Obj, workspace: WorkspaceResource) -> Obj:
-    meta = app.metadata
-    selector = {"appyard.dev/app": kubernetes_name(meta.name), "app.kubernetes.io/component": "runner"}
-    dns = {"namespaceSelector": {}, "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": _meta(name_of(meta.name), meta.namespace or "", meta.name, [owner(raw, "App")]),
-        "spec": {
-            "podSelector": {"matchLabels": selector},
+def network_policy(app: AppResource, workspace: WorkspaceResource) -> NetworkPolicy:
+    dns = NetworkPolicyPeer(
+        namespaceSelector=LabelSelector(), podSelector=LabelSelector(matchLabels={"k8s-app": "kube-dns"})
+    )
+    nats = NetworkPolicyPeer(
+        namespaceSelector=LabelSelector(), podSelector=LabelSelector(matchLabels=workspace.spec.runners.nats_labels)
+    )
+    return NetworkPolicy(
+        metadata=_meta(app, name_of(app.metadata.name)),
+        spec=NetworkPolicySpec(
+            podSelector=LabelSelector(matchLabels=_runner_selector(app)),
             # Ingress listed with no rules: nothing may connect to a runner.
-            "policyTypes": ["Ingress", "Egress"],
-            "egress": [
-                {
-                    "to": [
-                        {"namespaceSelector": {}, "podSelector": {"matchLabels": workspace.spec.runners.nats_labels}}
-                    ],
-                    "ports": [{"protocol": "TCP", "port": 4222}],
-                },
-                {"to": [dns], "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
+            policyTypes=["Ingress", "Egress"],
+            egress=[
+                NetworkPolicyEgressRule(to=[nats], ports=[NetworkPolicyPort(protocol="TCP", port=4222)]),
+                NetworkPolicyEgressRule(
+                    to=[dns],
+                    ports=[NetworkPolicyPort(protocol="UDP", port=53), NetworkPolicyPort(protocol="TCP", port=53)],
+                ),
             ],
-        },
-    }
+        ),
+    )
 
 
 def app_url(app: AppResource, workspace: WorkspaceResource) -> str:
@@ -216,26 +238,21 @@ def app_url(app: AppResource, workspace: WorkspaceResource) -> str:
     return f"{'https' if ingress.tls_secret_name else 'http'}://{ingress.host}{path}"
 
 
-def ingress(app: AppResource, raw: Obj, workspace: WorkspaceResource) -> Obj:
+def ingress(app: AppResource, workspace: WorkspaceResource) -> Ingress:
     meta = app.metadata
     settings = workspace.spec.ingress
-    backend = {"service": {"name": settings.service_name, "port": {"number": settings.service_port}}}
-    rule: Obj = {"http": {"paths": [{"path": f"/apps/{meta.name}", "pathType": "Prefix", "backend": backend}]}}
-    if settings.host:
-        rule["host"] = settings.host
-    spec: Obj = {"rules": [rule]}
-    if settings.class_name:
-        spec["ingressClassName"] = settings.class_name
+    backend = IngressBackend(
+        service=IngressServiceBackend(name=settings.service_name, port=ServiceBackendPort(number=settings.service_port))
+    )
+    path = HTTPIngressPath(path=f"/apps/{meta.name}", pathType="Prefix", backend=backend)
+    rule = IngressRule(host=settings.host or None, http=HTTPIngressRuleValue(paths=[path]))
+    tls = None
     if settings.tls_secret_name and settings.host:
-        spec["tls"] = [{"hosts": [settings.host], "secretName": settings.tls_secret_name}]
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "Ingress",
-        "metadata": _meta(
-            f"appyard-{kubernetes_name(meta.name)}", meta.namespace or "", meta.name, [owner(raw, "App")]
-        ),
-        "spec": spec,
-    }
+        tls = [IngressTLS(hosts=[settings.host], secretName=settings.tls_secret_name)]
+    return Ingress(
+        metadata=_meta(app, f"appyard-{kubernetes_name(meta.name)}"),
+        spec=IngressSpec(rules=[rule], ingressClassName=settings.class_name or None, tls=tls),
+    )
 
 
 DOCKERFILE = """FROM {base}
@@ -246,19 +263,12 @@ USER {uid}
 """
 
 
-def images_map(namespace: str) -> Obj:
+def images_map(namespace: str) -> ConfigMap:
     """The ConfigMap recording built images: image key → repository@digest."""
-    return {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {"name": IMAGES, "namespace": namespace, "labels": MANAGED},
-        "data": {},
-    }
+    return ConfigMap(metadata=ObjectMeta(name=IMAGES, namespace=namespace, labels=MANAGED), data={})
 
 
-def build_objects(
-    app: AppResource, workspace: WorkspaceResource, workspace_raw: Obj, key: str, context: bytes
-) -> list[Obj]:
+def build_objects(app: AppResource, workspace: WorkspaceResource, key: str, context: bytes) -> tuple[ConfigMap, Job]:
     """The build context (a ConfigMap holding a tar.gz) and the Job that builds and pushes the image."""
     build = workspace.spec.build
     namespace = build.namespace or app.metadata.namespace or ""
@@ -267,74 +277,66 @@ def build_objects(
     destination = f"{build.registry}/runner:{key}"
     labels = {**MANAGED, "app.kubernetes.io/name": "appyard-build", "appyard.dev/build-key": key}
     # Owner references cannot cross namespaces: a build in a namespace of its own is removed by its TTL.
-    owners = [owner(workspace_raw, "Workspace")] if namespace == workspace_raw["metadata"]["namespace"] else []
-    volumes: list[Obj] = [{"name": "context", "configMap": {"name": name}}]
-    mounts: list[Obj] = [{"name": "context", "mountPath": "/context", "readOnly": True}]
+    owners = [owner(workspace.metadata, "Workspace")] if namespace == workspace.metadata.namespace else []
+    volumes = [Volume(name="context", configMap=ConfigMapVolumeSource(name=name))]
+    mounts = [VolumeMount(name="context", mountPath="/context", readOnly=True)]
     if build.push_secret_ref:
         volumes.append(
-            {
-                "name": "docker",
-                "secret": {
-                    "secretName": build.push_secret_ref.name,
-                    "items": [{"key": ".dockerconfigjson", "path": "config.json"}],
-                },
-            }
+            Volume(
+                name="docker",
+                secret=SecretVolumeSource(
+                    secretName=build.push_secret_ref.name,
+                    items=[KeyToPath(key=".dockerconfigjson", path="config.json")],
+                ),
+            )
         )
-        mounts.append({"name": "docker", "mountPath": "/kaniko/.docker", "readOnly": True})
-    config_map = {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {"name": name, "namespace": namespace, "labels": labels, "ownerReferences": owners},
-        "binaryData": {"context.tar.gz": base64.b64encode(context).decode()},
-    }
-    job = {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": {
-            "name": name,
-            "namespace": namespace,
-            "labels": labels,
-            "annotations": {
+        mounts.append(VolumeMount(name="docker", mountPath="/kaniko/.docker", readOnly=True))
+    config_map = ConfigMap(
+        metadata=ObjectMeta(name=name, namespace=namespace, labels=labels, ownerReferences=owners),
+        binaryData={"context.tar.gz": base64.b64encode(context).decode()},
+    )
+    builder = Container(
+        name="build",
+        image=build.builder_image,
+        # A failed build's last log lines become its termination message: the App's Stalled condition shows
+        # them (pip's error, say).
+        terminationMessagePolicy="FallbackToLogsOnError",
+        # kaniko builds without a daemon and without a privileged container; it writes the pushed image's
+        # digest to the termination log, where the operator reads it.
+        args=[
+            "--context=tar:///context/context.tar.gz",
+            "--dockerfile=Dockerfile",
+            f"--destination={destination}",
+            "--digest-file=/dev/termination-log",
+            "--cache=true",
+            "--snapshot-mode=redo",
+        ],
+        volumeMounts=mounts,
+        resources=ResourceRequirements(requests={"cpu": "500m", "memory": "1Gi"}, limits={"memory": "4Gi"}),
+    )
+    job = Job(
+        metadata=ObjectMeta(
+            name=name,
+            namespace=namespace,
+            labels=labels,
+            annotations={
                 "appyard.dev/destination": destination,
                 "appyard.dev/requested-by": app.metadata.namespace or "",
             },
-            "ownerReferences": owners,
-        },
-        "spec": {
-            "backoffLimit": 2,
-            "ttlSecondsAfterFinished": 3600,
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {
-                    "restartPolicy": "Never",
-                    "automountServiceAccountToken": False,
-                    "containers": [
-                        {
-                            "name": "build",
-                            "image": build.builder_image,
-                            # A failed build's last log lines become its termination message: the App's
-                            # Stalled condition shows them (pip's error, say).
-                            "terminationMessagePolicy": "FallbackToLogsOnError",
-                            # kaniko builds without a daemon and without a privileged container; it writes the
-                            # pushed image's digest to the termination log, where the operator reads it.
-                            "args": [
-                                "--context=tar:///context/context.tar.gz",
-                                "--dockerfile=Dockerfile",
-                                f"--destination={destination}",
-                                "--digest-file=/dev/termination-log",
-                                "--cache=true",
-                                "--snapshot-mode=redo",
-                            ],
-                            "volumeMounts": mounts,
-                            "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"memory": "4Gi"}},
-                        }
-                    ],
-                    "volumes": volumes,
-                },
-            },
-        },
-    }
-    return [config_map, job]
+            ownerReferences=owners,
+        ),
+        spec=JobSpec(
+            backoffLimit=2,
+            ttlSecondsAfterFinished=3600,
+            template=PodTemplateSpec(
+                metadata=ObjectMeta(labels=labels),
+                spec=PodSpec(
+                    restartPolicy="Never", automountServiceAccountToken=False, containers=[builder], volumes=volumes
+                ),
+            ),
+        ),
+    )
+    return config_map, job
 
 
 def build_context(base_image: str, requirements: str) -> bytes:

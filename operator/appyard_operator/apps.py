@@ -5,7 +5,11 @@ from __future__ import annotations
 import base64
 import logging
 import time
-from typing import Any
+
+from lightkube.models.core_v1 import ContainerStateTerminated
+from lightkube.resources.apps_v1 import Deployment
+from lightkube.resources.batch_v1 import Job
+from lightkube.resources.core_v1 import ConfigMap, Pod, Secret
 
 from appyard import bundles
 from appyard.resources import AppResource, AppStatus, WorkspaceResource
@@ -19,11 +23,9 @@ from .workspaces import INVALID
 
 log = logging.getLogger("appyard.operator.apps")
 
-Obj = dict[str, Any]
-
 
 async def _image(
-    kube: Kube, app: AppResource, workspace: WorkspaceResource, workspace_raw: Obj
+    kube: Kube, app: AppResource, workspace: WorkspaceResource
 ) -> tuple[str | None, app_objects.Build, str | None]:
     """The runner image of the app: the base image, a recorded build, or a build started or in progress."""
     base = workspace.spec.build.base_image
@@ -32,27 +34,27 @@ async def _image(
     namespace = app.metadata.namespace or ""
     builds = workspace.spec.build.namespace or namespace
     key = app_objects.image_key(base, app.spec.requirements_hash)
-    images = await kube.get("ConfigMap", app_objects.IMAGES, builds)
-    recorded = ((images or {}).get("data") or {}).get(key)
+    images = await kube.get(ConfigMap, app_objects.IMAGES, builds)
+    recorded = ((images.data if images else None) or {}).get(key)
     if recorded:
         return recorded, app_objects.Build("succeeded"), None
     job_name = f"appyard-build-{key}"
-    job = await kube.get("Job", job_name, builds)
+    job = await kube.get(Job, job_name, builds)
     if job is None:
-        code = await kube.get("ConfigMap", app.spec.code, namespace)
+        code = await kube.get(ConfigMap, app.spec.code, namespace)
         if code is None:
             return None, app_objects.Build("running", message="waiting for the app's code"), None
-        bundle = base64.b64decode((code.get("binaryData") or {})[bundles.KEY])
+        bundle = base64.b64decode((code.binaryData or {})[bundles.KEY])
         requirements = (bundles.read(bundle, REQUIREMENTS) or b"").decode()
         context_map, build_job = app_objects.build_objects(
-            app, workspace, workspace_raw, key, app_objects.build_context(base, requirements)
+            app, workspace, key, app_objects.build_context(base, requirements)
         )
         await kube.apply(context_map)
         if await kube.create(build_job):
             log.info("app %s/%s: building runner image %s in %s", namespace, app.metadata.name, key, builds)
         return None, app_objects.Build("running"), job_name
-    state = job.get("status") or {}
-    if state.get("succeeded"):
+    state = job.status
+    if state is not None and state.succeeded:
         digest = await _digest(kube, builds, job_name)
         if digest is None:
             return (
@@ -60,77 +62,87 @@ async def _image(
                 app_objects.Build("failed", message=f"build Job {job_name} succeeded without reporting a digest"),
                 job_name,
             )
-        image = f"{job['metadata']['annotations']['appyard.dev/destination'].rsplit(':', 1)[0]}@{digest}"
-        await kube.merge("ConfigMap", app_objects.images_map(builds), {"data": {key: image}})
+        destination = ((job.metadata.annotations if job.metadata else None) or {})["appyard.dev/destination"]
+        image = f"{destination.rsplit(':', 1)[0]}@{digest}"
+        await kube.merge(app_objects.images_map(builds), ConfigMap(data={key: image}))
         log.info("app %s/%s: runner image %s built: %s", namespace, app.metadata.name, key, image)
         return image, app_objects.Build("succeeded"), None
     failed = next(
         (
             item
-            for item in state.get("conditions") or []
-            if item.get("type") == "Failed" and item.get("status") == "True"
+            for item in (state.conditions if state else None) or []
+            if item.type == "Failed" and item.status == "True"
         ),
         None,
     )
     if failed:
-        why = failed.get("message") or failed.get("reason") or "failed"
+        why = failed.message or failed.reason or "failed"
         output = await _build_output(kube, builds, job_name)
         message = f"the runner image build (Job {builds}/{job_name}) failed: {why}"
         return None, app_objects.Build("failed", message=f"{message}\n{output}" if output else message), job_name
     return None, app_objects.Build("running"), job_name
 
 
+async def _terminated(kube: Kube, namespace: str, job: str) -> list[ContainerStateTerminated]:
+    """How the containers of the build Job's Pods ended (those that did)."""
+    return [
+        container.state.terminated
+        for pod in await kube.list(Pod, namespace, {"job-name": job})
+        for container in (pod.status.containerStatuses if pod.status else None) or []
+        if container.state is not None and container.state.terminated is not None
+    ]
+
+
 async def _build_output(kube: Kube, namespace: str, job: str) -> str:
     """The end of the last failed build's output (the kubelet keeps it as the termination message)."""
-    messages = []
-    for pod in await kube.list("Pod", namespace, {"job-name": job}):
-        for container in (pod.get("status") or {}).get("containerStatuses") or []:
-            terminated = (container.get("state") or {}).get("terminated") or {}
-            if terminated.get("exitCode") not in (None, 0) and terminated.get("message"):
-                messages.append((terminated.get("finishedAt") or "", str(terminated["message"]).strip()))
+    messages = [
+        (terminated.finishedAt.isoformat() if terminated.finishedAt else "", terminated.message.strip())
+        for terminated in await _terminated(kube, namespace, job)
+        if terminated.exitCode != 0 and terminated.message
+    ]
     return sorted(messages)[-1][1][-2000:] if messages else ""
 
 
 async def _digest(kube: Kube, namespace: str, job: str) -> str | None:
     """The image digest the builder wrote to its termination log."""
-    for pod in await kube.list("Pod", namespace, {"job-name": job}):
-        for container in (pod.get("status") or {}).get("containerStatuses") or []:
-            message = ((container.get("state") or {}).get("terminated") or {}).get("message", "").strip()
-            if message.startswith("sha256:"):
-                return str(message)
+    for terminated in await _terminated(kube, namespace, job):
+        message = (terminated.message or "").strip()
+        if message.startswith("sha256:"):
+            return message
     return None
 
 
-def _rollout(deployment: Obj | None) -> app_objects.Rollout:
+def _rollout(deployment: Deployment | None) -> app_objects.Rollout:
     if deployment is None:
         return app_objects.Rollout()
-    spec = deployment.get("spec") or {}
-    status = deployment.get("status") or {}
-    current = status.get("observedGeneration", 0) >= (deployment.get("metadata") or {}).get("generation", 0)
-    template = spec.get("template") or {}
-    containers = (template.get("spec") or {}).get("containers") or [{}]
+    spec = deployment.spec
+    status = deployment.status
+    generation = (deployment.metadata.generation if deployment.metadata else None) or 0
+    current = status is not None and (status.observedGeneration or 0) >= generation
+    template = spec.template
+    containers = (template.spec.containers if template.spec else None) or []
+    annotations = (template.metadata.annotations if template.metadata else None) or {}
     return app_objects.Rollout(
         exists=True,
-        desired=spec.get("replicas", 1),
-        ready=status.get("readyReplicas", 0) if current else 0,
-        updated=status.get("updatedReplicas", 0) if current else 0,
-        code_hash=((template.get("metadata") or {}).get("annotations") or {}).get("appyard.dev/code-hash"),
-        image=containers[0].get("image"),
+        desired=1 if spec.replicas is None else spec.replicas,
+        ready=(status.readyReplicas or 0) if current and status else 0,
+        updated=(status.updatedReplicas or 0) if current and status else 0,
+        code_hash=annotations.get("appyard.dev/code-hash"),
+        image=containers[0].image if containers else None,
     )
 
 
-async def reconcile(kube: Kube, settings: OperatorSettings, raw: Obj, *, apply: bool = True) -> AppStatus:
+async def reconcile(kube: Kube, settings: OperatorSettings, app: AppResource, *, apply: bool = True) -> AppStatus:
     """Make the cluster match the App and write its status; returns that status.
 
     With ``apply=False`` only the status is brought up to date with what is observed (a Deployment's
     rollout progressed): the objects were applied when the App last changed, and applying them again would
     change nothing.
     """
-    app = AppResource.model_validate(raw)
     meta = app.metadata
     namespace = meta.namespace or ""
-    workspace_raw = await kube.get("Workspace", app.spec.workspace, namespace)
-    if workspace_raw is None:
+    workspace = await kube.workspace(app.spec.workspace, namespace)
+    if workspace is None:
         status = app.status.model_copy(deep=True)
         message = f"Workspace {app.spec.workspace!r} does not exist"
         status.conditions = fold(
@@ -139,21 +151,17 @@ async def reconcile(kube: Kube, settings: OperatorSettings, raw: Obj, *, apply: 
             ready=(False, "NoWorkspace", message),
             stalled=(True, "NoWorkspace", message),
         )
-        await kube.patch_status("App", meta.name, namespace, status.model_dump(mode="json", by_alias=True))
+        await kube.patch_status(meta.name, namespace, status)
         return status
-    workspace = WorkspaceResource.model_validate(workspace_raw)
-    image, build, job = await _image(kube, app, workspace, workspace_raw)
-    creds = await runner_credentials(kube, settings, app) if apply else None
-    objects = [
-        app_objects.secret(app, raw, workspace.spec.runners.nats_url or settings.nats_url, creds),
-        app_objects.network_policy(app, raw, workspace),
-        app_objects.ingress(app, raw, workspace),
-    ]
-    if image is not None:
-        objects.append(app_objects.deployment(app, raw, workspace, image, creds))
-    for obj in objects if apply else []:
-        await kube.apply(obj)
-    deployment = await kube.get("Deployment", app_objects.name_of(meta.name), namespace) if image is not None else None
+    image, build, job = await _image(kube, app, workspace)
+    if apply:
+        creds = await runner_credentials(kube, settings, app)
+        await kube.apply(app_objects.secret(app, workspace.spec.runners.nats_url or settings.nats_url, creds))
+        await kube.apply(app_objects.network_policy(app, workspace))
+        await kube.apply(app_objects.ingress(app, workspace))
+        if image is not None:
+            await kube.apply(app_objects.deployment(app, workspace, image, creds))
+    deployment = await kube.get(Deployment, app_objects.name_of(meta.name), namespace) if image is not None else None
     status = app_objects.status(
         app,
         workspace,
@@ -164,15 +172,15 @@ async def reconcile(kube: Kube, settings: OperatorSettings, raw: Obj, *, apply: 
         build_job=job,
     )
     if status.model_dump() != app.status.model_dump():
-        await kube.patch_status("App", meta.name, namespace, status.model_dump(mode="json", by_alias=True))
+        await kube.patch_status(meta.name, namespace, status)
     if status.serving_revision == app.spec.revision and deployment is not None:
         await _prune_code(kube, namespace, meta.name, keep=app.spec.code)
     return status
 
 
 async def _stored_credentials(kube: Kube, app: AppResource) -> str | None:
-    stored = await kube.get("Secret", app_objects.name_of(app.metadata.name), app.metadata.namespace or "")
-    encoded = ((stored or {}).get("data") or {}).get(credentials.KEY)
+    stored = await kube.get(Secret, app_objects.name_of(app.metadata.name), app.metadata.namespace or "")
+    encoded = ((stored.data if stored else None) or {}).get(credentials.KEY)
     return base64.b64decode(encoded).decode() if encoded else None
 
 
@@ -190,11 +198,10 @@ async def runner_credentials(kube: Kube, settings: OperatorSettings, app: AppRes
     )
 
 
-async def credentials_due(kube: Kube, settings: OperatorSettings, raw: Obj) -> bool:
+async def credentials_due(kube: Kube, settings: OperatorSettings, app: AppResource) -> bool:
     """Whether the App's runner credentials must be re-minted (they near their expiry, or the seed changed)."""
     if settings.nats_account_seed is None:
         return False
-    app = AppResource.model_validate(raw)
     return credentials.due(
         await _stored_credentials(kube, app),
         settings.nats_account_seed.get_secret_value(),
@@ -208,8 +215,8 @@ async def credentials_due(kube: Kube, settings: OperatorSettings, raw: Obj) -> b
 async def _prune_code(kube: Kube, namespace: str, app: str, keep: str) -> None:
     """Once the runners serve the current code, older code ConfigMaps of the app are no longer needed."""
     selector = {"appyard.dev/app": app, "app.kubernetes.io/name": "appyard-code"}
-    for item in await kube.list("ConfigMap", namespace, selector):
-        name = item["metadata"]["name"]
-        if name != keep:
-            await kube.delete("ConfigMap", name, namespace)
+    for item in await kube.list(ConfigMap, namespace, selector):
+        name = item.metadata.name if item.metadata else None
+        if name and name != keep:
+            await kube.delete(ConfigMap, name, namespace)
             log.info("app %s/%s: removed old code %s", namespace, app, name)

@@ -11,11 +11,12 @@ from typing import Any
 import kopf
 from aiohttp import web
 from lightkube import AsyncClient
+from lightkube.core.exceptions import ApiError
 
-from appyard.resources import GROUP, VERSION, WorkspaceResource
+from appyard.resources import GROUP, VERSION, AppResource, WorkspaceResource
 
 from . import app_objects, apps, cleanup, webhook, workspaces
-from .kube import Kube
+from .kube import App, Kube, Workspace
 from .settings import get_settings
 
 log = logging.getLogger("appyard.operator")
@@ -27,6 +28,10 @@ _app_locks: dict[tuple[str, str], asyncio.Lock] = {}
 async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     config = get_settings()
     settings.peering.standalone = True
+    # The namespaces and resources are known (APPYARD_OPERATOR_NAMESPACES, our two CRDs): kopf need not list and
+    # watch every Namespace and CustomResourceDefinition of the cluster, so the operator's RBAC grants neither.
+    # Kopf then serves only the resources found at startup, so a missing CRD is an error now, not a silent idle.
+    settings.scanning.disabled = True
     settings.persistence.finalizer = "appyard.dev/cleanup"
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="operator.appyard.dev")
     # An App's pages (their properties.json) can be large, and kopf keeps the last handled spec in an annotation
@@ -39,12 +44,29 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     settings.watching.server_timeout = 300
     memo.config = config
     memo.kube = Kube(AsyncClient())
+    await _require_crds(memo.kube, config.namespaces[0] if config.namespaces else None)
     if config.webhook_port:
-        runner = web.AppRunner(webhook.application(memo.kube, lambda raw: workspaces.sync(memo.kube, config, raw)))
+        runner = web.AppRunner(
+            webhook.application(memo.kube, lambda workspace: workspaces.sync(memo.kube, config, workspace))
+        )
         await runner.setup()
         await web.TCPSite(runner, config.webhook_host, config.webhook_port).start()
         memo.webhook = runner
         log.info("push webhooks on %s:%d/hooks/<namespace>/<workspace>", config.webhook_host, config.webhook_port)
+
+
+async def _require_crds(kube: Kube, namespace: str | None) -> None:
+    """Stop the operator (its pod restarts) when the App and Workspace CRDs are not served yet."""
+    for kind in (Workspace, App):
+        try:
+            await kube.exists(kind, namespace)
+        except ApiError as error:
+            if error.status.code != 404:
+                raise
+            raise kopf.PermanentError(
+                f"the {kind.__name__} CRD is not installed: install the chart's CRDs (crds.install=true) or "
+                "`kubectl apply -f crds/`, then restart the operator"
+            ) from error
 
 
 @kopf.on.cleanup()
@@ -61,7 +83,7 @@ async def shutdown(memo: kopf.Memo, **_: Any) -> None:
 @kopf.on.create(GROUP, VERSION, "workspaces")
 @kopf.on.update(GROUP, VERSION, "workspaces", field="spec")
 async def workspace_changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    await workspaces.sync(memo.kube, memo.config, dict(body), force=True)
+    await workspaces.sync(memo.kube, memo.config, WorkspaceResource.model_validate(dict(body)), force=True)
 
 
 @kopf.on.delete(GROUP, VERSION, "workspaces", optional=True)
@@ -80,7 +102,7 @@ async def workspace_due(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
         elapsed = (dt.datetime.now(dt.UTC) - dt.datetime.fromisoformat(last)).total_seconds()
         if elapsed < due:
             return
-    await workspaces.sync(memo.kube, memo.config, dict(body))
+    await workspaces.sync(memo.kube, memo.config, workspace)
 
 
 # -- Apps ---------------------------------------------------------------------------------------------------
@@ -88,10 +110,10 @@ async def workspace_due(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
 
 async def _reconcile(memo: kopf.Memo, namespace: str, name: str, *, apply: bool = True) -> None:
     async with _app_locks.setdefault((namespace, name), asyncio.Lock()):
-        raw = await memo.kube.get("App", name, namespace)
-        if raw is None or (raw.get("metadata") or {}).get("deletionTimestamp"):
+        app = await memo.kube.app(name, namespace)
+        if app is None or app.metadata.deletion_timestamp:
             return
-        await apps.reconcile(memo.kube, memo.config, raw, apply=apply)
+        await apps.reconcile(memo.kube, memo.config, app, apply=apply)
 
 
 @kopf.on.resume(GROUP, VERSION, "apps")
@@ -105,10 +127,10 @@ async def app_changed(memo: kopf.Memo, namespace: str | None, name: str, **_: An
 async def app_check(body: kopf.Body, memo: kopf.Memo, namespace: str | None, name: str, **_: Any) -> None:
     """A safety net: Apps not serving their spec yet are looked at again now and then (build and rollout
     events normally move them on at once); and runner credentials are re-minted before they expire."""
-    conditions = (body.get("status") or {}).get("conditions") or []
-    ready = any(item.get("type") == "Ready" and item.get("status") == "True" for item in conditions)
-    current = (body.get("status") or {}).get("observedGeneration") == body["metadata"].get("generation")
-    if not (ready and current) or await apps.credentials_due(memo.kube, memo.config, dict(body)):
+    app = AppResource.model_validate(dict(body))
+    ready = any(item.type == "Ready" and item.status == "True" for item in app.status.conditions)
+    current = app.status.observed_generation == app.metadata.generation
+    if not (ready and current) or await apps.credentials_due(memo.kube, memo.config, app):
         await _reconcile(memo, namespace or "", name)
 
 
@@ -122,14 +144,13 @@ async def build_changed(body: kopf.Body, memo: kopf.Memo, namespace: str | None,
     # Builds may run in a namespace of their own; the apps that asked for this one are where it says.
     namespace = (body["metadata"].get("annotations") or {}).get("appyard.dev/requested-by") or namespace or ""
     bases = {
-        workspace["metadata"]["name"]: WorkspaceResource.model_validate(workspace).spec.build.base_image
-        for workspace in await memo.kube.list("Workspace", namespace)
+        workspace.metadata.name: workspace.spec.build.base_image for workspace in await memo.kube.workspaces(namespace)
     }
-    for app in await memo.kube.list("App", namespace):
-        spec = app.get("spec") or {}
-        base = bases.get(spec.get("workspace", ""))
-        if base and spec.get("requirementsHash") and app_objects.image_key(base, spec["requirementsHash"]) == key:
-            await _reconcile(memo, namespace, app["metadata"]["name"])
+    for app in await memo.kube.apps(namespace):
+        base = bases.get(app.spec.workspace)
+        needs = app.spec.requirements_hash
+        if base and needs and app_objects.image_key(base, needs) == key:
+            await _reconcile(memo, namespace, app.metadata.name)
 
 
 @kopf.on.event("apps", "v1", "deployments", labels={"app.kubernetes.io/name": "appyard-runner"})
@@ -142,10 +163,12 @@ async def rollout_changed(body: kopf.Body, memo: kopf.Memo, namespace: str | Non
 
 @kopf.on.delete(GROUP, VERSION, "apps")
 async def app_deleted(body: kopf.Body, memo: kopf.Memo, namespace: str | None, **_: Any) -> None:
-    """Remove the app's NATS consumer and results (its Kubernetes objects go by garbage collection)."""
+    """Remove the app's NATS consumer and results (its Kubernetes objects go by garbage collection).
+
+    The body is read as it is, not as an :class:`AppResource`: an App must stay deletable whatever it holds."""
     namespace = namespace or ""
-    workspace = await memo.kube.get("Workspace", (body.get("spec") or {}).get("workspace", ""), namespace)
-    nats_url = (((workspace or {}).get("spec") or {}).get("runners") or {}).get("natsUrl") or memo.config.nats_url
+    workspace = await memo.kube.workspace((body.get("spec") or {}).get("workspace", ""), namespace)
+    nats_url = (workspace.spec.runners.nats_url if workspace else None) or memo.config.nats_url
     try:
         creds = memo.config.nats_creds.get_secret_value() if memo.config.nats_creds else None
         app = (body.get("spec") or {}).get("app", body["metadata"]["name"])

@@ -1,45 +1,50 @@
 """The Kubernetes adapter: the few calls the reconcilers need, over lightkube's async client.
 
-Objects go in and out as plain dicts (what the plans produce). Writes are server-side applies with one
-field manager, so applying the same plan twice — or after an operator restart — changes nothing and
-creates no duplicates.
+Objects go in and out as lightkube's typed models (``lightkube.resources``); Apps and Workspaces come out as
+the SDK's pydantic models (:class:`~appyard.resources.AppResource`, :class:`~appyard.resources.WorkspaceResource`).
+Writes are server-side applies with one field manager, so applying the same objects twice — or after an
+operator restart — changes nothing and creates no duplicates.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
-from lightkube import AsyncClient, codecs
+from lightkube import ALL_NS, AsyncClient
 from lightkube.core.exceptions import ApiError
-from lightkube.generic_resource import create_namespaced_resource
-from lightkube.resources.apps_v1 import Deployment
-from lightkube.resources.batch_v1 import Job
-from lightkube.resources.core_v1 import ConfigMap, Pod, Secret
+from lightkube.core.resource import NamespacedResource
+from lightkube.generic_resource import GenericNamespacedResource, create_namespaced_resource
+from lightkube.models.meta_v1 import ObjectMeta
+from lightkube.resources.core_v1 import ConfigMap
 from lightkube.types import PatchType
 
-from appyard.resources import GROUP, VERSION
+from appyard.resources import (
+    API_VERSION,
+    GROUP,
+    VERSION,
+    AppResource,
+    AppSpec,
+    AppStatus,
+    WorkspaceResource,
+    WorkspaceStatus,
+)
 
-Obj = dict[str, Any]
 FIELD_MANAGER = "appyard-operator"
 
 App = create_namespaced_resource(GROUP, VERSION, "App", "apps")
 Workspace = create_namespaced_resource(GROUP, VERSION, "Workspace", "workspaces")
-KINDS: dict[str, Any] = {
-    "App": App,
-    "Workspace": Workspace,
-    "ConfigMap": ConfigMap,
-    "Secret": Secret,
-    "Job": Job,
-    "Pod": Pod,
-    "Deployment": Deployment,
-}
+
+R = TypeVar("R", bound=NamespacedResource)  # a lightkube resource class (ConfigMap, Job, …) and its objects
 
 
-def _dict(resource: Any) -> Obj:
-    if isinstance(resource, dict):
-        return resource
-    converted: Obj = resource.to_dict()
-    return converted
+def app_object(metadata: ObjectMeta, spec: AppSpec) -> GenericNamespacedResource:
+    """An App to apply (its status is the operator's to write, through the status subresource)."""
+    return App(
+        apiVersion=API_VERSION,
+        kind="App",
+        metadata=metadata,
+        spec=spec.model_dump(mode="json", by_alias=True, exclude_none=True),
+    )
 
 
 class Kube:
@@ -48,70 +53,110 @@ class Kube:
     def __init__(self, client: AsyncClient) -> None:
         self.client = client
 
-    async def apply(self, obj: Obj) -> Obj:
+    async def apply(self, obj: R) -> R:
         """Server-side apply (create or update) of a whole object."""
-        applied = await self.client.apply(codecs.from_dict(obj), field_manager=FIELD_MANAGER, force=True)
-        return _dict(applied)
+        return await self.client.apply(obj, field_manager=FIELD_MANAGER, force=True)
 
-    async def create(self, obj: Obj) -> bool:
+    async def apply_app(self, obj: GenericNamespacedResource) -> AppResource:
+        """Server-side apply of an App (:func:`app_object`); the App as stored."""
+        return AppResource.model_validate(dict(await self.apply(obj)))
+
+    async def create(self, obj: NamespacedResource) -> bool:
         """Create unless it exists; True when created (Jobs are created once, never re-applied)."""
         try:
-            await self.client.create(codecs.from_dict(obj))
+            await self.client.create(obj)
         except ApiError as error:
             if error.status.code == 409:
                 return False
             raise
         return True
 
-    async def merge(self, kind: str, obj: Obj, patch: Obj) -> None:
-        """Merge-patch ``patch`` into an object, creating it (as ``obj``) first when it does not exist.
+    async def merge(self, obj: ConfigMap, patch: ConfigMap) -> None:
+        """Merge-patch the fields set in ``patch`` into a ConfigMap, creating it (as ``obj``) first when it does
+        not exist.
 
         Unlike an apply, this keeps fields other writes put there (the images ConfigMap gains one key per
         build)."""
-        meta = obj["metadata"]
+        meta = obj.metadata
+        if meta is None or not meta.name or not meta.namespace:
+            raise ValueError("a ConfigMap to merge into needs a name and a namespace")
+        document: dict[str, Any] = patch.to_dict()
+        # The document holds only what changes (kind and apiVersion come with every typed object).
+        document.pop("apiVersion", None)
+        document.pop("kind", None)
         for _ in range(3):
             try:
                 await self.client.patch(
-                    KINDS[kind], meta["name"], patch, namespace=meta["namespace"], patch_type=PatchType.MERGE
+                    ConfigMap, meta.name, document, namespace=meta.namespace, patch_type=PatchType.MERGE
                 )
                 return
             except ApiError as error:
                 if error.status.code != 404:
                     raise
             await self.create(obj)
-        raise RuntimeError(f"cannot record {kind} {meta['namespace']}/{meta['name']}")
+        raise RuntimeError(f"cannot record ConfigMap {meta.namespace}/{meta.name}")
 
-    async def get(self, kind: str, name: str, namespace: str) -> Obj | None:
+    async def get(self, kind: type[R], name: str, namespace: str) -> R | None:
+        """The object, or None when there is none."""
         try:
-            return _dict(await self.client.get(KINDS[kind], name, namespace=namespace))
+            return await self.client.get(kind, name, namespace=namespace)
         except ApiError as error:
             if error.status.code == 404:
                 return None
             raise
 
-    async def list(self, kind: str, namespace: str, labels: dict[str, str] | None = None) -> list[Obj]:
+    async def app(self, name: str, namespace: str) -> AppResource | None:
+        """The App, or None when there is none."""
+        found = await self.get(App, name, namespace)
+        return None if found is None else AppResource.model_validate(dict(found))
+
+    async def apps(self, namespace: str) -> list[AppResource]:
+        """Every App of the namespace."""
+        return [AppResource.model_validate(dict(item)) for item in await self.list(App, namespace)]
+
+    async def workspace(self, name: str, namespace: str) -> WorkspaceResource | None:
+        """The Workspace, or None when there is none."""
+        found = await self.get(Workspace, name, namespace)
+        return None if found is None else WorkspaceResource.model_validate(dict(found))
+
+    async def workspaces(self, namespace: str) -> list[WorkspaceResource]:
+        """Every Workspace of the namespace."""
+        return [WorkspaceResource.model_validate(dict(item)) for item in await self.list(Workspace, namespace)]
+
+    # Defined after the methods that annotate with the builtin ``list``, which it shadows in the class.
+    async def list(self, kind: type[R], namespace: str, labels: dict[str, str] | None = None) -> list[R]:
+        """The objects of ``kind`` in the namespace, with all of ``labels`` when given."""
         selector: dict[str, Any] = dict(labels or {})
-        return [_dict(item) async for item in self.client.list(KINDS[kind], namespace=namespace, labels=selector)]
+        return [item async for item in self.client.list(kind, namespace=namespace, labels=selector)]
 
-    async def patch_status(self, kind: str, name: str, namespace: str, status: Obj) -> None:
-        """Merge-patch the status subresource."""
-        await self.client.patch(
-            KINDS[kind].Status, name, {"status": status}, namespace=namespace, patch_type=PatchType.MERGE
-        )
+    async def exists(self, kind: type[NamespacedResource], namespace: str | None) -> bool:
+        """Whether any object of ``kind`` is in ``namespace`` (None: any namespace); one item is fetched at most."""
+        async for _ in self.client.list(kind, namespace=namespace or ALL_NS, chunk_size=1):
+            return True
+        return False
 
-    async def annotate(self, kind: str, name: str, namespace: str, annotations: dict[str, str | None]) -> None:
+    async def patch_status(self, name: str, namespace: str, status: AppStatus | WorkspaceStatus) -> None:
+        """Merge-patch the status subresource of an App (``AppStatus``) or a Workspace (``WorkspaceStatus``)."""
+        kind = App if isinstance(status, AppStatus) else Workspace
+        document = {"status": status.model_dump(mode="json", by_alias=True)}
+        await self.client.patch(kind.Status, name, document, namespace=namespace, patch_type=PatchType.MERGE)
+
+    async def annotate(
+        self, kind: type[NamespacedResource], name: str, namespace: str, annotations: dict[str, str | None]
+    ) -> None:
         """Set (or, with None, remove) annotations."""
         await self.client.patch(
-            KINDS[kind],
+            kind,
             name,
             {"metadata": {"annotations": annotations}},
             namespace=namespace,
             patch_type=PatchType.MERGE,
         )
 
-    async def delete(self, kind: str, name: str, namespace: str) -> None:
+    async def delete(self, kind: type[NamespacedResource], name: str, namespace: str) -> None:
+        """Delete the object; one already gone is not an error."""
         try:
-            await self.client.delete(KINDS[kind], name, namespace=namespace)
+            await self.client.delete(kind, name, namespace=namespace)
         except ApiError as error:
             if error.status.code != 404:
                 raise

@@ -16,12 +16,15 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from aiohttp import web
+from lightkube.resources.core_v1 import Secret
+
+from appyard.resources import WorkspaceResource
 
 from .kube import Kube
 
 log = logging.getLogger("appyard.operator.webhook")
 
-Sync = Callable[[dict[str, Any]], Coroutine[Any, Any, None]]
+Sync = Callable[[WorkspaceResource], Coroutine[Any, Any, None]]
 
 
 def signature_valid(secret: bytes, body: bytes, header: str) -> bool:
@@ -37,14 +40,14 @@ def application(kube: Kube, sync: Sync) -> web.Application:
     async def hook(request: web.Request) -> web.Response:
         namespace, name = request.match_info["namespace"], request.match_info["name"]
         body = await request.read()
-        workspace = await kube.get("Workspace", name, namespace)
+        workspace = await kube.workspace(name, namespace)
         if workspace is None:
             return web.json_response({"message": f"no Workspace {namespace}/{name}"}, status=404)
-        reference = ((workspace.get("spec") or {}).get("webhookSecretRef") or {}).get("name")
-        if not reference:
+        reference = workspace.spec.webhook_secret_ref
+        if reference is None:
             return web.json_response({"message": "this Workspace has no webhookSecretRef"}, status=403)
-        secret = await kube.get("Secret", reference, namespace)
-        key = base64.b64decode(((secret or {}).get("data") or {}).get("secret", ""))
+        secret = await kube.get(Secret, reference.name, namespace)
+        key = base64.b64decode(((secret.data if secret else None) or {}).get("secret", ""))
         header = request.headers.get("X-Hub-Signature-256") or request.headers.get("X-Gitea-Signature") or ""
         if not key or not signature_valid(key, body, header):
             log.warning("refused a webhook for %s/%s: bad or missing signature", namespace, name)

@@ -9,21 +9,23 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-from typing import Any
+
+from lightkube.generic_resource import GenericNamespacedResource
+from lightkube.models.meta_v1 import ObjectMeta
+from lightkube.resources.core_v1 import ConfigMap, Secret
 
 from appyard import bundles
-from appyard.resources import API_VERSION, AppSummary, WorkspaceResource, WorkspaceStatus, kubernetes_name
+from appyard.resources import AppResource, AppSpec, AppSummary, WorkspaceResource, WorkspaceStatus, kubernetes_name
 
 from . import git
 from .app_objects import MANAGED, owner
 from .conditions import fold, now
-from .kube import Kube
+from .kube import App, Kube, app_object
 from .settings import OperatorSettings
 from .sync import DesiredApp, OutsideCheckout, WorkspaceApps, workspace_apps, workspace_folder
 
 log = logging.getLogger("appyard.operator.workspaces")
 
-Obj = dict[str, Any]
 INVALID = "appyard.dev/invalid"
 INVALID_REVISION = "appyard.dev/invalid-revision"
 
@@ -57,46 +59,39 @@ async def _credentials(kube: Kube, workspace: WorkspaceResource) -> git.Credenti
     reference = workspace.spec.git.secret_ref
     if reference is None:
         return None
-    secret = await kube.get("Secret", reference.name, workspace.metadata.namespace or "")
+    secret = await kube.get(Secret, reference.name, workspace.metadata.namespace or "")
     if secret is None:
         raise git.GitError(f"the git credentials Secret {reference.name!r} does not exist", temporary=True)
-    return git.Credentials.from_secret(secret.get("data") or {})
+    return git.Credentials.from_secret(secret.data or {})
 
 
 async def _write_status(kube: Kube, workspace: WorkspaceResource, status: WorkspaceStatus) -> None:
     meta = workspace.metadata
-    await kube.patch_status("Workspace", meta.name, meta.namespace or "", status.model_dump(mode="json", by_alias=True))
+    await kube.patch_status(meta.name, meta.namespace or "", status)
 
 
-def _app_object(workspace_raw: Obj, spec: Any, namespace: str) -> Obj:
-    name = kubernetes_name(spec.app)
-    return {
-        "apiVersion": API_VERSION,
-        "kind": "App",
-        "metadata": {
-            "name": name,
-            "namespace": namespace,
-            "labels": {**MANAGED, WORKSPACE_LABEL: workspace_raw["metadata"]["name"]},
-            "ownerReferences": [owner(workspace_raw, "Workspace")],
-        },
-        "spec": spec.model_dump(mode="json", by_alias=True, exclude_none=True),
-    }
+def _app_object(workspace: WorkspaceResource, spec: AppSpec, namespace: str) -> GenericNamespacedResource:
+    metadata = ObjectMeta(
+        name=kubernetes_name(spec.app),
+        namespace=namespace,
+        labels={**MANAGED, WORKSPACE_LABEL: workspace.metadata.name},
+        ownerReferences=[owner(workspace.metadata, "Workspace")],
+    )
+    return app_object(metadata, spec)
 
 
-def _code_map(app_raw: Obj, name: str, code: bytes) -> Obj:
-    meta = app_raw["metadata"]
-    return {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {
-            "name": name,
-            "namespace": meta["namespace"],
-            "labels": {**MANAGED, "appyard.dev/app": meta["name"], "app.kubernetes.io/name": "appyard-code"},
-            "ownerReferences": [owner(app_raw, "App")],
-        },
-        "immutable": True,
-        "binaryData": {bundles.KEY: base64.b64encode(code).decode()},
-    }
+def _code_map(app: AppResource, name: str, code: bytes) -> ConfigMap:
+    meta = app.metadata
+    return ConfigMap(
+        metadata=ObjectMeta(
+            name=name,
+            namespace=meta.namespace,
+            labels={**MANAGED, "appyard.dev/app": meta.name, "app.kubernetes.io/name": "appyard-code"},
+            ownerReferences=[owner(meta, "App")],
+        ),
+        immutable=True,
+        binaryData={bundles.KEY: base64.b64encode(code).decode()},
+    )
 
 
 def _syncing(status: WorkspaceStatus, generation: int | None, sha: str) -> WorkspaceStatus:
@@ -116,14 +111,12 @@ def _syncing(status: WorkspaceStatus, generation: int | None, sha: str) -> Works
     return syncing
 
 
-async def _write_apps(kube: Kube, raw: Obj, result: WorkspaceApps) -> None:
+async def _write_apps(kube: Kube, source: WorkspaceResource, result: WorkspaceApps) -> None:
     """Create or update the Apps of a sync, mark the invalid ones, delete the ones no longer there."""
-    namespace, workspace, head = raw["metadata"]["namespace"], raw["metadata"]["name"], result.revision
-    everyone = await kube.list("App", namespace)
-    owners = {
-        item["metadata"]["name"]: (item["metadata"].get("labels") or {}).get(WORKSPACE_LABEL) for item in everyone
-    }
-    existing = {item["metadata"]["name"]: item for item in everyone if owners[item["metadata"]["name"]] == workspace}
+    namespace, workspace, head = source.metadata.namespace or "", source.metadata.name, result.revision
+    everyone = await kube.apps(namespace)
+    owners = {item.metadata.name: item.metadata.labels.get(WORKSPACE_LABEL) for item in everyone}
+    existing = {item.metadata.name: item for item in everyone if owners[item.metadata.name] == workspace}
     # App names are unique in a namespace: an app another Workspace already serves is not taken over.
     for app in list(result.apps):
         other = owners.get(kubernetes_name(app.name), workspace)
@@ -138,41 +131,40 @@ async def _write_apps(kube: Kube, raw: Obj, result: WorkspaceApps) -> None:
 
     async def update(app: DesiredApp) -> None:
         name = kubernetes_name(app.name)
-        before = existing.get(name, {})
+        before = existing.get(name)
         async with limit:
-            applied = await kube.apply(_app_object(raw, app.spec, namespace))
+            applied = await kube.apply_app(_app_object(source, app.spec, namespace))
             # A code ConfigMap is named by its content's hash and never changes: written once, not per sync.
-            if (before.get("spec") or {}).get("code") != app.spec.code:
+            if before is None or before.spec.code != app.spec.code:
                 code_map = _code_map(applied, app.spec.code, app.bundle)
                 if not await kube.create(code_map):  # there from an earlier revision, or an App of the same name
-                    await kube.merge("ConfigMap", code_map, {"metadata": {"ownerReferences": [owner(applied, "App")]}})
-            if INVALID in ((before.get("metadata") or {}).get("annotations") or {}):
-                await kube.annotate("App", name, namespace, {INVALID: None, INVALID_REVISION: None})
+                    owned = ConfigMap(metadata=ObjectMeta(ownerReferences=[owner(applied.metadata, "App")]))
+                    await kube.merge(code_map, owned)
+            if before is not None and INVALID in before.metadata.annotations:
+                await kube.annotate(App, name, namespace, {INVALID: None, INVALID_REVISION: None})
 
     await asyncio.gather(*(update(app) for app in result.apps))
     for app_name, message in result.invalid.items():
         name = kubernetes_name(app_name)
         wanted.add(name)
         if name in existing:
-            await kube.annotate("App", name, namespace, {INVALID: message[:20000], INVALID_REVISION: head})
+            await kube.annotate(App, name, namespace, {INVALID: message[:20000], INVALID_REVISION: head})
     for name in existing.keys() - wanted:
         log.info("workspace %s/%s no longer has app %s: deleting it", namespace, workspace, name)
-        await kube.delete("App", name, namespace)
+        await kube.delete(App, name, namespace)
 
 
-async def sync(kube: Kube, settings: OperatorSettings, raw: Obj, *, force: bool = False) -> None:
+async def sync(kube: Kube, settings: OperatorSettings, workspace: WorkspaceResource, *, force: bool = False) -> None:
     """Bring the Workspace's Apps up to date with its git ref (a no-op when the ref has not moved)."""
-    workspace = WorkspaceResource.model_validate(raw)
     meta = workspace.metadata
     namespace = meta.namespace or ""
     key = (namespace, meta.name)
     async with _locks.setdefault(key, asyncio.Lock()):
-        raw = await kube.get("Workspace", meta.name, namespace) or raw  # the latest status
-        workspace = WorkspaceResource.model_validate(raw)
-        await _sync(kube, settings, raw, workspace, force)
+        workspace = await kube.workspace(meta.name, namespace) or workspace  # the latest status
+        await _sync(kube, settings, workspace, force)
 
 
-async def _sync(kube: Kube, settings: OperatorSettings, raw: Obj, workspace: WorkspaceResource, force: bool) -> None:
+async def _sync(kube: Kube, settings: OperatorSettings, workspace: WorkspaceResource, force: bool) -> None:
     meta = workspace.metadata
     namespace = meta.namespace or ""
     source = workspace.spec.git
@@ -223,7 +215,7 @@ async def _sync(kube: Kube, settings: OperatorSettings, raw: Obj, workspace: Wor
         await _write_status(kube, workspace, status)
         return
     result = await asyncio.to_thread(workspace_apps, folder, meta.name, head, source.path)
-    await _write_apps(kube, raw, result)
+    await _write_apps(kube, workspace, result)
 
     status.revision = head
     status.last_sync_time = now()

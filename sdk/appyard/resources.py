@@ -223,6 +223,7 @@ class Metadata(BaseModel):
     uid: str | None = None
     generation: int | None = None
     resource_version: str | None = Field(None, alias="resourceVersion")
+    deletion_timestamp: str | None = Field(None, alias="deletionTimestamp")
     labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
 

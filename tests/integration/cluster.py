@@ -186,6 +186,8 @@ class Operator:
     folder: Path
     webhook_port: int = 0
     process: Process | None = None
+    # Whom the operator is (default: the control plane's admin), e.g. a ServiceAccount's token (tests/chart).
+    kubeconfig: Path | None = None
 
     @property
     def webhook(self) -> str:
@@ -194,7 +196,7 @@ class Operator:
     def start(self) -> None:
         self.webhook_port = free_port()
         env = {
-            "KUBECONFIG": str(self.control_plane.kubeconfig),
+            "KUBECONFIG": str(self.kubeconfig or self.control_plane.kubeconfig),
             "APPYARD_OPERATOR_NAMESPACES": json.dumps(self.namespaces),
             "APPYARD_OPERATOR_NATS_URL": self.nats.url,
             "APPYARD_OPERATOR_NATS_ACCOUNT_SEED": self.nats.trust.account.seed,

@@ -87,6 +87,8 @@ class ControlPlane:
     folder: Path
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     port: int = 0
+    # More kube-apiserver flags, e.g. admission plugins that hardened clusters turn on.
+    apiserver_arguments: list[str] = field(default_factory=list)
 
     @property
     def kubeconfig(self) -> Path:
@@ -199,6 +201,7 @@ users:
                 "--authorization-mode=RBAC",
                 "--allow-privileged=false",
                 "--v=0",
+                *self.apiserver_arguments,
             ],
         )
         self._write_kubeconfig()

@@ -206,6 +206,26 @@ def _workspace_object(name: str, url: str, builds: str, nats_url: str) -> dict[s
     return workspace_object(name, url, nats_url, "push-hook", build=build, ingress={"host": "apps.example.com"})
 
 
+@contextlib.contextmanager
+def _set_up(
+    kube: Client, control_plane: ControlPlane, git_server: GitServer, nats: NatsServer, folder: Path, suffix: str
+) -> Iterator[Setup]:
+    apps = namespace(kube, f"apps-{suffix}")
+    builds = f"builds-{suffix}"
+    create_namespace(kube, builds, "baseline")
+    git_server.create(suffix)
+    clone = Clone(folder / "clone", git_server.url(suffix))
+    clone.copy(REPO / "workspace")
+    clone.commit("the sample apps")
+    create_secret(kube, apps, "push-hook", {"secret": HOOK_SECRET.decode()})
+    operator = Operator(control_plane, [apps, builds], nats, folder)
+    operator.start()
+    try:
+        yield Setup(kube, apps, builds, clone, operator, nats, folder)
+    finally:
+        operator.stop()
+
+
 @pytest.fixture
 def setup(
     kube: Client,
@@ -216,21 +236,71 @@ def setup(
     request: pytest.FixtureRequest,
 ) -> Iterator[Setup]:
     suffix = request.node.name.removeprefix("test_").replace("_", "-")[:40].strip("-")
-    apps = namespace(kube, f"apps-{suffix}")
-    builds = f"builds-{suffix}"
-    create_namespace(kube, builds, "baseline")
-    git_server.create(suffix)
-    clone = Clone(tmp_path / "clone", git_server.url(suffix))
-    clone.copy(REPO / "workspace")
-    clone.commit("the sample apps")
-    create_secret(kube, apps, "push-hook", {"secret": HOOK_SECRET.decode()})
-    operator = Operator(control_plane, [apps, builds], nats, tmp_path)
-    operator.start()
-    result = Setup(kube, apps, builds, clone, operator, nats, tmp_path)
-    yield result
-    if getattr(getattr(request.node, "rep_call", None), "failed", False):
-        print(result.diagnostics())
-    operator.stop()
+    with _set_up(kube, control_plane, git_server, nats, tmp_path, suffix) as result:
+        yield result
+        if getattr(getattr(request.node, "rep_call", None), "failed", False):
+            print(result.diagnostics())
+
+
+@dataclass
+class Serving:
+    """The sample Workspace serving its first commit: ops on the image built for its requirements (one build
+    Job, finished by the test), orders on the base image, and every runner Pod of both running."""
+
+    setup: Setup
+    first: str
+    digest: str
+    building: str  # ops's Ready reason while its image was being built
+
+    @property
+    def image(self) -> str:
+        return f"{REGISTRY}/runner@{self.digest}"
+
+
+def _serve(setup: Setup) -> Serving:
+    first = setup.clone.git("rev-parse", "HEAD")
+    setup.create_workspace("apps")
+    eventually(lambda: setup.app("orders") and setup.app("ops"), 60, "both Apps")
+    job = eventually(setup.jobs, 60, "the build Job")[0]
+    building = eventually(lambda: setup.reason("ops", "Ready"), 30, "ops's Ready condition")
+    digest = "sha256:" + hashlib.sha256(b"ops image 1").hexdigest()
+    setup.finish_build(job, digest)
+    eventually(lambda: setup.image("ops") == f"{REGISTRY}/runner@{digest}", 60, "ops's Deployment on the new image")
+    eventually(lambda: setup.image("orders"), 60, "orders's Deployment")
+    # The ReplicaSet controller's Pods are admitted in a namespace that enforces *restricted*.
+    for app in ("ops", "orders"):
+        setup.start_runners(app)
+        eventually(partial(setup.ready, app), 60, f"{app} Ready")
+    return Serving(setup, first, digest, building)
+
+
+@pytest.fixture(scope="class")
+def served(
+    control_plane: ControlPlane,
+    git_server: GitServer,
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
+) -> Iterator[Serving]:
+    """One Workspace brought to serving once for a class of tests that only read what the operator made of it
+    (tests that push or restart get their own :func:`serving`)."""
+    folder = tmp_path_factory.mktemp("served")
+    server = NatsServer(store=folder / "nats")
+    server.start()
+    kube = Client(KubeConfig.from_file(control_plane.kubeconfig), field_manager="tests")
+    failed = request.session.testsfailed
+    try:
+        with _set_up(kube, control_plane, git_server, server, folder, "served") as setup:
+            yield _serve(setup)
+            if request.session.testsfailed > failed:
+                print(setup.diagnostics())
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def serving(setup: Setup) -> Serving:
+    """A Workspace of the test's own brought to serving: for tests that push commits or restart the operator."""
+    return _serve(setup)
 
 
 # -- tests ----------------------------------------------------------------------------------------------
@@ -385,75 +455,95 @@ def test_private_repositories_need_the_credentials_secret(setup: Setup, git_serv
     )
 
 
-def test_git_push_to_serving_apps(setup: Setup, tmp_path: Path) -> None:  # noqa: PLR0915 — one story, in order
+# -- a Workspace serving its apps (read only) ---------------------------------------------------------------
+
+
+class TestAServingWorkspace:
+    """What the operator made of a Workspace whose apps serve (one Workspace, shared: these tests only read)."""
+
+    def test_every_valid_app_becomes_an_app_owned_by_the_workspace(self, served: Serving) -> None:
+        """Every valid app of the commit becomes an App, owned by the Workspace, with the pages it declares."""
+        setup = served.setup
+        orders, ops = setup.app("orders"), setup.app("ops")
+        assert orders["spec"]["revision"] == ops["spec"]["revision"] == served.first
+        assert [page["name"] for page in orders["spec"]["pages"]] == ["orders", "customers"]
+        assert [page["name"] for page in ops["spec"]["pages"]] == ["hashing", "clock"]
+        assert "compute_hash" in ops["spec"]["pages"][0]["functions"]
+        assert orders["metadata"]["ownerReferences"][0]["kind"] == "Workspace"
+        assert "requirementsHash" not in orders["spec"]  # no requirements.txt: the base image serves it
+        requirements = (setup.workspace / "ops" / "requirements.txt").read_bytes()
+        assert ops["spec"]["requirementsHash"] == hashlib.sha256(requirements).hexdigest()
+
+    def test_kopf_keeps_the_handled_spec_without_the_pages(self, served: Serving) -> None:
+        """kopf's copy of the last handled spec leaves the (possibly large) pages out: annotations are capped."""
+        setup = served.setup
+        handled = eventually(
+            lambda: setup.app("ops")["metadata"]["annotations"].get("operator.appyard.dev/last-handled-configuration"),
+            30,
+            "the App handled",
+        )
+        assert "revision" in json.loads(handled)["spec"] and "pages" not in json.loads(handled)["spec"]
+
+    def test_requirements_are_built_once_in_the_build_namespace(self, served: Serving) -> None:
+        """ops has requirements: one build Job, in the build namespace, keyed by (base image, requirements); the
+        App says Building until the image is there."""
+        setup = served.setup
+        jobs = setup.jobs()
+        assert len(jobs) == 1
+        key = image_key(BASE_IMAGE, setup.app("ops")["spec"]["requirementsHash"])
+        assert jobs[0]["metadata"]["labels"]["appyard.dev/build-key"] == key
+        assert served.building == "Building"
+
+    def test_the_runners_run_the_built_image_under_a_restricted_security_context(self, served: Serving) -> None:
+        """The runner Deployment runs the built image by digest, under a restricted security context (the
+        ReplicaSet controller's Pods were admitted in a namespace that enforces *restricted*)."""
+        setup = served.setup
+        assert setup.image("ops") == served.image
+        template = setup.deployment("ops")["spec"]["template"]["spec"]
+        container = template["containers"][0]
+        assert template["automountServiceAccountToken"] is False
+        assert template["securityContext"]["runAsNonRoot"] is True
+        assert template["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True
+        assert container["securityContext"]["allowPrivilegeEscalation"] is False
+        assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+        assert container["resources"]["limits"]["memory"] and container["resources"]["requests"]["cpu"]
+        assert setup.image("orders") == BASE_IMAGE
+
+    def test_a_serving_app_has_its_url_credentials_network_policy_and_ingress(self, served: Serving) -> None:
+        setup = served.setup
+        ops = setup.app("ops")
+        assert ops["status"]["url"] == "http://apps.example.com/apps/ops"
+        assert ops["status"]["servingRevision"] == served.first
+        assert ops["status"]["image"] == served.image
+        assert setup.kube.get(Secret, "appyard-runner-ops", namespace=setup.namespace).data
+        policy = setup.get(NetworkPolicy, "appyard-runner-ops")
+        assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"]
+        ingress = setup.get(Ingress, "appyard-ops")
+        assert ingress["spec"]["rules"][0]["http"]["paths"][0]["path"] == "/apps/ops"
+
+    def test_the_workspace_status_and_kubectl_show_what_serves(self, served: Serving) -> None:
+        setup = served.setup
+        workspace = setup.get(Workspace, "apps")["status"]
+        assert workspace["revision"] == served.first
+        assert {app["name"]: app["valid"] for app in workspace["apps"]} == {"orders": True, "ops": True}
+        _kubectl_columns(setup)
+
+    def test_the_api_in_cluster_mode_runs_functions_on_the_runners(self, served: Serving, tmp_path: Path) -> None:
+        """The API in cluster mode and a runner started like the kubelet would start the Deployment's Pod."""
+        _run_on_a_runner(served.setup, tmp_path)
+        assert _leftovers(served.setup.nats, served.setup.namespace, "ops") == (True, 1)
+
+
+# -- commits pushed to serving apps ---------------------------------------------------------------------------
+
+
+def test_a_code_only_commit_rolls_out_without_a_build(serving: Serving, tmp_path: Path) -> None:
+    """A code-only commit: a new code ConfigMap and a rollout, no image build; the API (watching the Apps)
+    serves the new code without a restart, and the app the commit did not touch is left alone."""
+    setup = serving.setup
     kube, ns = setup.kube, setup.namespace
-    first = setup.clone.git("rev-parse", "HEAD")
-    setup.create_workspace("apps")
-
-    # Every valid app of the commit becomes an App, owned by the Workspace, with the pages it declares.
-    eventually(lambda: setup.app("orders") and setup.app("ops"), 60, "both Apps")
-    orders, ops = setup.app("orders"), setup.app("ops")
-    assert orders["spec"]["revision"] == ops["spec"]["revision"] == first
-    assert [page["name"] for page in orders["spec"]["pages"]] == ["orders", "customers"]
-    assert [page["name"] for page in ops["spec"]["pages"]] == ["hashing", "clock"]
-    assert "compute_hash" in ops["spec"]["pages"][0]["functions"]
-    assert orders["metadata"]["ownerReferences"][0]["kind"] == "Workspace"
-    assert "requirementsHash" not in orders["spec"]  # no requirements.txt: the base image serves it
-    requirements = (setup.workspace / "ops" / "requirements.txt").read_bytes()
-    assert ops["spec"]["requirementsHash"] == hashlib.sha256(requirements).hexdigest()
-    # kopf's copy of the last handled spec leaves the (possibly large) pages out: annotations are capped.
-    handled = eventually(
-        lambda: setup.app("ops")["metadata"]["annotations"].get("operator.appyard.dev/last-handled-configuration"),
-        30,
-        "the App handled",
-    )
-    assert "revision" in json.loads(handled)["spec"] and "pages" not in json.loads(handled)["spec"]
-
-    # ops has requirements: one build Job, in the build namespace, keyed by (base image, requirements).
-    jobs = eventually(setup.jobs, 60, "the build Job")
-    assert len(jobs) == 1
-    key = image_key(BASE_IMAGE, ops["spec"]["requirementsHash"])
-    assert jobs[0]["metadata"]["labels"]["appyard.dev/build-key"] == key
-    eventually(lambda: setup.reason("ops", "Ready") == "Building", 30, "ops Building")
-    digest = "sha256:" + hashlib.sha256(b"ops image 1").hexdigest()
-    setup.finish_build(jobs[0], digest)
-
-    # The runner Deployment runs the built image by digest, under a restricted security context.
-    eventually(lambda: setup.image("ops") == f"{REGISTRY}/runner@{digest}", 60, "ops's Deployment on the new image")
-    template = setup.deployment("ops")["spec"]["template"]["spec"]
-    container = template["containers"][0]
-    assert template["automountServiceAccountToken"] is False
-    assert template["securityContext"]["runAsNonRoot"] is True
-    assert template["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
-    assert container["securityContext"]["readOnlyRootFilesystem"] is True
-    assert container["securityContext"]["allowPrivilegeEscalation"] is False
-    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
-    assert container["resources"]["limits"]["memory"] and container["resources"]["requests"]["cpu"]
-    assert eventually(lambda: setup.image("orders"), 60, "orders's Deployment") == BASE_IMAGE
-
-    # The ReplicaSet controller's Pods were admitted in a namespace that enforces *restricted*.
-    for app in ("ops", "orders"):
-        setup.start_runners(app)
-        eventually(partial(setup.ready, app), 60, f"{app} Ready")
-    ops = setup.app("ops")
-    assert ops["status"]["url"] == "http://apps.example.com/apps/ops"
-    assert ops["status"]["servingRevision"] == first
-    assert ops["status"]["image"] == f"{REGISTRY}/runner@{digest}"
-    assert kube.get(Secret, "appyard-runner-ops", namespace=ns).data
-    policy = setup.get(NetworkPolicy, "appyard-runner-ops")
-    assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"]
-    ingress = setup.get(Ingress, "appyard-ops")
-    assert ingress["spec"]["rules"][0]["http"]["paths"][0]["path"] == "/apps/ops"
-    workspace = setup.get(Workspace, "apps")["status"]
-    assert workspace["revision"] == first
-    assert {app["name"]: app["valid"] for app in workspace["apps"]} == {"orders": True, "ops": True}
-    _kubectl_columns(setup)
-
-    # The API in cluster mode and a runner started like the kubelet would start the Deployment's Pod.
-    with _cluster_api(setup, tmp_path) as api:
-        assert _leftovers(setup.nats, ns, "ops") == (True, 1)
-
-        # A code-only commit: a new code ConfigMap and a rollout, no image build.
+    with _api(setup, tmp_path) as (api, _):
         orders_generation = setup.deployment("orders")["metadata"]["generation"]
         script = setup.workspace / "ops" / "hashing" / "scripts" / "hashing.py"
         old_doc = "Hash the text with the chosen algorithm, salted when asked."
@@ -479,14 +569,22 @@ def test_git_push_to_serving_apps(setup: Setup, tmp_path: Path) -> None:  # noqa
             "the previous code ConfigMap to be removed once the new code serves",
         )
 
-        # The API watches the Apps: it serves the new code without a restart.
         def documented() -> str:
             functions = api.get("/api/apps/ops/pages/hashing").json()["functions"]
             return next(str(item["doc"]) for item in functions if item["name"] == "compute_hash")
 
         eventually(lambda: documented() == new_doc, 30, "the API to serve the second commit")
+    assert setup.image("ops") == serving.image
+    # orders did not change at all in that commit: its runners were left alone.
+    assert setup.deployment("orders")["metadata"]["generation"] == orders_generation
 
-        # A new app reaches the API through the watch; until runners serve it, runs are refused with the reason.
+
+def test_the_api_lists_a_new_app_at_once_and_forgets_it_when_it_goes(setup: Setup, tmp_path: Path) -> None:
+    """A new app reaches the API through the watch; until runners serve it, runs are refused with the reason.
+    The API forgets it when it leaves the workspace (its App is deleted)."""
+    setup.create_workspace("apps")
+    eventually(lambda: len(setup.objects(App)) == 2, 60, "the Apps")
+    with _api(setup, tmp_path) as (api, _):
         workspace_file = setup.workspace / "properties.json"
         before_notes = workspace_file.read_text()
         scaffold.new_app(setup.workspace, "notes", "Notes")
@@ -499,21 +597,21 @@ def test_git_push_to_serving_apps(setup: Setup, tmp_path: Path) -> None:  # noqa
         refused = api.post("/api/apps/notes/pages/home/runs", json={"function": "greet", "state": {}})
         assert refused.status_code == 503, refused.text
         assert "no runners serving it yet" in refused.json()["message"], refused.json()
-        # ... and forgets it when it leaves the workspace (its App is deleted).
         shutil.rmtree(setup.workspace / "notes")
         workspace_file.write_text(before_notes)
         setup.push("the new app goes again")
         eventually(lambda: "notes" not in listed(), 30, "the API to drop the app")
         eventually(lambda: "notes" not in [app["metadata"]["name"] for app in setup.objects(App)], 30, "notes gone")
-    assert setup.image("ops") == f"{REGISTRY}/runner@{digest}"
-    # orders did not change at all in that commit: its runners were left alone.
-    assert setup.deployment("orders")["metadata"]["generation"] == orders_generation
 
-    # A requirements change builds exactly once; the old image serves until the new one is there.
-    (setup.workspace / "ops" / "requirements.txt").write_bytes(requirements + b"six>=1.16\n")
+
+def test_a_requirements_change_builds_once_and_the_old_image_serves_meanwhile(serving: Serving) -> None:
+    setup = serving.setup
+    key = image_key(BASE_IMAGE, setup.app("ops")["spec"]["requirementsHash"])
+    requirements = setup.workspace / "ops" / "requirements.txt"
+    requirements.write_bytes(requirements.read_bytes() + b"six>=1.16\n")
     third = setup.push("ops: one more requirement")
     jobs = eventually(lambda: len(setup.jobs()) == 2 and setup.jobs(), 60, "the second build Job")
-    assert setup.image("ops") == f"{REGISTRY}/runner@{digest}"
+    assert setup.image("ops") == serving.image
     eventually(lambda: setup.reason("ops", "Ready") == "Building", 30, "ops Building")
     newest = next(job for job in jobs if job["metadata"]["labels"]["appyard.dev/build-key"] != key)
     digest2 = "sha256:" + hashlib.sha256(b"ops image 2").hexdigest()
@@ -521,13 +619,17 @@ def test_git_push_to_serving_apps(setup: Setup, tmp_path: Path) -> None:  # noqa
     eventually(lambda: setup.image("ops") == f"{REGISTRY}/runner@{digest2}", 60, "ops on the second image")
     setup.start_runners("ops")
     eventually(lambda: setup.app("ops")["status"].get("servingRevision") == third, 60, "the third commit serving")
-    images = kube.get(ConfigMap, "appyard-images", namespace=setup.builds).data or {}
+    images = setup.kube.get(ConfigMap, "appyard-images", namespace=setup.builds).data or {}
     assert len(images) == 2, images  # both builds are remembered: going back needs no build
     time.sleep(2)  # time for a wrong second build to show up
     assert len(setup.jobs()) == 2
 
-    # A broken commit: orders is Stalled with the validation errors; its last good revision keeps serving.
-    serving = setup.app("orders")["spec"]["revision"]
+
+def test_a_broken_commit_stalls_the_app_while_its_last_good_revision_serves(serving: Serving) -> None:
+    """orders is Stalled with the validation errors; its last good revision keeps serving. Polling (no
+    webhook) then finds the fix, and the App is no longer Stalled."""
+    setup = serving.setup
+    serving_revision = setup.app("orders")["spec"]["revision"]
     orders_code = setup.app("orders")["spec"]["code"]
     page = setup.workspace / "orders" / "orders" / "properties.json"
     good_page = page.read_text()
@@ -540,21 +642,23 @@ def test_git_push_to_serving_apps(setup: Setup, tmp_path: Path) -> None:  # noqa
     )
     assert stalled["reason"] == "Invalid"
     assert "orders/orders/properties.json" in stalled["message"] and "no_such_fn" in stalled["message"]
-    assert setup.app("orders")["spec"]["revision"] == serving
+    assert setup.app("orders")["spec"]["revision"] == serving_revision
     assert setup.app("orders")["spec"]["code"] == orders_code
     assert setup.ready("orders"), "the last good revision keeps serving"
     workspace = setup.get(Workspace, "apps")["status"]
     assert {app["name"]: app["valid"] for app in workspace["apps"]} == {"orders": False, "ops": True}
 
-    # Polling finds the fix without a webhook.
-    kube.patch(Workspace, "apps", {"spec": {"git": {"interval": "1s"}}}, namespace=ns, patch_type=PatchType.MERGE)
+    interval = {"spec": {"git": {"interval": "1s"}}}
+    setup.kube.patch(Workspace, "apps", interval, namespace=setup.namespace, patch_type=PatchType.MERGE)
     page.write_text(good_page)
     fixed = setup.push("orders: fixed", notify=False)
     eventually(lambda: setup.app("orders")["spec"]["revision"] == fixed, 30, "orders at the fixed commit")
     eventually(lambda: setup.condition("orders", "Stalled") is None, 30, "orders no longer Stalled")
 
-    # Restarting the operator changes nothing: no new Jobs, no new rollouts, no duplicate objects.
-    kube.patch(Workspace, "apps", {"spec": {"git": {"interval": "1h"}}}, namespace=ns, patch_type=PatchType.MERGE)
+
+def test_restarting_the_operator_changes_nothing(serving: Serving) -> None:
+    """No new Jobs, no new rollouts, no duplicate objects after a restart."""
+    setup = serving.setup
     before = _inventory(setup)
     setup.operator.stop()
     checked = setup.get(Workspace, "apps")["status"]["lastCheckTime"]
@@ -568,15 +672,20 @@ def test_git_push_to_serving_apps(setup: Setup, tmp_path: Path) -> None:  # noqa
     time.sleep(3)  # its App handlers run too
     assert _inventory(setup) == before
 
-    # Deleting the Workspace removes everything it owned (the real garbage collector).
-    kube.delete(Workspace, "apps", namespace=ns)
+
+def test_deleting_the_workspace_removes_everything_it_owned(serving: Serving, tmp_path: Path) -> None:
+    """The real garbage collector removes what the Workspace owned; and with the Apps go their NATS consumers
+    and stored results (a run leaves both)."""
+    setup = serving.setup
+    _run_on_a_runner(setup, tmp_path)
+    assert _leftovers(setup.nats, setup.namespace, "ops") == (True, 1)
+    setup.kube.delete(Workspace, "apps", namespace=setup.namespace)
 
     def gone() -> bool:
         return not any(_inventory(setup, include_builds=False).values())
 
     eventually(gone, 90, "everything the Workspace owned to be deleted")
-    # ... and with the Apps, ops's NATS consumer and stored results (the run above left both).
-    assert _leftovers(setup.nats, ns, "ops") == (False, 0)
+    assert _leftovers(setup.nats, setup.namespace, "ops") == (False, 0)
 
 
 def _leftovers(server: NatsServer, namespace: str, app: str) -> tuple[bool, int]:
@@ -644,9 +753,9 @@ def _kubectl_columns(setup: Setup) -> None:
 
 
 @contextlib.contextmanager
-def _cluster_api(setup: Setup, tmp_path: Path) -> Iterator[httpx.Client]:
-    """POST a run to the API in cluster mode; a runner started with the env and volumes of ops's Deployment
-    pod template (the test standing in for the kubelet) answers over the same NATS path as in local mode."""
+def _runner(setup: Setup, tmp_path: Path) -> Iterator[Process]:
+    """A runner started with the env and volumes of ops's Deployment pod template (the test standing in for the
+    kubelet)."""
     kube, ns = setup.kube, setup.namespace
     template = setup.deployment("ops")["spec"]["template"]["spec"]
     container = template["containers"][0]
@@ -678,6 +787,18 @@ def _cluster_api(setup: Setup, tmp_path: Path) -> Iterator[httpx.Client]:
     # The operator minted ops's runner credentials into its Secret; the runner connects with nothing else.
     assert "BEGIN NATS USER JWT" in env["APPYARD_RUNNER_NATS_CREDS"]
     runner = Process("appyard_runner", env, tmp_path / "runner.log")
+    runner.start()
+    try:
+        yield runner
+    finally:
+        runner.stop()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _api(setup: Setup, tmp_path: Path) -> Iterator[tuple[httpx.Client, Api]]:
+    """The API in cluster mode serving the Apps of the setup's namespace, with an admin signed in."""
+    ns = setup.namespace
     port = free_port()
     api = Api(
         "appyard_api",
@@ -697,27 +818,30 @@ def _cluster_api(setup: Setup, tmp_path: Path) -> Iterator[httpx.Client]:
         tmp_path / "api.log",
         port=port,
     )
-    runner.start()
     try:
         api.start()
         admin = {"X-Forwarded-User": "root", "X-Forwarded-Groups": "admins"}
         with httpx.Client(base_url=api.url, timeout=60, headers=admin) as client:
-            apps = client.get("/api/apps").json()
-            assert sorted(app["name"] for app in apps) == ["ops", "orders"], apps
-            page = client.get("/api/apps/ops/pages/hashing").json()
-            assert "compute_hash" in [function["name"] for function in page["functions"]]
-            response = client.post(
-                "/api/apps/ops/pages/hashing/runs",
-                json={"function": "compute_hash", "state": {"hash": {"text": "abc", "algorithm": "sha256"}}},
-            )
-            assert response.status_code == 200, response.text + api.output() + runner.output()
-            body = response.json()
-            assert body["status"] == "succeeded", body
-            assert hashlib.sha256(b"abc").hexdigest() in body["context"]["hash"]["components"]["result"]["text"]
-            refused = client.put("/api/apps/ops/pages/hashing/properties", json=page["properties"])
-            assert refused.status_code == 403 and "git push" in refused.json()["message"]
-            yield client
+            yield client, api
     finally:
         api.stop()
-        runner.stop()
-    shutil.rmtree(root, ignore_errors=True)
+
+
+def _run_on_a_runner(setup: Setup, tmp_path: Path) -> None:
+    """POST a run to the API in cluster mode; a runner started from ops's Deployment answers over the same NATS
+    path as in local mode."""
+    with _runner(setup, tmp_path) as runner, _api(setup, tmp_path) as (client, api):
+        apps = client.get("/api/apps").json()
+        assert sorted(app["name"] for app in apps) == ["ops", "orders"], apps
+        page = client.get("/api/apps/ops/pages/hashing").json()
+        assert "compute_hash" in [function["name"] for function in page["functions"]]
+        response = client.post(
+            "/api/apps/ops/pages/hashing/runs",
+            json={"function": "compute_hash", "state": {"hash": {"text": "abc", "algorithm": "sha256"}}},
+        )
+        assert response.status_code == 200, response.text + api.output() + runner.output()
+        body = response.json()
+        assert body["status"] == "succeeded", body
+        assert hashlib.sha256(b"abc").hexdigest() in body["context"]["hash"]["components"]["result"]["text"]
+        refused = client.put("/api/apps/ops/pages/hashing/properties", json=page["properties"])
+        assert refused.status_code == 403 and "git push" in refused.json()["message"]

@@ -94,16 +94,16 @@ def test_runner_credentials_with_other_permissions_are_re_minted() -> None:
 def test_the_deployment_takes_the_credentials_from_the_secret_and_rolls_when_they_change(
     workspace_copy: Path,
 ) -> None:
-    app, raw, workspace = _resources(workspace_copy)
+    app, workspace = _resources(workspace_copy)
     creds = Trust.new().mint("x", runner_permissions("tools", "ops"), None).text
-    secret = app_objects.secret(app, raw, "nats://nats:4222", creds)
+    secret = app_objects.secret(app, "nats://nats:4222", creds).to_dict()
     assert secret["stringData"][credentials.KEY] == creds
-    deployment = app_objects.deployment(app, raw, workspace, "registry/runner@sha256:abc", creds)
+    deployment = app_objects.deployment(app, workspace, "registry/runner@sha256:abc", creds).to_dict()
     env = {item["name"]: item for item in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
     reference = env["APPYARD_RUNNER_NATS_CREDS"]["valueFrom"]["secretKeyRef"]
     assert reference == {"name": secret["metadata"]["name"], "key": credentials.KEY}
     annotations = deployment["spec"]["template"]["metadata"]["annotations"]
-    other = app_objects.deployment(app, raw, workspace, "registry/runner@sha256:abc", creds + "\n")
+    other = app_objects.deployment(app, workspace, "registry/runner@sha256:abc", creds + "\n").to_dict()
     assert (
         annotations["appyard.dev/credentials-hash"]
         != (other["spec"]["template"]["metadata"]["annotations"]["appyard.dev/credentials-hash"])

@@ -9,7 +9,6 @@ import json
 import os
 import tarfile
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -64,7 +63,7 @@ def test_stale_generated_models_are_refused(workspace_copy: Path) -> None:
     assert "appyard gen" in result.invalid["ops"] and "state.py" in result.invalid["ops"]
 
 
-def _resources(workspace_copy: Path) -> tuple[AppResource, dict[str, Any], WorkspaceResource]:
+def _resources(workspace_copy: Path) -> tuple[AppResource, WorkspaceResource]:
     spec = next(
         app.spec for app in sync.workspace_apps(workspace_copy, "apps", "0123456789abcdef").apps if app.name == "ops"
     )
@@ -75,12 +74,13 @@ def _resources(workspace_copy: Path) -> tuple[AppResource, dict[str, Any], Works
     workspace = WorkspaceResource.model_validate(
         {"metadata": {"name": "apps", "namespace": "tools", "uid": "u-0"}, "spec": {"git": {"url": "https://g/x.git"}}}
     )
-    return AppResource.model_validate(raw), raw, workspace
+    return AppResource.model_validate(raw), workspace
 
 
 def test_the_runner_deployment_is_restricted(workspace_copy: Path) -> None:
-    app, raw, workspace = _resources(workspace_copy)
-    deployment = app_objects.deployment(app, raw, workspace, "registry/runner@sha256:abc")
+    app, workspace = _resources(workspace_copy)
+    # The manifest as it is applied (lightkube leaves out the fields that are not set).
+    deployment = app_objects.deployment(app, workspace, "registry/runner@sha256:abc").to_dict()
     pod = deployment["spec"]["template"]["spec"]
     container = pod["containers"][0]
     assert pod["automountServiceAccountToken"] is False
@@ -96,6 +96,14 @@ def test_the_runner_deployment_is_restricted(workspace_copy: Path) -> None:
     env = {item["name"]: item.get("value") for item in container["env"]}
     assert env["APPYARD_RUNNER_APP"] == "ops" and env["APPYARD_RUNNER_NAMESPACE"] == "tools"
     assert deployment["metadata"]["ownerReferences"][0]["uid"] == "u-1"
+
+
+def test_owners_must_come_from_the_api_server(workspace_copy: Path) -> None:
+    """An App without a uid was never read from the API server: its objects cannot name it as their owner."""
+    app, _ = _resources(workspace_copy)
+    app.metadata.uid = None
+    with pytest.raises(ValueError, match="no uid"):
+        app_objects.secret(app, "nats://nats:4222")
 
 
 def test_image_keys_change_with_base_image_and_requirements() -> None:
