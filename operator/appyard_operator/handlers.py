@@ -40,6 +40,9 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix="operator.appyard.dev", ignored_fields=["spec.pages"]
     )
+    # Handler failures (warnings and errors) become Events on their object, so `kubectl describe` shows them
+    # (kopf posts log messages as Events only when asked to).
+    settings.posting.loggers = True
     settings.posting.level = logging.WARNING
     settings.watching.server_timeout = 300
     memo.config = config
