@@ -25,27 +25,32 @@ Names, labels and images shared by every template (the chart contract: other tem
 {{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
-{{/* Helm's standard labels; every object carries them. */}}
+{{/* Helm's standard labels; every object carries them (pods and selectors add appyard.selectorLabels). */}}
 {{- define "appyard.labels" -}}
-helm.sh/chart: {{ include "appyard.chart" . }}
+{{ include "appyard.commonLabels" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "appyard.commonLabels" -}}
+helm.sh/chart: {{ include "appyard.chart" . }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: appyard
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 {{- end -}}
 
 {{/*
-Labels that select one component's pods: (dict "ctx" $ "component" "api").
+Labels that select one component's pods: (dict "ctx" $ "component" "api"); "name" overrides
+app.kubernetes.io/name (bundled NATS is "nats": runners' NetworkPolicy allows egress to that label).
 */}}
 {{- define "appyard.selectorLabels" -}}
-app.kubernetes.io/name: {{ include "appyard.name" .ctx }}
+app.kubernetes.io/name: {{ .name | default (include "appyard.name" .ctx) }}
 app.kubernetes.io/instance: {{ .ctx.Release.Name }}
 app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 
-{{/* Standard labels plus one component's selector labels: (dict "ctx" $ "component" "api"). */}}
+{{/* The standard labels plus one component's selector labels (same argument as appyard.selectorLabels). */}}
 {{- define "appyard.componentLabels" -}}
-{{ include "appyard.labels" .ctx }}
+{{ include "appyard.commonLabels" .ctx }}
 {{ include "appyard.selectorLabels" . }}
 {{- end -}}
 
@@ -126,11 +131,4 @@ runAsGroup: {{ .uid }}
 fsGroup: {{ .uid }}
 seccompProfile:
   type: RuntimeDefault
-{{- end -}}
-
-{{- define "appyard.imagePullSecrets" -}}
-{{- with .Values.imagePullSecrets }}
-imagePullSecrets:
-  {{- toYaml . | nindent 2 }}
-{{- end }}
 {{- end -}}
