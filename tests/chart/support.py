@@ -54,7 +54,7 @@ EVERYTHING: Obj = {
     "imageRegistry": "registry.example.com/mirror",
     "imagePullSecrets": [{"name": "regcred"}],
     "operator": {
-        "watchNamespaces": ["team-a", "team-b"],
+        "watchNamespaces": ["appyard", "team-builds"],
         "image": {"digest": "sha256:" + "a" * 64},
         "extraEnv": [{"name": "APPYARD_OPERATOR_TICK_SECONDS", "value": "5"}],
         "nodeSelector": {"kubernetes.io/os": "linux"},
@@ -109,6 +109,15 @@ def merge(*layers: Mapping[str, Any]) -> Obj:
                 result[key] = merge(result[key], value)
             else:
                 result[key] = json.loads(json.dumps(value)) if isinstance(value, Mapping | list) else value
+    return result
+
+
+def moved(values: Obj, namespace: str) -> Obj:
+    """Value sets are written for the namespace `appyard`; the same values for a release in ``namespace``."""
+    result = merge(values)
+    watched = result.get("operator", {}).get("watchNamespaces")
+    if watched:
+        result["operator"]["watchNamespaces"] = [namespace if ns == "appyard" else ns for ns in watched]
     return result
 
 

@@ -114,7 +114,7 @@ def test_operator_is_one_replica_replaced_with_recreate(rendered: dict[str, list
 
 def test_operator_watch_namespaces_and_webhook_off(rendered: dict[str, list[Obj]]) -> None:
     env = env_of(one(rendered["everything"], "Deployment", "appyard-operator")["spec"]["template"]["spec"])
-    assert json.loads(env["APPYARD_OPERATOR_NAMESPACES"]["value"]) == ["team-a", "team-b"]
+    assert json.loads(env["APPYARD_OPERATOR_NAMESPACES"]["value"]) == ["appyard", "team-builds"]
     minimal = rendered["minimal"]
     operator = one(minimal, "Deployment", "appyard-operator")["spec"]["template"]["spec"]
     assert env_of(operator)["APPYARD_OPERATOR_WEBHOOK_PORT"]["value"] == "0"
@@ -428,6 +428,11 @@ TEMPLATES_REFUSE = [
         "api.auth.oidc.clientId is required",
     ),
     ("oidc without public URL", merge(OIDC, {"api": {"auth": {"publicUrl": ""}}}), "api.auth.publicUrl is required"),
+    (
+        "operator not watching the release namespace",
+        merge(OIDC, {"operator": {"watchNamespaces": ["team-a"]}}),
+        "operator.watchNamespaces must include the release namespace appyard",
+    ),
     (
         "a PDB no drain can satisfy",
         merge(PROXY, {"api": {"replicaCount": 1}}),

@@ -18,12 +18,12 @@ from lightkube.core.exceptions import ApiError
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
 from lightkube.resources.apps_v1 import Deployment, ReplicaSet, StatefulSet
-from lightkube.resources.core_v1 import Event, Namespace, Pod, Secret
+from lightkube.resources.core_v1 import Event, Namespace, Pod, Secret, ServiceAccount
 
 from tests.integration.cluster import App, eventually
 
 from .conftest import NamespaceMaker
-from .support import OIDC, VALUE_SETS, HelmError, Obj, Tools, merge, one, stage
+from .support import OIDC, VALUE_SETS, HelmError, Obj, Tools, merge, moved, one, stage
 
 pytestmark = pytest.mark.integration
 SETS = sorted(VALUE_SETS)
@@ -57,7 +57,7 @@ def _dry_run(tools: Tools, objects: list[Obj]) -> str:
 @pytest.mark.usefixtures("third_party_crds")
 def test_api_server_accepts_every_object(tools: Tools, kube: Client, namespace: NamespaceMaker, name: str) -> None:
     target = namespace(f"dry-{name}")
-    objects = tools.template(VALUE_SETS[name], namespace=target)
+    objects = tools.template(moved(VALUE_SETS[name], target), namespace=target)
     # other namespaces the release reaches into (e.g. Roles in operator.watchNamespaces)
     for other in {o["metadata"].get("namespace") for o in objects} - {None, target}:
         kube.apply(Namespace(metadata=ObjectMeta(name=other)), field_manager="chart-tests")
@@ -105,7 +105,7 @@ LIFECYCLE = "tools"  # the namespace of the install → upgrade → uninstall re
 
 @dataclass
 class Lifecycle:
-    """What the cluster held after each step of install → App created → upgrade → uninstall."""
+    """What the cluster held after each step of install → App created → upgrade → uninstall → install again."""
 
     app_uid: str
     session_installed: str
@@ -117,6 +117,7 @@ class Lifecycle:
     api_annotations_upgraded: dict[str, str]
     left_after_uninstall: dict[str, bool]
     app_uid_after_uninstall: str
+    reinstalled: dict[str, bool]
 
 
 def _columns(kube: Client) -> list[str]:
@@ -186,6 +187,16 @@ def lifecycle(
         "CRD workspaces": _exists(kube, CustomResourceDefinition, "workspaces.appyard.dev"),
         "Secret appyard-session": _exists(kube, Secret, "appyard-session", ns),
     }
+    app_uid_after_uninstall = _uid(kube, ns)
+
+    # installed again: the release takes the kept CRDs and session key back (users stay signed in)
+    tools.helm("install", "appyard", str(second), "-n", ns, values=OIDC)
+    reinstalled = {
+        "session": _session(kube, ns) == session_installed,
+        "app": _uid(kube, ns) == app_uid,
+        "columns": _columns(kube) == columns_upgraded,
+    }
+    tools.helm("uninstall", "appyard", "-n", ns, "--wait")
     return Lifecycle(
         app_uid=app_uid,
         session_installed=session_installed,
@@ -196,8 +207,13 @@ def lifecycle(
         api_replicas_upgraded=api.spec.replicas,
         api_annotations_upgraded=dict(api.spec.template.metadata.annotations or {}),
         left_after_uninstall=left,
-        app_uid_after_uninstall=_uid(kube, ns),
+        app_uid_after_uninstall=app_uid_after_uninstall,
+        reinstalled=reinstalled,
     )
+
+
+def test_install_after_uninstall_takes_the_kept_objects_back(lifecycle: Lifecycle) -> None:
+    assert lifecycle.reinstalled == {"session": True, "app": True, "columns": True}
 
 
 def test_upgrade_updates_the_crd(lifecycle: Lifecycle) -> None:
@@ -250,6 +266,8 @@ def restricted(
     tools: Tools, kube: Client, namespace: NamespaceMaker, server_version: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     ns = namespace("restricted", restricted=True)
+    # the pods use the namespace's `default` ServiceAccount, which kube-controller-manager makes
+    eventually(lambda: kube.get(ServiceAccount, "default", namespace=ns), 30, "the default ServiceAccount")
     chart = stage(tmp_path_factory.mktemp("psa") / "appyard", server_version)
     tools.helm("install", "appyard", str(chart), "-n", ns, values=PSA_VALUES)
     yield ns
@@ -336,7 +354,7 @@ def test_notes_give_the_url_and_a_workspace_the_server_accepts(
     service: str | None,
 ) -> None:
     chart = stage(tmp_path / "appyard", server_version)
-    notes, workspace = _notes(tools, chart, LIFECYCLE, values)
+    notes, workspace = _notes(tools, chart, LIFECYCLE, moved(values, LIFECYCLE))
     assert url in notes, case
     assert workspace["kind"] == "Workspace"
     assert workspace["metadata"]["namespace"] == LIFECYCLE
