@@ -11,7 +11,6 @@ from typing import Any
 import kopf
 from aiohttp import web
 from lightkube import AsyncClient
-from lightkube.core.exceptions import ApiError
 
 from appyard.resources import GROUP, VERSION, AppResource, WorkspaceResource
 
@@ -40,6 +39,9 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix="operator.appyard.dev", ignored_fields=["spec.pages"]
     )
+    # Handler failures (warnings and errors) become Events on their object, so `kubectl describe` shows them
+    # (kopf posts log messages as Events only when asked to).
+    settings.posting.loggers = True
     settings.posting.level = logging.WARNING
     settings.watching.server_timeout = 300
     memo.config = config
@@ -58,15 +60,11 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
 async def _require_crds(kube: Kube, namespace: str | None) -> None:
     """Stop the operator (its pod restarts) when the App and Workspace CRDs are not served yet."""
     for kind in (Workspace, App):
-        try:
-            await kube.exists(kind, namespace)
-        except ApiError as error:
-            if error.status.code != 404:
-                raise
+        if not await kube.served(kind, namespace):
             raise kopf.PermanentError(
                 f"the {kind.__name__} CRD is not installed: install the chart's CRDs (crds.install=true) or "
                 "`kubectl apply -f crds/`, then restart the operator"
-            ) from error
+            )
 
 
 @kopf.on.cleanup()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
+from httpx2 import HTTPStatusError  # lightkube's HTTP client
 from lightkube import ALL_NS, AsyncClient
 from lightkube.core.exceptions import ApiError
 from lightkube.core.resource import NamespacedResource
@@ -129,11 +130,17 @@ class Kube:
         selector: dict[str, Any] = dict(labels or {})
         return [item async for item in self.client.list(kind, namespace=namespace, labels=selector)]
 
-    async def exists(self, kind: type[NamespacedResource], namespace: str | None) -> bool:
-        """Whether any object of ``kind`` is in ``namespace`` (None: any namespace); one item is fetched at most."""
-        async for _ in self.client.list(kind, namespace=namespace or ALL_NS, chunk_size=1):
-            return True
-        return False
+    async def served(self, kind: type[NamespacedResource], namespace: str | None) -> bool:
+        """Whether the API server serves ``kind`` (its CRD is installed), from a list of at most one item in
+        ``namespace`` (None: every namespace) — what the operator may do with the least RBAC."""
+        try:
+            async for _ in self.client.list(kind, namespace=namespace or ALL_NS, chunk_size=1):
+                break
+        except HTTPStatusError as error:  # an API group the server does not know is a plain 404, not an ApiError
+            if error.response.status_code == 404:
+                return False
+            raise
+        return True
 
     async def patch_status(self, name: str, namespace: str, status: AppStatus | WorkspaceStatus) -> None:
         """Merge-patch the status subresource of an App (``AppStatus``) or a Workspace (``WorkspaceStatus``)."""

@@ -14,12 +14,17 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.authorization_v1 import SelfSubjectAccessReview
 from lightkube.resources.core_v1 import ServiceAccount
 
-from ..integration.controlplane import REPO, TOOLS, ControlPlane
+from ..integration.controlplane import TOOLS, ControlPlane
+from .support import CHART, KUBE_VERSION, NATS_SECRET
 
-CHART = REPO / "charts" / "appyard"
 RELEASE = "appyard"
-# What every render needs whatever the test is about (the chart refuses to render without NATS keys).
-REQUIRED = {"nats.auth.existingSecret": "appyard-nats"}
+# What every render needs whatever the test is about (the chart refuses to render without NATS keys or without the
+# settings of its sign-in mode); the --show-only template is still rendered with every other template.
+REQUIRED = {
+    "nats.auth.existingSecret": NATS_SECRET,
+    "api.auth.mode": "proxy",
+    "api.auth.proxy.trustedProxies": "{10.0.0.0/8}",
+}
 
 Rule = tuple[str, str, str]  # (API group, resource, verb)
 
@@ -34,7 +39,7 @@ def render(namespace: str, values: dict[str, str] | None = None, template: str =
             RELEASE,
             str(CHART),
             f"--namespace={namespace}",
-            "--kube-version=1.31.0",  # helm's default (1.20) is older than the chart's kubeVersion
+            f"--kube-version={KUBE_VERSION}",  # helm's default (1.20) is older than the chart's kubeVersion
             f"--show-only={template}",
             *settings,
         ],

@@ -25,7 +25,7 @@ from lightkube import Client, KubeConfig
 from lightkube.core.exceptions import ApiError
 from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.batch_v1 import Job
-from lightkube.resources.core_v1 import ConfigMap, Secret
+from lightkube.resources.core_v1 import ConfigMap, Event, Secret
 from lightkube.resources.networking_v1 import Ingress, NetworkPolicy
 
 from appyard import scaffold
@@ -35,6 +35,7 @@ from ..integration.cluster import (
     REPO,
     App,
     Operator,
+    Workspace,
     as_dict,
     create,
     create_namespace,
@@ -129,7 +130,8 @@ def test_every_role_grants_exactly_the_expected_rules() -> None:
 
 
 @pytest.mark.parametrize("values", [WATCHED, {}], ids=["watch-namespaces", "cluster-wide"])
-def test_no_rule_holds_a_wildcard_or_a_resource_name_list_to_widen(values: dict[str, str]) -> None:
+def test_no_rule_holds_a_wildcard(values: dict[str, str]) -> None:
+    """No `*` in any field of any rule, and no rule of another shape (non-resource URLs, aggregation)."""
     for obj in render(RELEASE_NS, values):
         for rule in obj.get("rules") or []:
             for field in ("apiGroups", "resources", "verbs", "resourceNames", "nonResourceURLs"):
@@ -176,10 +178,30 @@ def test_service_accounts_follow_the_values() -> None:
 # -- against the control plane ----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Variant:
+    """One way to install: Roles in the watched namespaces, or a ClusterRole."""
+
+    release: str  # the release namespace: Workspaces, Apps, the API
+    builds: str  # where build Jobs run
+    watch: bool  # operator.watchNamespaces=[release, builds]; else cluster-wide
+
+    @property
+    def values(self) -> dict[str, str]:
+        return {"operator.watchNamespaces": "{" + f"{self.release},{self.builds}" + "}"} if self.watch else {}
+
+
+VARIANTS = {
+    "watch-namespaces": Variant(RELEASE_NS, BUILDS, watch=True),
+    "cluster-wide": Variant(CLUSTER_WIDE_NS, f"{CLUSTER_WIDE_NS}-builds", watch=False),
+}
+
+
 @dataclass
 class Installed:
-    """The chart's RBAC applied (watchNamespaces variant), and kubeconfigs holding only the accounts' tokens."""
+    """The chart's RBAC applied, and kubeconfigs holding nothing but the ServiceAccounts' tokens."""
 
+    variant: Variant
     plane: ControlPlane
     admin: Client
     operator_config: Path
@@ -195,25 +217,30 @@ def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlP
     )
     plane.start()
     try:
-        install_crds(Client(KubeConfig.from_file(plane.kubeconfig), field_manager="tests"))
+        admin = Client(KubeConfig.from_file(plane.kubeconfig), field_manager="tests")
+        install_crds(admin)
+        namespace(admin, OUTSIDE)
+        create_secret(admin, OUTSIDE, "database", {"password": "not-for-appyard"})
         yield plane
     finally:
         plane.stop()
 
 
-@pytest.fixture(scope="module")
-def installed(control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -> Installed:
+@pytest.fixture(scope="module", params=list(VARIANTS))
+def installed(
+    request: pytest.FixtureRequest, control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory
+) -> Installed:
+    variant: Variant = VARIANTS[request.param]
     admin = Client(KubeConfig.from_file(control_plane.kubeconfig), field_manager="tests")
-    namespace(admin, RELEASE_NS)
-    create_namespace(admin, BUILDS, "baseline")  # builders (kaniko) run as root
-    namespace(admin, OUTSIDE)
-    apply(admin, render(RELEASE_NS, WATCHED))
-    folder = tmp_path_factory.mktemp("accounts")
+    namespace(admin, variant.release)
+    create_namespace(admin, variant.builds, "baseline")  # builders (kaniko) run as root
+    apply(admin, render(variant.release, variant.values))
+    folder = tmp_path_factory.mktemp(f"accounts-{request.param}")
     configs = {
-        account: kubeconfig(control_plane, token(admin, RELEASE_NS, account), folder / account, RELEASE_NS)
+        account: kubeconfig(control_plane, token(admin, variant.release, account), folder / account, variant.release)
         for account in (OPERATOR_ACCOUNT, API_ACCOUNT)
     }
-    return Installed(control_plane, admin, configs[OPERATOR_ACCOUNT], configs[API_ACCOUNT], folder)
+    return Installed(variant, control_plane, admin, configs[OPERATOR_ACCOUNT], configs[API_ACCOUNT], folder)
 
 
 @pytest.fixture(scope="module")
@@ -224,31 +251,41 @@ def nats(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
     server.stop()
 
 
+@pytest.fixture(scope="module")
+def git_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitServer]:
+    server = GitServer(tmp_path_factory.mktemp("git"))
+    yield server
+    server.stop()
+
+
 @dataclass
 class Story:
     """A Workspace in the release namespace following a real git repository, and the operator running as its
     ServiceAccount; the Apps exist."""
 
     kube: Client
+    variant: Variant
     clone: Clone
     operator: Operator
+    git_server: GitServer
 
     def push(self, message: str) -> str:
         sha = self.clone.commit(message)
         body = json.dumps({"ref": "refs/heads/main", "after": sha}).encode()
         response = httpx.post(
-            f"{self.operator.webhook}/hooks/{RELEASE_NS}/apps",
+            f"{self.operator.webhook}/hooks/{self.variant.release}/apps",
             content=body,
             headers={"X-Hub-Signature-256": sign(HOOK_SECRET, body), "Content-Type": "application/json"},
         )
         assert response.status_code == 202, response.text
         return sha
 
-    def get(self, kind: Any, name: str, namespace: str = RELEASE_NS) -> dict[str, Any]:
-        return as_dict(self.kube.get(kind, name, namespace=namespace))
+    def get(self, kind: Any, name: str) -> dict[str, Any]:
+        return as_dict(self.kube.get(kind, name, namespace=self.variant.release))
 
     def apps(self) -> list[str]:
-        return sorted(str(item.metadata.name) for item in self.kube.list(App, namespace=RELEASE_NS) if item.metadata)
+        found = self.kube.list(App, namespace=self.variant.release)
+        return sorted(str(item.metadata.name) for item in found if item.metadata is not None)
 
     def ready(self, app: str) -> bool:
         conditions = (self.get(App, app).get("status") or {}).get("conditions") or []
@@ -265,7 +302,7 @@ class Story:
         def current() -> list[Any]:
             return [
                 pod
-                for pod in pods(self.kube, RELEASE_NS, {"appyard.dev/app": app})
+                for pod in pods(self.kube, self.variant.release, {"appyard.dev/app": app})
                 if pod.metadata is not None
                 and (pod.metadata.annotations or {}).get("appyard.dev/code-hash") == code
                 and pod.metadata.deletionTimestamp is None
@@ -277,31 +314,36 @@ class Story:
 
 
 @pytest.fixture(scope="module")
-def story(installed: Installed, nats: NatsServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
-    admin = installed.admin
-    git_server = GitServer(tmp_path_factory.mktemp("git"))
-    git_server.create("tools")
-    clone = Clone(tmp_path_factory.mktemp("clone") / "clone", git_server.url("tools"))
+def story(
+    installed: Installed, nats: NatsServer, git_server: GitServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Story]:
+    admin, variant = installed.admin, installed.variant
+    repository = f"tools-{variant.release}"
+    git_server.create(repository)
+    clone = Clone(tmp_path_factory.mktemp("clone") / "clone", git_server.url(repository))
     clone.copy(REPO / "workspace")
     clone.commit("the sample apps")
-    create_secret(admin, RELEASE_NS, "push-hook", {"secret": HOOK_SECRET.decode()})
+    create_secret(admin, variant.release, "push-hook", {"secret": HOOK_SECRET.decode()})
+    watched = [variant.release, variant.builds] if variant.watch else []
     operator = Operator(
-        installed.plane, [RELEASE_NS, BUILDS], nats, installed.folder / "operator", kubeconfig=installed.operator_config
+        installed.plane, watched, nats, installed.folder / "operator", kubeconfig=installed.operator_config
     )
     operator.start()
-    build = {"registry": REGISTRY, "baseImage": BASE_IMAGE, "namespace": BUILDS}
-    create(
-        admin,
-        workspace_object("apps", clone.url, nats.url, "push-hook", build=build, ingress={"host": "apps.example.com"}),
-        RELEASE_NS,
+    build = {"registry": REGISTRY, "baseImage": BASE_IMAGE, "namespace": variant.builds}
+    workspace = workspace_object(
+        "apps", clone.url, nats.url, "push-hook", build=build, ingress={"host": "apps.example.com"}
     )
-    result = Story(admin, clone, operator)
+    create(admin, workspace, variant.release)
+    result = Story(admin, variant, clone, operator, git_server)
     try:
         eventually(lambda: result.apps() == ["ops", "orders"], 60, "both Apps")
         yield result
+        # Deleting the Workspace takes its Apps (the garbage collector, then the operator's finalizer): nothing is
+        # left for the next variant's operator to find.
+        admin.delete(Workspace, "apps", namespace=variant.release)
+        eventually(lambda: not result.apps(), 60, "the Workspace's Apps deleted")
     finally:
         operator.stop()
-        git_server.stop()
 
 
 def _forbidden(log: str) -> list[str]:
@@ -310,15 +352,16 @@ def _forbidden(log: str) -> list[str]:
 
 def test_the_api_serves_apps_as_its_service_account(story: Story, installed: Installed, nats: NatsServer) -> None:
     """The cluster-mode API lists and watches the Apps and reads their code with the API account's token."""
+    release = installed.variant.release
     port = free_port()
     api = Api(
         "appyard_api",
         {
             "KUBECONFIG": str(installed.api_config),
             "APPYARD_API_MODE": "cluster",
-            "APPYARD_API_NAMESPACE": RELEASE_NS,
+            "APPYARD_API_NAMESPACE": release,
             "APPYARD_API_NATS_URL": nats.url,
-            "APPYARD_API_NATS_CREDS": nats.creds(api_permissions(RELEASE_NS), "api"),
+            "APPYARD_API_NATS_CREDS": nats.creds(api_permissions(release), "api"),
             "APPYARD_API_PORT": str(port),
             "APPYARD_API_CACHE_DIR": str(installed.folder / "api-cache"),
             "APPYARD_API_AUTH": "proxy",
@@ -349,16 +392,15 @@ def test_the_api_serves_apps_as_its_service_account(story: Story, installed: Ins
     assert not _forbidden(api.output()), api.output()[-4000:]
 
 
-def test_the_operator_runs_the_git_push_flow_as_its_service_account(story: Story, installed: Installed) -> None:
+def test_the_operator_runs_the_git_push_flow_as_its_service_account(story: Story) -> None:
     """Builds, runner objects, status, a code change and a deleted app, all as the operator account."""
-    kube = story.kube
+    kube, builds = story.kube, story.variant.builds
     ops = story.get(App, "ops")
     # ops has requirements: a build Job in the build namespace; the test finishes its Pod as kaniko would.
-    job = eventually(lambda: list(kube.list(Job, namespace=BUILDS)), 60, "the build Job")[0]
+    job = eventually(lambda: list(kube.list(Job, namespace=builds)), 60, "the build Job")[0]
     assert job.metadata is not None
-    assert str(job.metadata.labels["appyard.dev/build-key"]) != ""
     digest = "sha256:" + hashlib.sha256(b"ops image").hexdigest()
-    pod = eventually(lambda: pods(kube, BUILDS, {"job-name": str(job.metadata.name)}), 60, "the build Pod")[0]
+    pod = eventually(lambda: pods(kube, builds, {"job-name": str(job.metadata.name)}), 60, "the build Pod")[0]
     finish_pod(kube, pod, digest)
     eventually(lambda: story.image("ops") == f"{REGISTRY}/runner@{digest}", 60, "ops on the built image")
     assert eventually(lambda: story.image("orders"), 60, "orders's Deployment") == BASE_IMAGE
@@ -380,19 +422,18 @@ def test_the_operator_runs_the_git_push_flow_as_its_service_account(story: Story
     eventually(lambda: story.get(App, "ops")["spec"]["revision"] == second, 60, "ops at the second commit")
     code = story.get(App, "ops")["spec"]["code"]
     assert code != ops["spec"]["code"]
-    eventually(
-        lambda: (
+
+    def volume() -> str:
+        return str(
             story.get(Deployment, "appyard-runner-ops")["spec"]["template"]["spec"]["volumes"][0]["configMap"]["name"]
-            == code
-        ),
-        60,
-        "ops's Deployment on the new code",
-    )
+        )
+
+    eventually(lambda: volume() == code, 60, "ops's Deployment on the new code")
     story.start_runners("ops")
     labels: Any = {"appyard.dev/app": "ops", "app.kubernetes.io/name": "appyard-code"}
 
     def code_maps() -> list[str]:
-        found = kube.list(ConfigMap, namespace=RELEASE_NS, labels=labels)
+        found = kube.list(ConfigMap, namespace=story.variant.release, labels=labels)
         return [str(item.metadata.name) for item in found if item.metadata is not None]
 
     eventually(lambda: code_maps() == [code], 60, "the old code ConfigMap removed")
@@ -410,67 +451,76 @@ def test_the_operator_runs_the_git_push_flow_as_its_service_account(story: Story
     assert not _forbidden(log), log[-6000:]
 
 
+def test_a_handler_failure_is_posted_as_an_event(story: Story) -> None:
+    """kopf reports a failing handler on its object as an Event (the Events rule). To make one fail, an admin
+    writes an App by hand whose code ConfigMap holds no bundle: reading its requirements for a build fails."""
+    kube, release = story.kube, story.variant.release
+    ops = story.get(App, "ops")
+    broken = "appyard-code-ghost-broken"
+    create(kube, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": broken}, "data": {"x": "y"}}, release)
+    spec = {**ops["spec"], "app": "ghost", "code": broken, "requirementsHash": "0" * 64}
+    create(kube, {"apiVersion": ops["apiVersion"], "kind": "App", "metadata": {"name": "ghost"}, "spec": spec}, release)
+    try:
+
+        def posted() -> list[str]:
+            events = kube.list(Event, namespace=release, fields={"involvedObject.name": "ghost"})
+            return [str(event.message) for event in events if "failed with an exception" in str(event.message)]
+
+        assert "code.tar.gz" in eventually(posted, 60, "an Event saying the App's handler failed")[0]
+    finally:
+        kube.delete(App, "ghost", namespace=release)
+        kube.delete(ConfigMap, broken, namespace=release)
+    eventually(lambda: "ghost" not in story.apps(), 60, "the App gone (the operator's clean-up ran)")
+    assert not _forbidden(story.operator.output()), story.operator.output()[-6000:]
+
+
 # -- what the tokens must not do ---------------------------------------------------------------------------
 
 
-def test_the_operator_account_is_refused_outside_its_namespaces(installed: Installed) -> None:
+def test_the_operator_reaches_only_the_watched_namespaces(installed: Installed) -> None:
+    """Secrets outside the watched namespaces stay out of reach (in the cluster-wide variant the operator may read
+    one by name anywhere — a Workspace's git credentials can be in any namespace — but never list them)."""
     operator = client_for(installed.operator_config)
-    create_secret(installed.admin, OUTSIDE, "database", {"password": "not-for-appyard"})
-    with pytest.raises(ApiError) as refused:
-        operator.get(Secret, "database", namespace=OUTSIDE)
-    assert refused.value.status.code == 403
-    assert allowed(operator, "get", "secrets", RELEASE_NS)
-    for verb, resource, namespace_, group in (
-        ("get", "secrets", OUTSIDE, ""),
-        ("list", "secrets", RELEASE_NS, ""),  # by name only, never listed
-        ("watch", "secrets", RELEASE_NS, ""),
-        ("list", "apps", OUTSIDE, "appyard.dev"),
-        ("create", "pods", RELEASE_NS, ""),
-        ("get", "pods/log", BUILDS, ""),
-        ("create", "pods/exec", RELEASE_NS, ""),
-        ("delete", "deployments", RELEASE_NS, "apps"),
-        ("create", "rolebindings", RELEASE_NS, "rbac.authorization.k8s.io"),
+    variant = installed.variant
+    if variant.watch:
+        with pytest.raises(ApiError) as refused:
+            operator.get(Secret, "database", namespace=OUTSIDE)
+        assert refused.value.status.code == 403
+        assert not allowed(operator, "list", "apps", OUTSIDE, "appyard.dev")
+    else:
+        assert allowed(operator, "get", "secrets", OUTSIDE)
+        assert allowed(operator, "watch", "apps", "", "appyard.dev")  # every namespace in one watch
+    assert allowed(operator, "get", "secrets", variant.release)
+    for verb, resource, where, group in (
+        ("list", "secrets", variant.release, ""),  # by name only, never listed
+        ("watch", "secrets", variant.release, ""),
+        ("list", "secrets", OUTSIDE, ""),
+        ("create", "pods", variant.release, ""),
+        ("get", "pods/log", variant.builds, ""),
+        ("create", "pods/exec", variant.release, ""),
+        ("delete", "deployments", variant.release, "apps"),
+        ("delete", "jobs", variant.builds, "batch"),
+        ("create", "rolebindings", variant.release, "rbac.authorization.k8s.io"),
         ("list", "namespaces", "", ""),
         ("list", "customresourcedefinitions", "", "apiextensions.k8s.io"),
     ):
-        assert not allowed(operator, verb, resource, namespace_, group), (verb, resource, namespace_)
+        assert not allowed(operator, verb, resource, where, group), (verb, resource, where)
 
 
-def test_the_api_account_reads_no_secrets_and_writes_nothing(installed: Installed) -> None:
+def test_the_api_reads_no_secrets_and_writes_nothing(installed: Installed) -> None:
     api = client_for(installed.api_config)
+    release = installed.variant.release
     with pytest.raises(ApiError) as refused:
-        api.get(Secret, "push-hook", namespace=RELEASE_NS)
+        api.get(Secret, "push-hook", namespace=release)
     assert refused.value.status.code == 403
-    for verb, resource, namespace_, group in (
-        ("get", "secrets", RELEASE_NS, ""),
-        ("list", "secrets", RELEASE_NS, ""),
-        ("list", "configmaps", RELEASE_NS, ""),
-        ("patch", "apps", RELEASE_NS, "appyard.dev"),
-        ("get", "workspaces", RELEASE_NS, "appyard.dev"),
-        ("list", "apps", BUILDS, "appyard.dev"),
-        ("get", "configmaps", BUILDS, ""),
+    for verb, resource, where, group in (
+        ("get", "secrets", release, ""),
+        ("list", "secrets", release, ""),
+        ("list", "configmaps", release, ""),
+        ("patch", "apps", release, "appyard.dev"),
+        ("get", "workspaces", release, "appyard.dev"),
+        ("list", "apps", OUTSIDE, "appyard.dev"),
+        ("get", "configmaps", installed.variant.builds, ""),
     ):
-        assert not allowed(api, verb, resource, namespace_, group), (verb, resource, namespace_)
-    assert allowed(api, "watch", "apps", RELEASE_NS, "appyard.dev")
-
-
-def test_the_cluster_wide_variant_applies_and_grants_the_operator_every_namespace(installed: Installed) -> None:
-    """Without watchNamespaces the operator's ClusterRole reaches every namespace, with the same verbs; the API
-    still sees only its release namespace."""
-    admin = installed.admin
-    namespace(admin, CLUSTER_WIDE_NS)
-    apply(admin, render(CLUSTER_WIDE_NS))
-    configs = {
-        account: client_for(
-            kubeconfig(installed.plane, token(admin, CLUSTER_WIDE_NS, account), installed.folder / f"cw-{account}", "")
-        )
-        for account in (OPERATOR_ACCOUNT, API_ACCOUNT)
-    }
-    operator, api = configs[OPERATOR_ACCOUNT], configs[API_ACCOUNT]
-    assert allowed(operator, "watch", "apps", "", "appyard.dev")  # all namespaces at once
-    assert allowed(operator, "get", "secrets", OUTSIDE)
-    assert not allowed(operator, "list", "secrets", OUTSIDE)
-    assert not allowed(operator, "delete", "deployments", OUTSIDE, "apps")
-    assert allowed(api, "list", "apps", CLUSTER_WIDE_NS, "appyard.dev")
-    assert not allowed(api, "list", "apps", RELEASE_NS, "appyard.dev")
-    assert not allowed(api, "get", "secrets", CLUSTER_WIDE_NS)
+        assert not allowed(api, verb, resource, where, group), (verb, resource, where)
+    assert allowed(api, "watch", "apps", release, "appyard.dev")

@@ -845,3 +845,18 @@ def _run_on_a_runner(setup: Setup, tmp_path: Path) -> None:
         assert hashlib.sha256(b"abc").hexdigest() in body["context"]["hash"]["components"]["result"]["text"]
         refused = client.put("/api/apps/ops/pages/hashing/properties", json=page["properties"])
         assert refused.status_code == 403 and "git push" in refused.json()["message"]
+
+
+def test_the_operator_stops_when_its_crds_are_missing(tmp_path: Path, nats: NatsServer) -> None:
+    """Kopf only serves the resources found at startup (it does not watch for new CRDs, which would need RBAC on
+    every CRD of the cluster): without the CRDs the operator exits saying so, and its pod restarts until they are
+    installed, rather than running and serving nothing."""
+    plane = ControlPlane(tmp_path / "bare-controlplane")
+    plane.start()
+    try:
+        operator = Operator(plane, [], nats, tmp_path / "operator")
+        with pytest.raises(RuntimeError, match="exited"):
+            operator.start()
+        assert "the Workspace CRD is not installed" in operator.output(), operator.output()[-3000:]
+    finally:
+        plane.stop()
