@@ -350,6 +350,7 @@ def _forbidden(log: str) -> list[str]:
     return [line for line in log.splitlines() if "forbidden" in line.lower() or " 403" in line]
 
 
+@pytest.mark.integration
 def test_the_api_serves_apps_as_its_service_account(story: Story, installed: Installed, nats: NatsServer) -> None:
     """The cluster-mode API lists and watches the Apps and reads their code with the API account's token."""
     release = installed.variant.release
@@ -392,6 +393,7 @@ def test_the_api_serves_apps_as_its_service_account(story: Story, installed: Ins
     assert not _forbidden(api.output()), api.output()[-4000:]
 
 
+@pytest.mark.integration
 def test_the_operator_runs_the_git_push_flow_as_its_service_account(story: Story) -> None:
     """Builds, runner objects, status, a code change and a deleted app, all as the operator account."""
     kube, builds = story.kube, story.variant.builds
@@ -451,6 +453,7 @@ def test_the_operator_runs_the_git_push_flow_as_its_service_account(story: Story
     assert not _forbidden(log), log[-6000:]
 
 
+@pytest.mark.integration
 def test_a_handler_failure_is_posted_as_an_event(story: Story) -> None:
     """kopf reports a failing handler on its object as an Event (the Events rule). To make one fail, an admin
     writes an App by hand whose code ConfigMap holds no bundle: reading its requirements for a build fails."""
@@ -477,6 +480,7 @@ def test_a_handler_failure_is_posted_as_an_event(story: Story) -> None:
 # -- what the tokens must not do ---------------------------------------------------------------------------
 
 
+@pytest.mark.integration
 def test_the_operator_reaches_only_the_watched_namespaces(installed: Installed) -> None:
     """Secrets outside the watched namespaces stay out of reach (in the cluster-wide variant the operator may read
     one by name anywhere — a Workspace's git credentials can be in any namespace — but never list them)."""
@@ -507,6 +511,7 @@ def test_the_operator_reaches_only_the_watched_namespaces(installed: Installed) 
         assert not allowed(operator, verb, resource, where, group), (verb, resource, where)
 
 
+@pytest.mark.integration
 def test_the_api_reads_no_secrets_and_writes_nothing(installed: Installed) -> None:
     api = client_for(installed.api_config)
     release = installed.variant.release
