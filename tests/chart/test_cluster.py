@@ -18,7 +18,7 @@ from lightkube.core.exceptions import ApiError
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
 from lightkube.resources.apps_v1 import Deployment, ReplicaSet, StatefulSet
-from lightkube.resources.core_v1 import Event, Namespace, Pod, Secret, ServiceAccount
+from lightkube.resources.core_v1 import Event, Namespace, Pod, Secret
 
 from tests.integration.cluster import App, eventually
 
@@ -248,17 +248,8 @@ def test_uninstall_keeps_crds_and_session_but_removes_workloads(lifecycle: Lifec
 
 # -- Pod Security admission ---------------------------------------------------------------------------------------
 
-# The pods use the namespace's default ServiceAccount here: the chart's ServiceAccounts and RBAC (templates/rbac.yaml)
-# are another test's subject, and a missing ServiceAccount would refuse the pods for a reason unrelated to PSS.
-PSA_VALUES = merge(
-    OIDC,
-    {
-        "crds": {"install": False},
-        "rbac": {"create": False},
-        "operator": {"serviceAccount": {"create": False}},
-        "api": {"serviceAccount": {"create": False}},
-    },
-)
+# The release as installed: its own ServiceAccounts and RBAC, so the pods are the ones a platform team gets.
+PSA_VALUES = merge(OIDC, {"crds": {"install": False}})  # the lifecycle release installed them
 
 
 @pytest.fixture(scope="module")
@@ -266,8 +257,6 @@ def restricted(
     tools: Tools, kube: Client, namespace: NamespaceMaker, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     ns = namespace("restricted", restricted=True)
-    # the pods use the namespace's `default` ServiceAccount, which kube-controller-manager makes
-    eventually(lambda: kube.get(ServiceAccount, "default", namespace=ns), 30, "the default ServiceAccount")
     chart = stage(tmp_path_factory.mktemp("psa") / "appyard")
     tools.helm("install", "appyard", str(chart), "-n", ns, values=PSA_VALUES)
     yield ns
