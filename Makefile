@@ -125,7 +125,8 @@ dist: $(VENV)/.installed web/dist/index.html ## Build the wheels (the API's with
 
 REGISTRY ?= ghcr.io/appyard
 TAG ?= $(shell sed -n 's/^version = "\(.*\)"/\1/p' api/pyproject.toml)
-IMAGES := api:api/Dockerfile operator:operator/Dockerfile runner:runner-image/Dockerfile
+# The targets of the root Dockerfile, each tagged $(REGISTRY)/<target>:$(TAG).
+IMAGES := api operator runner
 
 images: ## Build the api, operator and runner images (docker or buildah; REGISTRY, TAG)
 	@if docker info >/dev/null 2>&1; then builder="docker build"; \
@@ -134,5 +135,5 @@ images: ## Build the api, operator and runner images (docker or buildah; REGISTR
 		exit 1; fi; \
 	echo "building with $$builder"; \
 	for image in $(IMAGES); do \
-		$$builder -f $${image#*:} -t $(REGISTRY)/$${image%%:*}:$(TAG) . || exit 1; \
+		$$builder --target $$image -t $(REGISTRY)/$$image:$(TAG) . || exit 1; \
 	done
