@@ -11,28 +11,21 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
-import time
+from collections.abc import Callable
 from pathlib import Path
 
 from appyard import execution
 from appyard.errors import AppyardError, NotFound
 from appyard.properties import AppProperties
 from appyard.properties import RunnerSettings as AppRunnerSettings
+from appyard.watching import Watcher
 from appyard.workspace import PROPERTIES, load_page, read_properties
 
 log = logging.getLogger("appyard.runner.code")
 
 
-def _fingerprint(folder: Path) -> tuple[tuple[str, int, int], ...]:
-    entries = []
-    for path, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "__")))
-        for name in sorted(files):
-            if name.endswith((".py", ".json", ".txt", ".sql")):
-                stat = os.stat(os.path.join(path, name))
-                entries.append((os.path.join(path, name), stat.st_size, stat.st_mtime_ns))
-    return tuple(entries)
+# The files of an app that its code is made of (a change to any other file needs no reload).
+_CODE = (".py", ".json", ".txt", ".sql")
 
 
 class AppCode:
@@ -45,13 +38,24 @@ class AppCode:
         self.settings = AppRunnerSettings()
         self.pages: dict[str, execution.LoadedPage] = {}
         self.problems: dict[str, str] = {}
-        self._fingerprint: tuple[tuple[str, int, int], ...] = ()
-        self._checked = 0.0
+        self._watcher: Watcher | None = None
+        self._generation = 0  # the watcher's generation the loaded code was read after
+
+    def watch(self, on_change: Callable[[], object] | None = None) -> None:
+        """Watch the app's files (dev) so :meth:`reload_if_changed` knows; ``on_change`` is called from the
+        watcher's thread after each group of changes. Start it before :meth:`load`: no change is then missed."""
+        self._watcher = Watcher(self.root / self.app, _CODE, on_change=on_change, name=f"appyard-runner {self.app}")
+        self._watcher.start()
+
+    def stop_watching(self) -> None:
+        if self._watcher is not None:
+            self._watcher.stop()
 
     def load(self) -> None:
         """(Re)import every page of the app; pages that fail to load are remembered with the reason."""
         folder = self.root / self.app
-        self._fingerprint = _fingerprint(folder)
+        # Read before the files: a change made while they are read bumps the generation again, so it reloads.
+        self._generation = self._watcher.generation if self._watcher is not None else 0
         execution.unload(self.app)
         properties = read_properties(folder / PROPERTIES, AppProperties)
         self.settings = properties.runner
@@ -73,13 +77,9 @@ class AppCode:
             "loaded app %s: %d pages%s", self.app, len(pages), f", {len(problems)} with problems" if problems else ""
         )
 
-    def reload_if_changed(self, every: float = 0.5) -> bool:
-        """Reload when any file of the app changed (checked at most every ``every`` seconds)."""
-        now = time.monotonic()
-        if now - self._checked < every:
-            return False
-        self._checked = now
-        if _fingerprint(self.root / self.app) == self._fingerprint:
+    def reload_if_changed(self) -> bool:
+        """Reload when the watcher (see :meth:`watch`) saw a file of the app change since the code was loaded."""
+        if self._watcher is None or self._watcher.generation == self._generation:
             return False
         log.info("files of app %s changed; reloading", self.app)
         gc.unfreeze()

@@ -85,17 +85,25 @@ class Runner:
 
     async def run(self) -> None:
         """Serve until SIGTERM/SIGINT, then drain."""
-        self._load_code()
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self._stop.set)
-        await self.start()
-        reload = loop.create_task(self._watch_code()) if self.settings.reload else None
-        await self._stop.wait()
-        log.info("draining: waiting up to %.0f s for %d running runs", self.settings.drain_seconds, len(self._running))
-        if reload is not None:
-            reload.cancel()
-        await self.stop()
+        code_changed = asyncio.Event()
+        if self.settings.reload:  # watching before loading: a change made while loading is not missed
+            self.code.watch(on_change=lambda: loop.call_soon_threadsafe(code_changed.set))
+        try:
+            self._load_code()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, self._stop.set)
+            await self.start()
+            reload = loop.create_task(self._watch_code(code_changed)) if self.settings.reload else None
+            await self._stop.wait()
+            log.info(
+                "draining: waiting up to %.0f s for %d running runs", self.settings.drain_seconds, len(self._running)
+            )
+            if reload is not None:
+                reload.cancel()
+            await self.stop()
+        finally:
+            self.code.stop_watching()
 
     async def start(self) -> None:
         settings = self.settings
@@ -188,14 +196,15 @@ class Runner:
         if await self._wait_for_consumer() and self._loop is not None:
             self._loop.reset()
 
-    async def _watch_code(self) -> None:
+    async def _watch_code(self, changed: asyncio.Event) -> None:
         while True:
-            await asyncio.sleep(0.5)
-            await self._reload_if_changed(every=0.5)
+            await changed.wait()
+            changed.clear()
+            await self._reload_if_changed()
 
-    async def _reload_if_changed(self, every: float) -> None:
+    async def _reload_if_changed(self) -> None:
         async with self._reloading:  # one reload at a time; runs that arrive meanwhile wait for it
-            if self.code.reload_if_changed(every):
+            if self.code.reload_if_changed():
                 self._secrets_changed()
                 if self.sandbox is not None:
                     try:
@@ -284,8 +293,8 @@ class Runner:
     async def _execute(self, request: RunRequest, attempt: int, cancel: asyncio.Event) -> RunResult:
         self._event(request, RunEvent(type="status", run_id=request.run_id, status=RunStatus.running))
         if self.settings.reload:
-            # In development a run always sees the files as they are now, even if saved a moment ago.
-            await self._reload_if_changed(every=0)
+            # In development a run sees the files as the watcher last saw them (a save within a few tens of ms).
+            await self._reload_if_changed()
         try:
             page = self.code.page(request.page)
         except AppyardError as error:

@@ -14,7 +14,6 @@ import asyncio
 import base64
 import json
 import logging
-import math
 import shutil
 from pathlib import Path
 from typing import Any
@@ -50,8 +49,8 @@ class ClusterStore(FileStore):
     def __init__(self, namespace: str, cache_dir: Path, client: AsyncClient | None = None) -> None:
         root = cache_dir / "cluster" / namespace / "workspace"
         root.mkdir(parents=True, exist_ok=True)
-        # Files change only when this store unpacks a bundle, and then it rescans: no periodic checks.
-        super().__init__(root, recheck_seconds=math.inf, read_only=READ_ONLY)
+        # Files change only when this store unpacks a bundle, and then it rescans: no watcher.
+        super().__init__(root, watch=False, read_only=READ_ONLY)
         self.namespace = namespace
         self._client = client
         self._apps: dict[str, AppResource] = {}  # by app name

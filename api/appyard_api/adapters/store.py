@@ -1,9 +1,10 @@
 """Where the API reads apps and pages from, and how it saves properties and scripts (local mode: files).
 
-The store keeps the last scan of the workspace and rescans when files change (checked at most every
-``recheck_seconds``, so the run path pays nothing most of the time). Pages' State/Context classes are
-built from our generator's output for their properties, never imported from the page's files, which anyone
-who can push to the workspace's repository writes (DESIGN §7); see :mod:`appyard.generated`. A committed
+The store keeps the last scan of the workspace and rescans when files change: a watcher
+(:class:`appyard.watching.Watcher`) counts the changes, so the request and run paths compare one number and
+never walk the folder. Pages' State/Context classes are built from our generator's output for their
+properties, never imported from the page's files, which anyone who can push to the workspace's repository
+writes (DESIGN §7); see :mod:`appyard.generated`. A committed
 ``state.py``/``context.py`` that differs from that output is regenerated in local mode and refused (a problem
 of the page) in a read-only store.
 """
@@ -15,7 +16,6 @@ import hashlib
 import logging
 import os
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from appyard.generated import PageModels
 from appyard.properties import Access, dumps
 from appyard.scripts import SCRIPTS_DIR, functions_in
 from appyard.validation import validate_page
+from appyard.watching import Watcher
 from appyard.workspace import App, Page, Workspace, scan
 
 from ..errors import ReadOnly
@@ -35,13 +36,21 @@ log = logging.getLogger("appyard.api.store")
 Fingerprint = tuple[tuple[str, int, int], ...]
 
 
+# The files that affect what the store serves (anything else changing needs no rescan).
+_SERVED = (".json", ".py")
+
+
 def _fingerprint(root: Path) -> Fingerprint:
-    """Names, sizes and modification times of every file that affects what the store serves."""
+    """Names, sizes and modification times of every file that affects what the store serves.
+
+    Taken only when the store rescans (see :meth:`FileStore._refresh`): page versions are made from it, with
+    the scan, so a version always names the properties served with it.
+    """
     entries: list[tuple[str, int, int]] = []
     for folder, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if not d.startswith((".", "__")))
         for name in sorted(files):
-            if name.endswith((".json", ".py")):
+            if name.endswith(_SERVED):
                 stat = os.stat(os.path.join(folder, name))
                 entries.append((os.path.join(folder, name), stat.st_size, stat.st_mtime_ns))
     return tuple(entries)
@@ -65,12 +74,14 @@ def _versions(root: Path, found: Workspace | None, fingerprint: Fingerprint) -> 
 class FileStore:
     """Apps and pages from a workspace folder."""
 
-    def __init__(self, root: Path, recheck_seconds: float = 0.5, read_only: str | None = None) -> None:
+    def __init__(self, root: Path, watch: bool = True, read_only: str | None = None) -> None:
         self.root = root.resolve()
         self.read_only = read_only  # why writes are refused, when they are
-        self._recheck = recheck_seconds
+        # Local mode: the folder is edited outside the API too (an editor, git pull), so a watcher says when to
+        # rescan; it runs between start() and stop(). Without one the store rescans only after its own writes.
+        self._watcher = Watcher(self.root, _SERVED, name="appyard-api watch") if watch else None
+        self._generation = 0  # the watcher's generation the served scan was made after
         self._lock = threading.Lock()
-        self._checked = 0.0
         self._fingerprint: Fingerprint = ()
         self._workspace: Workspace | None = None
         self._issues: list[Issue] = []
@@ -78,17 +89,27 @@ class FileStore:
         self._versions: dict[int, tuple[Page, str]] = {}
 
     async def start(self) -> None:
-        """Called when the API starts (a folder needs nothing; see ClusterStore)."""
+        """Called when the API starts: watch the folder, then rescan (a change made before watching counts)."""
+        if self._watcher is not None:
+            self._watcher.start()
+        self._refresh(force=True)
 
     async def stop(self) -> None:
         """Called when the API stops."""
+        if self._watcher is not None:
+            self._watcher.stop()
 
     def _refresh(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self._checked < self._recheck:
+        # The hot path: one integer compared unless the watcher saw a change since the served scan.
+        generation = self._watcher.generation if self._watcher is not None else 0
+        if not force and generation == self._generation and self._workspace is not None:
             return
         with self._lock:
-            self._checked = now
+            # Read before scanning: a change made during the scan bumps the generation again, so it is rescanned.
+            generation = self._watcher.generation if self._watcher is not None else 0
+            if not force and generation == self._generation and self._workspace is not None:
+                return  # another thread rescanned meanwhile
+            self._generation = generation
             fingerprint = _fingerprint(self.root)
             if force or fingerprint != self._fingerprint or self._workspace is None:
                 self._workspace, self._issues = scan(self.root)

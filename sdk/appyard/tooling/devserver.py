@@ -32,6 +32,7 @@ from pathlib import Path
 
 from .. import brokerauth, codegen
 from ..errors import DevError, PropertiesInvalid, shown
+from ..watching import Watcher
 from ..workspace import PROPERTIES, load_page, scan
 
 _PR_SET_PDEATHSIG = 1
@@ -60,9 +61,13 @@ class _Child:
     restarts: list[float] = field(default_factory=list)
 
 
+# Loaded here, not in the child: between fork and exec the child only calls prctl, as is safe in a process
+# with threads (the file watcher's).
+_LIBC = ctypes.CDLL(None, use_errno=True)
+
+
 def _die_with_parent() -> None:  # runs in the child between fork and exec
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def check_port(host: str, port: int, what: str) -> None:
@@ -131,7 +136,9 @@ class DevServer:
         self.api: _Child | None = None
         self.runners: dict[str, _Child] = {}
         self._stopping = False
-        self._watched: dict[Path, int] = {}
+        # Only properties.json files (and folders: apps and pages added or removed) matter here: the runners
+        # watch their apps' code themselves, and the models this process writes must not wake it again.
+        self._watcher = Watcher(self.root, (PROPERTIES,), name="appyard dev watch")
         # Fresh broker keys at every start, kept in memory only: credentials minted by an earlier run (or read
         # from its files) are worthless now, and the account seed never touches the disk.
         self.trust = brokerauth.Trust.new()
@@ -146,7 +153,7 @@ class DevServer:
             stdout=output,
             stderr=output,
             start_new_session=True,  # Ctrl-C reaches the supervisor only; it stops children in order
-            preexec_fn=_die_with_parent,  # noqa: PLW1509 — the supervisor starts no threads
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 — the child only calls prctl (see _LIBC)
         )
 
     def _stop(self, child: _Child | None) -> None:
@@ -189,6 +196,7 @@ class DevServer:
         for module in ("appyard_api", "appyard_runner"):
             if not _importable(module):
                 raise DevError(f"{module} is not installed: pip install 'appyard[dev]' (in a checkout: `make setup`)")
+        self._watcher.start()  # before the first scan: a change made from now on is regenerated
         workspace, issues = scan(self.root)
         for issue in issues:
             options.log(f"problem: {issue}")
@@ -197,7 +205,6 @@ class DevServer:
         for page in workspace.pages():
             for path in codegen.write(page.dir, codegen.generate(page.properties)):
                 options.log(f"generated {shown(path)}")
-        self._remember_properties()
 
         (self.state_dir / "tmp").mkdir(parents=True, exist_ok=True)
         nats_port = options.nats_port or free_port("127.0.0.1")
@@ -244,24 +251,20 @@ class DevServer:
 
     # -- watching ---------------------------------------------------------------------------------------
 
-    def _properties_files(self) -> dict[Path, int]:
-        return {path: path.stat().st_mtime_ns for path in self.root.glob(f"**/{PROPERTIES}")}
-
-    def _remember_properties(self) -> None:
-        self._watched = self._properties_files()
-
     def _regenerate(self) -> None:
-        current = self._properties_files()
-        changed = [path for path, mtime in current.items() if self._watched.get(path) != mtime]
-        if not changed and current.keys() == self._watched.keys():
+        changed = self._watcher.take()  # what the watcher saw since the last call: nothing walks the folder
+        if not changed:
             return
-        self._watched = current
         workspace, issues = scan(self.root)
         for issue in issues:
             self.options.log(f"problem: {issue}")
         if workspace is None:
             return
-        for path in changed:
+        # A new folder's files may be written before the kernel watches it: look inside the folders that appeared.
+        changed |= {found for path in changed if path.is_dir() for found in path.glob(f"**/{PROPERTIES}")}
+        for path in sorted(changed):
+            if path.name != PROPERTIES or not path.is_file():  # a folder, or a removed file
+                continue
             page_dir = path.parent
             if page_dir.parent.parent != self.root:  # not a page's properties.json
                 continue
@@ -300,7 +303,8 @@ class DevServer:
             self._regenerate()
 
     def shutdown(self) -> None:
-        """Stop every child: runners first (they drain), then the API, then NATS."""
+        """Stop watching, then every child: runners first (they drain), then the API, then NATS."""
+        self._watcher.stop()
         for runner in self.runners.values():
             if runner.process is not None and runner.process.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
