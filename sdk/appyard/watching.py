@@ -22,6 +22,7 @@ every ``step_ms``. Both are small by default so that a save is seen within a fra
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -40,6 +41,10 @@ def _relevant(path: Path, root: Path, suffixes: tuple[str, ...]) -> bool:
     if any(part.startswith((".", "__")) for part in parts):
         return False
     return not suffixes or path.name.endswith(suffixes) or path.suffix == ""  # "" : a folder added or removed
+
+
+def _force_polling() -> bool:
+    return os.environ.get("WATCHFILES_FORCE_POLLING", "").strip().lower() not in ("", "0", "false", "no")
 
 
 class Watcher:
@@ -95,7 +100,9 @@ class Watcher:
         self._stop.clear()
         # Made here, not in the thread: the kernel watches exist once start() returns, so a caller that scans
         # after start() cannot miss a change made during or after its scan.
-        notify = RustNotify([str(self.root)], False, False, 300, True, False)
+        # Folders where the kernel sends no events (network filesystems, some VM mounts): WATCHFILES_FORCE_POLLING=1
+        # polls instead, as everywhere watchfiles is used.
+        notify = RustNotify([str(self.root)], False, _force_polling(), 300, True, False)
         self._thread = threading.Thread(target=self._run, args=(notify,), name=self.name, daemon=True)
         self._thread.start()
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from appyard import watching
 from appyard.watching import Watcher
 
 
@@ -91,3 +92,21 @@ def test_stop_ends_the_thread_and_changes_are_no_longer_counted(watcher: Watcher
 def test_a_missing_folder_is_refused_at_start(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         Watcher(tmp_path / "missing").start()
+
+
+def test_polling_is_there_for_folders_without_kernel_events(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # WATCHFILES_FORCE_POLLING, as watchfiles reads it: for network filesystems and VM mounts that send no events.
+    for value, polls in (("", False), ("0", False), ("false", False), ("1", True), ("yes", True)):
+        monkeypatch.setenv("WATCHFILES_FORCE_POLLING", value)
+        assert watching._force_polling() is polls, value
+    monkeypatch.setenv("WATCHFILES_FORCE_POLLING", "1")
+    (tmp_path / "properties.json").write_text("{}")
+    watcher = Watcher(tmp_path, (".json",))
+    watcher.start()
+    try:
+        time.sleep(0.05)  # a poller compares with what it listed first: let it list before the change
+        (tmp_path / "properties.json").write_text('{"label": "polled"}')
+        _until(lambda: watcher.generation > 0, "the polled change")
+        assert tmp_path / "properties.json" in watcher.take()
+    finally:
+        watcher.stop()
