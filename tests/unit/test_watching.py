@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from appyard import watching
+from appyard import watching as watching_module
 from appyard.watching import Watcher
 
 
@@ -98,15 +98,23 @@ def test_polling_is_there_for_folders_without_kernel_events(tmp_path: Path, monk
     # WATCHFILES_FORCE_POLLING, as watchfiles reads it: for network filesystems and VM mounts that send no events.
     for value, polls in (("", False), ("0", False), ("false", False), ("1", True), ("yes", True)):
         monkeypatch.setenv("WATCHFILES_FORCE_POLLING", value)
-        assert watching._force_polling() is polls, value
+        assert watching_module._force_polling() is polls, value
     monkeypatch.setenv("WATCHFILES_FORCE_POLLING", "1")
     (tmp_path / "properties.json").write_text("{}")
     watcher = Watcher(tmp_path, (".json",))
     watcher.start()
     try:
-        time.sleep(0.05)  # a poller compares with what it listed first: let it list before the change
-        (tmp_path / "properties.json").write_text('{"label": "polled"}')
-        _until(lambda: watcher.generation > 0, "the polled change")
+        # A poller lists the folder in its own time after start(): change the file until a poll sees it.
+        written = 0
+
+        def seen() -> bool:
+            nonlocal written
+            written += 1
+            (tmp_path / "properties.json").write_text(f'{{"label": "polled {written}"}}')
+            time.sleep(0.1)
+            return watcher.generation > 0
+
+        _until(seen, "the polled change")
         assert tmp_path / "properties.json" in watcher.take()
     finally:
         watcher.stop()
