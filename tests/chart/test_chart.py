@@ -171,6 +171,29 @@ def test_renamed_service_is_what_ingress_and_route_point_at(rendered: dict[str, 
     assert {port["name"] for port in service["spec"]["ports"]} == {"http", "metrics"}
 
 
+def test_the_push_webhook_gets_an_ingress_for_its_path_only(rendered: dict[str, list[Obj]]) -> None:
+    objects = rendered["example-production"]
+    assert not find(rendered["oidc"], "Ingress", "appyard-operator-webhook"), "off by default"
+    ingress = one(objects, "Ingress", "appyard-operator-webhook")
+    [rule] = ingress["spec"]["rules"]
+    assert rule["host"] == "appyard.example.com"
+    assert rule["http"]["paths"] == [
+        {
+            "path": "/hooks/",
+            "pathType": "Prefix",
+            "backend": {"service": {"name": "appyard-operator-webhook", "port": {"name": "webhook"}}},
+        }
+    ]
+    service = one(objects, "Service", "appyard-operator-webhook")
+    assert [port["name"] for port in service["spec"]["ports"]] == ["webhook"]
+    assert ingress["spec"]["tls"] == [{"secretName": "appyard-tls", "hosts": ["appyard.example.com"]}]
+
+
+def test_a_webhook_ingress_needs_a_host(renderer: Tools) -> None:
+    with pytest.raises(HelmError, match=r"/operator/webhook/ingress/host"):
+        renderer.template(merge(OIDC, {"operator": {"webhook": {"ingress": {"enabled": True}}}}))
+
+
 def test_metrics_autoscaling_and_service_monitor(rendered: dict[str, list[Obj]]) -> None:
     objects = rendered["everything"]
     api = one(objects, "Deployment", "appyard-api")
