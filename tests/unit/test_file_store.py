@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from appyard_api.adapters.store import FileStore
+
+from ..waiting import until
 
 
 def _relabel(page_dir: Path, label: str) -> None:
@@ -22,15 +24,6 @@ def _relabel(page_dir: Path, label: str) -> None:
     data = json.loads(path.read_text())
     data["blocks"][0]["label"] = label
     path.write_text(json.dumps(data, indent=2))
-
-
-def _until(check: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-    """Wait for the store's watcher (the timeout only bounds a failing test)."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)
 
 
 @pytest.fixture
@@ -71,7 +64,7 @@ def test_a_version_changes_only_with_the_properties_it_is_served_with(workspace_
             return label == "Changed again"
 
         _relabel(before.dir, "Changed again")
-        _until(moved, "the store to serve the new label")
+        until(moved, "the store to serve the new label")
         versions_of = {label: {v for known, v in served if known == label} for label, _ in served}
         assert all(len(versions) == 1 for versions in versions_of.values()), f"one version per label: {served}"
         assert len({v for _, v in served}) == 2, f"two labels, two versions: {served}"
@@ -86,7 +79,7 @@ def test_versions_are_per_page(started: FileStore) -> None:
     assert clock_version != orders_version
 
     _relabel(orders_page.dir, "Orders, changed")
-    _until(lambda: store.version(store.page("orders", "orders")) != orders_version, "the orders page's new version")
+    until(lambda: store.version(store.page("orders", "orders")) != orders_version, "the orders page's new version")
     assert store.page("orders", "orders").properties.blocks[0].label == "Orders, changed"
     assert store.version(store.page("ops", "clock")) == clock_version, "another page's change"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,14 +12,7 @@ import pytest
 from appyard import watching as watching_module
 from appyard.watching import Watcher
 
-
-def _until(check: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-    """Wait for the watcher's thread to act (the timeout only bounds a failing test)."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)
+from ..waiting import until
 
 
 @pytest.fixture
@@ -36,17 +29,17 @@ def test_a_change_to_a_watched_file_is_seen(watcher: Watcher, tmp_path: Path) ->
     assert watcher.generation == 0
     changed = tmp_path / "app" / "page" / "properties.json"
     changed.write_text('{"label": "new"}')
-    _until(lambda: watcher.generation > 0, "the change")
+    until(lambda: watcher.generation > 0, "the change")
     assert changed in watcher.take()
     assert watcher.take() == set(), "take() forgets what it returned"
 
 
 def test_a_new_file_in_a_new_folder_is_seen(watcher: Watcher, tmp_path: Path) -> None:
     (tmp_path / "other").mkdir()
-    _until(lambda: watcher.generation > 0, "the new folder")
+    until(lambda: watcher.generation > 0, "the new folder")
     seen = watcher.generation
     (tmp_path / "other" / "script.py").write_text("x = 1\n")
-    _until(lambda: watcher.generation > seen, "the file in the new folder")
+    until(lambda: watcher.generation > seen, "the file in the new folder")
     assert tmp_path / "other" / "script.py" in watcher.take()
 
 
@@ -55,7 +48,7 @@ def test_changes_it_does_not_care_about_are_not_counted(watcher: Watcher, tmp_pa
     (tmp_path / ".git").mkdir()
     (tmp_path / ".git" / "config.json").write_text("{}")  # inside a hidden folder
     (tmp_path / "app" / "flag.json").write_text("{}")  # counted: the marker that the others were looked at
-    _until(lambda: watcher.generation > 0, "the watched file")
+    until(lambda: watcher.generation > 0, "the watched file")
     assert watcher.take() == {tmp_path / "app" / "flag.json"}
 
 
@@ -114,7 +107,7 @@ def test_polling_is_there_for_folders_without_kernel_events(tmp_path: Path, monk
             time.sleep(0.1)
             return watcher.generation > 0
 
-        _until(seen, "the polled change")
+        until(seen, "the polled change")
         assert tmp_path / "properties.json" in watcher.take()
     finally:
         watcher.stop()
