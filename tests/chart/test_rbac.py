@@ -45,8 +45,8 @@ from ..integration.cluster import (
     install_crds,
     namespace,
     pods,
-    run_pod,
     sign,
+    start_runners,
     workspace_object,
 )
 from ..integration.controlplane import ControlPlane
@@ -296,21 +296,9 @@ class Story:
 
     def start_runners(self, app: str) -> None:
         """Every current runner Pod of the app runs (standing in for the kubelet)."""
-        template = self.get(Deployment, f"appyard-runner-{app}")["spec"]["template"]
-        code = template["metadata"]["annotations"]["appyard.dev/code-hash"]
-
-        def current() -> list[Any]:
-            return [
-                pod
-                for pod in pods(self.kube, self.variant.release, {"appyard.dev/app": app})
-                if pod.metadata is not None
-                and (pod.metadata.annotations or {}).get("appyard.dev/code-hash") == code
-                and pod.metadata.deletionTimestamp is None
-            ]
-
-        for pod in eventually(current, 60, f"runner Pods of {app}"):
-            if pod.status is None or pod.status.phase != "Running":
-                run_pod(self.kube, pod)
+        start_runners(
+            self.kube, self.variant.release, app, self.get(Deployment, f"appyard-runner-{app}")["spec"]["template"]
+        )
 
 
 @pytest.fixture(scope="module")

@@ -69,6 +69,28 @@ def pods(client: Client, namespace: str, labels: dict[str, str]) -> list[Pod]:
     return list(client.list(Pod, namespace=namespace, labels=labels))  # type: ignore[arg-type]
 
 
+def start_runners(client: Client, namespace: str, app: str, template: dict[str, Any]) -> None:
+    """Every runner Pod of ``app`` made from its Deployment's current pod ``template`` (the real controllers
+    made them; same code hash and image) runs, standing in for the kubelet."""
+    code = template["metadata"]["annotations"]["appyard.dev/code-hash"]
+    image = template["spec"]["containers"][0]["image"]
+
+    def current() -> list[Pod]:
+        return [
+            pod
+            for pod in pods(client, namespace, {"appyard.dev/app": app})
+            if pod.metadata is not None
+            and pod.spec is not None
+            and (pod.metadata.annotations or {}).get("appyard.dev/code-hash") == code
+            and pod.spec.containers[0].image == image
+            and pod.metadata.deletionTimestamp is None
+        ]
+
+    for pod in eventually(current, 60, f"runner Pods of {app}"):
+        if pod.status is None or pod.status.phase != "Running":
+            run_pod(client, pod)
+
+
 def finish_pod(client: Client, pod: Pod, message: str) -> None:
     """Stand in for the kubelet: the Pod's only container ran and exited 0, writing ``message`` to its
     termination log (how kaniko reports the pushed image's digest)."""

@@ -31,7 +31,7 @@ from lightkube import Client, KubeConfig
 from lightkube.core.exceptions import ApiError
 from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.batch_v1 import Job
-from lightkube.resources.core_v1 import ConfigMap, Pod, Secret
+from lightkube.resources.core_v1 import ConfigMap, Secret
 from lightkube.resources.networking_v1 import Ingress, NetworkPolicy
 from lightkube.types import PatchType
 from nats.aio.client import RawCredentials
@@ -57,8 +57,8 @@ from .cluster import (
     install_crds,
     namespace,
     pods,
-    run_pod,
     sign,
+    start_runners,
     workspace_object,
 )
 from .controlplane import TOOLS, ControlPlane
@@ -179,23 +179,7 @@ class Setup:
 
     def start_runners(self, app: str) -> None:
         """Every runner Pod of the app's current ReplicaSet (the real controllers made them) is running."""
-        code = self.deployment(app)["spec"]["template"]["metadata"]["annotations"]["appyard.dev/code-hash"]
-        image = self.image(app)
-
-        def current() -> list[Pod]:
-            return [
-                pod
-                for pod in pods(self.kube, self.namespace, {"appyard.dev/app": app})
-                if pod.metadata is not None
-                and pod.spec is not None
-                and (pod.metadata.annotations or {}).get("appyard.dev/code-hash") == code
-                and pod.spec.containers[0].image == image
-                and pod.metadata.deletionTimestamp is None
-            ]
-
-        for pod in eventually(current, 60, f"runner Pods of {app}"):
-            if pod.status is None or pod.status.phase != "Running":
-                run_pod(self.kube, pod)
+        start_runners(self.kube, self.namespace, app, self.deployment(app)["spec"]["template"])
 
     def diagnostics(self) -> str:
         return self.operator.output()
