@@ -3,7 +3,6 @@ allow: the app list holds the apps it may use, and the Studio link shows only to
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from ..integration.auth_setup import grant, start_api
+from ..integration.auth_setup import grant, oidc_api
 from ..integration.oidc_issuer import Issuer
 from ..integration.servers import Api, NatsServer
 from .conftest import WEB
@@ -27,19 +26,7 @@ def signed_in_api(workspace_copy: Path, tmp_path: Path, issuer: Issuer) -> Itera
     nats.start()
     logs = tmp_path / "logs"
     logs.mkdir()
-    server = start_api(
-        workspace_copy,
-        nats,
-        logs,
-        auth="oidc",
-        oidc_issuer=issuer.url,
-        oidc_client_id=issuer.client_id,
-        session_secret="e2e-secret-" + "y" * 32,
-        cookie_secure="false",
-        web_dir=str(WEB),
-        cache_dir=str(tmp_path / "cache"),
-        admin_groups=json.dumps(["admins"]),
-    )
+    server = oidc_api(workspace_copy, nats, logs, issuer, web_dir=str(WEB), cache_dir=str(tmp_path / "cache"))
     yield server
     server.stop()
     nats.stop()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .oidc_issuer import Issuer
 from .servers import Api, NatsServer, api
 
 LAB_ACCESS = {
@@ -35,6 +36,23 @@ def start_api(workspace: Path, nats: NatsServer, logs: Path, **settings: str) ->
     server.env["APPYARD_API_PUBLIC_URL"] = server.url
     server.start()
     return server
+
+
+def oidc_api(workspace: Path, nats: NatsServer, logs: Path, issuer: Issuer, **settings: str) -> Api:
+    """An API in oidc mode trusting ``issuer`` (plain-HTTP cookies on loopback); group "admins" are workspace
+    admins."""
+    return start_api(
+        workspace,
+        nats,
+        logs,
+        auth="oidc",
+        oidc_issuer=issuer.url,
+        oidc_client_id=issuer.client_id,
+        session_secret="test-secret-" + "x" * 32,
+        cookie_secure="false",
+        admin_groups=json.dumps(["admins"]),
+        **settings,
+    )
 
 
 def proxy_api(workspace: Path, nats: NatsServer, logs: Path, trusted: str = "127.0.0.0/8", **settings: str) -> Api:

@@ -9,7 +9,6 @@ CSRF token.
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +19,8 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from .auth_setup import grant, start_api
+from .auth_setup import grant
+from .auth_setup import oidc_api as start_oidc_api
 from .oidc_issuer import Issuer, new_key
 from .servers import Api, NatsServer
 
@@ -30,18 +30,8 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def oidc_api(lab: Path, nats: NatsServer, logs: Path, issuer: Issuer) -> Iterator[Api]:
     grant(lab, "lab", {"use": ["user:alice"], "edit": ["group:editors"]})
-    server = start_api(
-        lab,
-        nats,
-        logs,
-        auth="oidc",
-        oidc_issuer=issuer.url,
-        oidc_client_id=issuer.client_id,
-        session_secret="test-secret-" + "x" * 32,
-        cookie_secure="false",
-        admin_groups=json.dumps(["admins"]),
-        oidc_jwks_cooldown_seconds="0",  # the rotation test signs with a new key at once
-    )
+    # the rotation test signs with a new key at once
+    server = start_oidc_api(lab, nats, logs, issuer, oidc_jwks_cooldown_seconds="0")
     yield server
     server.stop()
 
