@@ -11,7 +11,7 @@ GENERATED_WORKSPACES := $(WORKSPACE) tests/fixtures/lab
 PY_PACKAGES := sdk api runner-image operator
 PY_SOURCES := sdk/appyard api/appyard_api runner-image/appyard_runner operator/appyard_operator tests bench workspace
 
-.PHONY: help setup chromium tools dev test lint typecheck unit gen verify bench clean dist images
+.PHONY: help setup chromium postgresql tools dev test lint typecheck unit gen verify bench clean dist images
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -43,6 +43,13 @@ chromium:
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
 
+# Debian's PostgreSQL, for the data-source tests, the PostgreSQL sample and the benchmarks (the tests start private
+# servers as the postgres user; nothing of the machine's own cluster is used).
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql; }
+
 # The Kubernetes control plane for the operator tests (etcd, kube-apiserver, kube-controller-manager, kubectl) and helm,
 # built from Go modules pinned in tests/controlplane/go.mod. The first build takes minutes; later ones reuse Go's
 # caches, and a binary already in .tools/bin is not rebuilt.
@@ -66,7 +73,7 @@ $(TOOLS)/helm:
 
 tools: $(CONTROLPLANE) $(TOOLS)/helm ## Build the test control plane (etcd, kube-apiserver, kube-controller-manager, kubectl) and helm
 
-setup: $(VENV)/.installed web/dist/index.html chromium ## Install everything (.venv, npm packages, the web build, Chromium); idempotent
+setup: $(VENV)/.installed web/dist/index.html chromium postgresql ## Install everything (.venv, npm packages, the web build, Chromium, PostgreSQL); idempotent
 
 dev: setup ## Run Appyard on http://127.0.0.1:8000 with the sample workspace (Ctrl-C stops it)
 	$(BIN)/appyard dev $(WORKSPACE)
