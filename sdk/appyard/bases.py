@@ -33,6 +33,24 @@ class StateBase(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True, validate_default=True)
 
 
+class EditedCell(BaseModel):
+    """Which cell of a table the user changed (``state.<table>.edited_cell`` in the table's ``on_edit``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    column: str = Field(description="The edited column.")
+    old: Any = Field(None, description="The value before the edit.")
+    new: Any = Field(None, description="The value the user entered.")
+
+
+class TableStateBase(StateBase):
+    """Base of a table's State: its selected (or edited, or clicked) row, one attribute per data column."""
+
+    edited_cell: EditedCell | None = Field(
+        None, description="In the table's on_edit: the cell that changed (its row is the rest of this state)."
+    )
+
+
 class ContextModel(BaseModel):
     """Base of every Context class; unknown attributes and wrong types are errors."""
 
@@ -83,14 +101,38 @@ class ColumnsBase(ContextModel):
 TableData = Annotated[list[Row] | None, BeforeValidator(to_table_data)]
 
 
+class CellConflict(ContextModel):
+    """A cell edit that was not saved because the row changed (or went away) since the user saw it."""
+
+    key: dict[str, Any] = Field(description="The row's primary key values.")
+    column: str = Field(description="The edited column.")
+    message: str = Field(description="What happened, for the user.")
+    current: Any = Field(None, description="The value the database holds now (None when the row is gone).")
+
+
 class TableContextBase(BlockContextBase):
     """Base of ``context.<table>``; assign ``data`` a DataFrame or a list of rows."""
 
     data: TableData = Field(None, description="The table's rows (a DataFrame or a list of dicts is converted).")
+    total: int | None = Field(
+        None, description="Rows matching the table's filters in the database (unset when counting would be slow)."
+    )
+    offset: int | None = Field(None, description="Position of the first row of data among all matching rows.")
+    more: bool | None = Field(None, description="Whether rows follow this page (SQL tables page in the database).")
+    conflicts: list[CellConflict] | None = Field(
+        None, description="Edits that were not saved because the row changed meanwhile; shown on their cells."
+    )
+    reload_requested: bool | None = Field(
+        None, description="Set by reload(): the table's fetcher runs again after this function."
+    )
 
     def set_data(self, rows: object) -> None:
         """Show ``rows``: a DataFrame, or a list of dicts, pydantic models, dataclasses or database rows."""
         self.data = to_table_data(rows)
+
+    def reload(self) -> None:
+        """Run the table's fetcher again after this function (its first page, with the viewer's filters)."""
+        self.reload_requested = True
 
 
 class ColumnContext(ContextModel):
@@ -242,6 +284,7 @@ __all__ = [
     "BlockContextBase",
     "BooleanContext",
     "ButtonContext",
+    "CellConflict",
     "ColumnContext",
     "ColumnsBase",
     "ComponentContextBase",
@@ -250,6 +293,7 @@ __all__ = [
     "ContextModel",
     "DateInputContext",
     "DatetimeInputContext",
+    "EditedCell",
     "FloatInputContext",
     "FloatMultiSelectContext",
     "FloatSelectContext",
@@ -261,6 +305,7 @@ __all__ = [
     "SelectContextBase",
     "StateBase",
     "TableContextBase",
+    "TableStateBase",
     "TextContext",
     "TextInputContext",
     "TextMultiSelectContext",

@@ -42,11 +42,90 @@ class AppEntry(CatalogModel):
     label: str | None = prop(None, group="general", description="Name shown to users; defaults to the name.")
 
 
+DataSourceName = Annotated[Identifier, AfterValidator(_check_page_name), Field(max_length=40)]
+"""The name apps, `.sql` files (``-- source: name``) and ``appyard.db("name")`` use for a data source."""
+
+EnvName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Z_][A-Z0-9_]*$")]
+"""The name of an environment variable."""
+
+
+class DataSourceOptions(CatalogModel):
+    """How a data source's connections are pooled and bounded."""
+
+    pool_size: int = prop(5, group="general", description="Connections kept open per runner process.", ge=1, le=64)
+    statement_timeout_ms: int = prop(
+        10_000,
+        group="general",
+        description="A statement running longer is cancelled by the database and the run fails with a clear error.",
+        ge=10,
+        le=3_600_000,
+    )
+    max_rows: int = prop(
+        10_000,
+        group="general",
+        description="Rows one query of a `.sql` function may return; more fails the run (page a table instead).",
+        ge=1,
+        le=1_000_000,
+    )
+    connect_timeout_seconds: float = prop(
+        5.0, group="general", description="Waiting for a new connection longer is an unreachable source.", gt=0, le=60
+    )
+
+
+class DataSource(CatalogModel):
+    """A database apps read and write. Its URL never lives in git: it comes from an environment variable (a
+    git-ignored ``.env`` in `appyard dev`) or, in a cluster, from the Secret the Workspace references."""
+
+    kind: Literal["postgres", "sqlite", "mysql"] = prop(group="general", description="The database's kind.")
+    url_env: EnvName | None = prop(
+        None,
+        group="general",
+        description="Environment variable holding the SQLAlchemy URL; defaults to APPYARD_DB_<NAME> (upper case).",
+    )
+    secret: str | None = prop(
+        None,
+        group="general",
+        description="In a cluster: the key of the Workspace's data-source Secret holding the URL; defaults to the "
+        "environment variable's name.",
+        min_length=1,
+        max_length=253,
+        pattern=r"^[-._a-zA-Z0-9]+$",
+    )
+    default_url: str | None = prop(
+        None,
+        group="general",
+        description="SQLite only: used when the environment variable is unset, e.g. 'sqlite:///orders.sqlite3' (a "
+        "relative file is in the app's data folder). Never a URL with credentials.",
+        max_length=512,
+        pattern=r"^sqlite:///[^?#]+$",
+    )
+    seed: str | None = prop(
+        None,
+        group="general",
+        description="SQLite with a default_url only: a .sql file (relative to the workspace) run once when the "
+        "database file is created.",
+        max_length=256,
+        pattern=r"^[A-Za-z0-9_][A-Za-z0-9_./-]*\.sql$",
+    )
+    options: DataSourceOptions = prop(DataSourceOptions(), group="general", description="Pooling, timeouts and limits.")
+
+    def env_name(self, name: str) -> str:
+        """The environment variable that holds this source's URL."""
+        return self.url_env or f"APPYARD_DB_{name.upper()}"
+
+    def secret_key(self, name: str) -> str:
+        """The key of the Workspace's data-source Secret that holds this source's URL in a cluster."""
+        return self.secret or self.env_name(name)
+
+
 class WorkspaceProperties(CatalogModel):
     """workspace/properties.json: the apps of this workspace, in the order users see them."""
 
     label: str | None = prop(None, group="general", description="Name of the workspace shown in the app list.")
     apps: list[AppEntry] = prop([], group="general", description="The apps, in display order.")
+    data_sources: dict[DataSourceName, DataSource] = prop(
+        {}, group="general", description="Databases the apps use, by name (URLs come from the environment)."
+    )
 
 
 class PageEntry(CatalogModel):
@@ -154,6 +233,13 @@ class AppProperties(CatalogModel):
     pages: list[PageEntry] = prop([], group="general", description="The pages, in navigation order.")
     access: Access = prop(Access(), group="general", description="Who may use, edit and own the app.")
     runner: RunnerSettings = prop(RunnerSettings(), group="general", description="Limits for running functions.")
+    data_sources: list[DataSourceName] = prop(
+        [],
+        group="general",
+        description="The workspace's data sources this app uses (only these reach its runners); the first is the "
+        "default of its .sql functions.",
+        max_length=32,
+    )
 
 
 class PageProperties(CatalogModel):

@@ -17,9 +17,9 @@ from __future__ import annotations
 import os
 import time
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 RUNS_STREAM = "APPYARD_RUNS"
 EVENTS_STREAM = "APPYARD_EVENTS"
@@ -85,6 +85,7 @@ ErrorKind = Literal[
     "gave_up",  # the run was delivered max_deliver times without finishing (it kept killing its runner)
     "cancelled",  # someone cancelled it
     "load",  # the app's code could not be imported
+    "data_source",  # a data source is undeclared, unreachable or refused the statement (SQL error, timeout)
 ]
 
 
@@ -95,6 +96,102 @@ class RunError(BaseModel):
     message: str = Field(description="One line for people.")
     traceback: str | None = Field(None, description="The user's frames only, when the function raised.")
     retryable: bool = Field(False, description="Whether running it again could succeed without any change.")
+
+
+# -- tables whose fetcher is SQL: the viewer pages, sorts, filters and edits them through the run protocol -----
+
+JsonScalar = str | int | float | bool | None
+"""A cell value as JSON (dates and times as ISO strings)."""
+
+ColumnName = Annotated[str, Field(min_length=1, max_length=63, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+"""A column of a table as the viewer names it: only ever compared with the query's own columns, never pasted."""
+
+FilterOperator = Literal[
+    "equals", "not_equals", "contains", "starts_with", "lt", "lte", "gt", "gte", "in", "is_null", "is_not_null"
+]
+"""How a filter compares a column with a value (a fixed list: each maps to one SQL expression with a bound value)."""
+
+FILTER_OPERATORS: tuple[FilterOperator, ...] = get_args(FilterOperator)
+
+
+class SortKey(BaseModel):
+    """One column to sort by."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    column: ColumnName
+    descending: bool = False
+
+
+class ColumnFilter(BaseModel):
+    """One filter: a declared filter of the table or one the viewer added; the value is always bound."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    column: ColumnName
+    operator: FilterOperator
+    value: JsonScalar | list[JsonScalar] = Field(None, description="A list only for 'in' (at most 1000 values).")
+
+    @field_validator("value")
+    @classmethod
+    def _bounded(cls, value: JsonScalar | list[JsonScalar]) -> JsonScalar | list[JsonScalar]:
+        if isinstance(value, list) and len(value) > 1000:
+            raise ValueError("at most 1000 values")
+        if isinstance(value, str) and len(value) > 10_000:
+            raise ValueError("at most 10000 characters")
+        return value
+
+
+class TableQuery(BaseModel):
+    """Which rows of a SQL table the viewer shows: a page, an order and filters, all run in the database."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    offset: int = Field(0, ge=0, le=100_000_000, description="Rows to skip (ignored when `after` is set).")
+    limit: int = Field(50, ge=1, le=1000, description="Rows in the page.")
+    sort: list[SortKey] = Field(default_factory=list, max_length=4)
+    filters: list[ColumnFilter] = Field(default_factory=list, max_length=32)
+    search: str | None = Field(None, max_length=200, description="The viewer's filter box: text columns containing it.")
+    after: list[JsonScalar] | None = Field(
+        None,
+        max_length=8,
+        description="Keyset paging: the sort columns' values (then the primary key's) of the last row already shown.",
+    )
+    count: bool = Field(True, description="Also count the matching rows (skipped when the count would be slow).")
+
+
+class CellEdit(BaseModel):
+    """A cell the viewer changed: saved only if the cell still holds ``old`` (else a conflict)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: dict[ColumnName, JsonScalar] = Field(max_length=8, description="The row's primary key values.")
+    column: ColumnName
+    old: JsonScalar = None
+    new: JsonScalar = None
+
+
+class TableRequest(BaseModel):
+    """An operation on a table whose fetcher is a `.sql` function (the run's ``function`` is that fetcher)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    table: str = Field(min_length=1, max_length=63, pattern=r"^[a-z_][a-z0-9_]*$", description="The table block.")
+    action: Literal["query", "update", "insert", "delete"]
+    query: TableQuery = Field(
+        default_factory=TableQuery, description="The page to answer with (after an edit too: the page is reloaded)."
+    )
+    edit: CellEdit | None = Field(None, description="For 'update'.")
+    values: dict[ColumnName, JsonScalar] | None = Field(None, max_length=256, description="For 'insert'.")
+    key: dict[ColumnName, JsonScalar] | None = Field(None, max_length=8, description="For 'delete'.")
+
+    @model_validator(mode="after")
+    def _operands(self) -> TableRequest:
+        needed = {"update": self.edit, "insert": self.values, "delete": self.key}
+        if self.action in needed and needed[self.action] is None:
+            field = {"update": "edit", "insert": "values", "delete": "key"}[self.action]
+            raise ValueError(f"action {self.action!r} needs {field!r}")
+        return self
 
 
 class RunRequest(BaseModel):
@@ -108,6 +205,9 @@ class RunRequest(BaseModel):
     state: dict[str, Any] = Field(default_factory=dict, description="Already validated against the page's State.")
     submitted_at: float = Field(description="Unix time (seconds) when the API accepted the run.")
     user: str | None = Field(None, description="Who started it (for logs and audit).")
+    table: TableRequest | None = Field(
+        None, description="Page, sort, filter or edit a table whose fetcher (the function) is a .sql function."
+    )
 
 
 class RunResult(BaseModel):

@@ -495,7 +495,7 @@ export interface components {
              * Error Kind
              * @description Why a run failed, as a category (never its message).
              */
-            error_kind?: ("exception" | "invalid_state" | "invalid_context" | "not_found" | "timeout" | "memory" | "cpu" | "crashed" | "gave_up" | "cancelled" | "load") | null;
+            error_kind?: ("exception" | "invalid_state" | "invalid_context" | "not_found" | "timeout" | "memory" | "cpu" | "crashed" | "gave_up" | "cancelled" | "load" | "data_source") | null;
             /** Function */
             function?: string | null;
             /**
@@ -715,7 +715,7 @@ export interface components {
              * @description What went wrong, as a category.
              * @enum {string}
              */
-            kind: "exception" | "invalid_state" | "invalid_context" | "not_found" | "timeout" | "memory" | "cpu" | "crashed" | "gave_up" | "cancelled" | "load";
+            kind: "exception" | "invalid_state" | "invalid_context" | "not_found" | "timeout" | "memory" | "cpu" | "crashed" | "gave_up" | "cancelled" | "load" | "data_source";
             /**
              * Message
              * @description One line for people.

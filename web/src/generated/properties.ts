@@ -17,6 +17,12 @@ export interface PropertiesFiles {
 export interface AppProperties {
   access?: Access;
   /**
+   * The workspace's data sources this app uses (only these reach its runners); the first is the default of its .sql functions.
+   *
+   * @maxItems 32
+   */
+  data_sources?: string[];
+  /**
    * One line shown in the app list.
    */
   description?: string | null;
@@ -665,6 +671,12 @@ export interface WorkspaceProperties {
    */
   apps?: AppEntry[];
   /**
+   * Databases the apps use, by name (URLs come from the environment).
+   */
+  data_sources?: {
+    [k: string]: DataSource;
+  };
+  /**
    * Name of the workspace shown in the app list.
    */
   label?: string | null;
@@ -684,6 +696,60 @@ export interface AppEntry {
    * Folder name; also the app's URL path and Kubernetes name.
    */
   name: string;
+}
+/**
+ * A database apps read and write. Its URL never lives in git: it comes from an environment variable (a
+ * git-ignored ``.env`` in `appyard dev`) or, in a cluster, from the Secret the Workspace references.
+ *
+ * This interface was referenced by `undefined`'s JSON-Schema definition
+ * via the `patternProperty` "^[A-Za-z][A-Za-z0-9_]*$".
+ *
+ * This interface was referenced by `PropertiesFiles`'s JSON-Schema
+ * via the `definition` "DataSource".
+ */
+export interface DataSource {
+  /**
+   * SQLite only: used when the environment variable is unset, e.g. 'sqlite:///orders.sqlite3' (a relative file is in the app's data folder). Never a URL with credentials.
+   */
+  default_url?: string | null;
+  /**
+   * The database's kind.
+   */
+  kind: "postgres" | "sqlite" | "mysql";
+  options?: DataSourceOptions;
+  /**
+   * In a cluster: the key of the Workspace's data-source Secret holding the URL; defaults to the environment variable's name.
+   */
+  secret?: string | null;
+  /**
+   * SQLite with a default_url only: a .sql file (relative to the workspace) run once when the database file is created.
+   */
+  seed?: string | null;
+  /**
+   * Environment variable holding the SQLAlchemy URL; defaults to APPYARD_DB_<NAME> (upper case).
+   */
+  url_env?: string | null;
+}
+/**
+ * Pooling, timeouts and limits.
+ */
+export interface DataSourceOptions {
+  /**
+   * Waiting for a new connection longer is an unreachable source.
+   */
+  connect_timeout_seconds?: number;
+  /**
+   * Rows one query of a `.sql` function may return; more fails the run (page a table instead).
+   */
+  max_rows?: number;
+  /**
+   * Connections kept open per runner process.
+   */
+  pool_size?: number;
+  /**
+   * A statement running longer is cancelled by the database and the run fails with a clear error.
+   */
+  statement_timeout_ms?: number;
 }
 /**
  * Who may do what with the app. Roles are cumulative: owners may edit, editors may use.
@@ -707,6 +773,30 @@ export interface Access1 {
    * May open the pages, run functions and read their own runs.
    */
   use?: string[];
+}
+/**
+ * How a data source's connections are pooled and bounded.
+ *
+ * This interface was referenced by `PropertiesFiles`'s JSON-Schema
+ * via the `definition` "DataSourceOptions".
+ */
+export interface DataSourceOptions1 {
+  /**
+   * Waiting for a new connection longer is an unreachable source.
+   */
+  connect_timeout_seconds?: number;
+  /**
+   * Rows one query of a `.sql` function may return; more fails the run (page a table instead).
+   */
+  max_rows?: number;
+  /**
+   * Connections kept open per runner process.
+   */
+  pool_size?: number;
+  /**
+   * A statement running longer is cancelled by the database and the run fails with a clear error.
+   */
+  statement_timeout_ms?: number;
 }
 /**
  * Limits and capacity for running the app's functions.
