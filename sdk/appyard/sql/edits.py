@@ -78,12 +78,13 @@ def update_cell(connection: Connection, facts: TableFacts, edit: CellEdit) -> Ce
     base = _base(facts, "save the edit")
     if facts_of.base_column is None:
         raise TableRequestInvalid(
-            f"column {column_name!r} is computed by the query, not a column of {facts.base_table}; it cannot be "
-            "edited",
+            f"column {column_name!r} is computed by the query, not a column of {facts.base_table}; it cannot be edited",
             source=facts.source,
         )
     if facts_of.primary_key:
-        raise TableRequestInvalid(f"column {column_name!r} is the primary key; it cannot be edited", source=facts.source)
+        raise TableRequestInvalid(
+            f"column {column_name!r} is the primary key; it cannot be edited", source=facts.source
+        )
     if not facts_of.nullable and new is None:
         raise TableRequestInvalid(f"column {column_name!r} cannot be empty", source=facts.source)
     target = base.c[facts_of.base_column]
@@ -148,7 +149,7 @@ def insert_row(connection: Connection, facts: TableFacts, values: Mapping[str, J
     key: dict[str, Any] = {}
     for name in facts.primary_key:
         base_column = str(facts.columns[name].base_column)
-        key[name] = to_json_value(row[base_column] if base_column in row else result.lastrowid)
+        key[name] = to_json_value(row.get(base_column, result.lastrowid))
     return key
 
 

@@ -259,7 +259,7 @@ def data_type_of(column_type: Any) -> DataType:
 def _db_type(connection: Connection, column_type: Any) -> str:
     try:
         return str(column_type.compile(dialect=connection.dialect))
-    except Exception:  # noqa: BLE001 — some reflected types cannot be compiled back; the class name will do
+    except Exception:  # some reflected types cannot be compiled back: the class name will do
         return type(column_type).__name__.upper()
 
 
@@ -278,8 +278,8 @@ def _computed(connection: Connection, description: Sequence[Any], index: int, sa
     code = description[index][1] if index < len(description) else None
     dialect = connection.dialect.name
     if dialect == "postgresql" and isinstance(code, int) and code in _PG_OIDS:
-        data_type, db_type = _PG_OIDS[code]
-        return ColumnFacts(data_type=data_type, db_type=db_type)
+        known, db_type = _PG_OIDS[code]
+        return ColumnFacts(data_type=known, db_type=db_type)
     if dialect in {"mysql", "mariadb"} and isinstance(code, int):
         return ColumnFacts(data_type=_MYSQL_FIELDS.get(code, "text"), db_type="")
     if sample is not None and not isinstance(sample, bool):
@@ -307,7 +307,9 @@ def learn(connection: Connection, script: FetcherScript, bound: Mapping[str, Any
         )
     sample: Sequence[Any] = ()
     if connection.dialect.name == "sqlite":  # SQLite's cursor knows no types: one row tells computed columns'
-        sample = connection.execute(statement(f"SELECT * FROM ({body}\n) AS appyard_learn LIMIT 1", bound)).first() or ()
+        sample = (
+            connection.execute(statement(f"SELECT * FROM ({body}\n) AS appyard_learn LIMIT 1", bound)).first() or ()
+        )
 
     facts = TableFacts(source=source)
     base = _base_columns(connection, one_table(body), len(names))

@@ -44,7 +44,7 @@ from sqlalchemy import (
     true,
     tuple_,
 )
-from sqlalchemy.sql.elements import ColumnClause, UnaryExpression
+from sqlalchemy.sql.elements import UnaryExpression
 
 from ..database import TableFacts
 from ..runs import FILTER_OPERATORS, ColumnFilter, TableQuery
@@ -94,7 +94,7 @@ def _has_own_order(sql: str) -> bool:
     return False
 
 
-def _condition(facts: TableFacts, columns: Mapping[str, ColumnClause[Any]], where: ColumnFilter) -> ColumnElement[bool]:
+def _condition(facts: TableFacts, columns: Mapping[str, ColumnElement[Any]], where: ColumnFilter) -> ColumnElement[bool]:
     """One filter as one SQL expression over a whitelisted column with a bound value."""
     facts_of = column_facts(facts, where.column, role="filter column")
     target = columns[where.column]
@@ -115,19 +115,24 @@ def _condition(facts: TableFacts, columns: Mapping[str, ColumnClause[Any]], wher
         matched = target.in_(typed)
         return or_(matched, target.is_(None)) if None in values else matched
     value = cell_value(where.column, facts_of, where.value)
-    comparisons = {
-        "equals": lambda: target == value,
-        "not_equals": lambda: target.is_distinct_from(value),
-        "lt": lambda: target < value,
-        "lte": lambda: target <= value,
-        "gt": lambda: target > value,
-        "gte": lambda: target >= value,
-    }
-    return comparisons[operator]()
+    compared: ColumnElement[bool]
+    if operator == "equals":
+        compared = target == value
+    elif operator == "not_equals":
+        compared = target.is_distinct_from(value)
+    elif operator == "lt":
+        compared = target < value
+    elif operator == "lte":
+        compared = target <= value
+    elif operator == "gt":
+        compared = target > value
+    else:  # gte
+        compared = target >= value
+    return compared
 
 
 def _filters(
-    facts: TableFacts, columns: Mapping[str, ColumnClause[Any]], query: TableQuery
+    facts: TableFacts, columns: Mapping[str, ColumnElement[Any]], query: TableQuery
 ) -> list[ColumnElement[bool]]:
     conditions = [
         _condition(facts, columns, where)
@@ -157,7 +162,7 @@ def _order_keys(facts: TableFacts, query: TableQuery) -> list[_Key]:
 
 
 def _order_by(
-    keys: Sequence[_Key], columns: Mapping[str, ColumnClause[Any]], nulls_native: bool
+    keys: Sequence[_Key], columns: Mapping[str, ColumnElement[Any]], nulls_native: bool
 ) -> list[UnaryExpression[Any] | ColumnElement[Any]]:
     order: list[UnaryExpression[Any] | ColumnElement[Any]] = []
     for key in keys:
@@ -169,7 +174,7 @@ def _order_by(
 
 
 def _after(
-    facts: TableFacts, keys: Sequence[_Key], columns: Mapping[str, ColumnClause[Any]], after: Sequence[Any]
+    facts: TableFacts, keys: Sequence[_Key], columns: Mapping[str, ColumnElement[Any]], after: Sequence[Any]
 ) -> ColumnElement[bool]:
     """Rows strictly after the one whose order-key values are ``after`` (keyset paging)."""
     if len(after) != len(keys):
@@ -238,7 +243,7 @@ def fetch_page(
     body = statement_body(script.driver_sql())
     names = list(facts.columns)
     subquery = statement(body + "\n", bound).columns(*(column(name) for name in names)).subquery("appyard_page")
-    columns: dict[str, ColumnClause[Any]] = {name: subquery.c[name] for name in names}
+    columns: dict[str, ColumnElement[Any]] = {name: subquery.c[name] for name in names}
     conditions = _filters(facts, columns, query)
     limit = max(1, min(query.limit, max_rows))
 
