@@ -1,2 +1,5 @@
-"""SQL for Appyard: data sources (:mod:`.sources`), `.sql` functions (:mod:`.text`, :mod:`.execution`) and their
-errors (:mod:`.errors`). Importing this package imports nothing heavy; the submodules import SQLAlchemy."""
+"""Data sources and `.sql` functions (DESIGN §8).
+
+:mod:`.text` reads `.sql` files without a database. The modules that talk to databases (sources, execution,
+smart tables) import SQLAlchemy, so nothing here is imported by ``import appyard``.
+"""
