@@ -94,7 +94,9 @@ def _has_own_order(sql: str) -> bool:
     return False
 
 
-def _condition(facts: TableFacts, columns: Mapping[str, ColumnElement[Any]], where: ColumnFilter) -> ColumnElement[bool]:
+def _condition(
+    facts: TableFacts, columns: Mapping[str, ColumnElement[Any]], where: ColumnFilter
+) -> ColumnElement[bool]:
     """One filter as one SQL expression over a whitelisted column with a bound value."""
     facts_of = column_facts(facts, where.column, role="filter column")
     target = columns[where.column]
@@ -111,10 +113,10 @@ def _condition(facts: TableFacts, columns: Mapping[str, ColumnElement[Any]], whe
         return as_text.istartswith(text_value, autoescape=True)
     if operator == "in":
         values = where.value if isinstance(where.value, list) else [where.value]
-        typed = [cell_value(where.column, facts_of, value) for value in values if value is not None]
+        typed = [cell_value(where.column, facts_of, value, facts.source) for value in values if value is not None]
         matched = target.in_(typed)
         return or_(matched, target.is_(None)) if None in values else matched
-    value = cell_value(where.column, facts_of, where.value)
+    value = cell_value(where.column, facts_of, where.value, facts.source)
     compared: ColumnElement[bool]
     if operator == "equals":
         compared = target == value
@@ -183,7 +185,10 @@ def _after(
             f"keyset paging needs {len(keys)} values in 'after' (the last row's {names}), not {len(after)}",
             source=facts.source,
         )
-    values = [cell_value(key.name, facts.columns[key.name], value) for key, value in zip(keys, after, strict=True)]
+    values = [
+        cell_value(key.name, facts.columns[key.name], value, facts.source)
+        for key, value in zip(keys, after, strict=True)
+    ]
     directions = {key.descending for key in keys}
     if len(directions) == 1 and not any(key.nullable for key in keys) and None not in values:
         # one row comparison: PostgreSQL walks an index on (a, b) straight to the first row of the page
