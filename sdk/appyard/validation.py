@@ -214,16 +214,14 @@ def _message(error: ErrorDetails, data: Any = None, root: type[BaseModel] | None
         return _unknown_tag(key, ctx.get("tag"))
     value = error.get("input")
     if kind == "string_type" and _is_function_field(tuple(error["loc"])):
-        return f"expected a function name (text such as \"list_orders\"), got {json.dumps(value)}"
+        return f'expected a function name (text such as "list_orders"), got {json.dumps(value)}'
     message = error["msg"].removeprefix("Value error, ")
     if kind != "value_error" and isinstance(value, (str, int, float, bool)) and not isinstance(value, Mapping):
         message += f" (got {json.dumps(value)})"
     return message
 
 
-def issues_from(
-    error: ValidationError, data: Any, file: str, root: type[BaseModel] | None = None
-) -> list[Issue]:
+def issues_from(error: ValidationError, data: Any, file: str, root: type[BaseModel] | None = None) -> list[Issue]:
     """Issues for every error pydantic found, with union tags removed from the paths."""
     issues = []
     for detail in error.errors(include_url=False):
@@ -337,8 +335,7 @@ def _check_rules(rules: DisplayRules, path: list[PathElem], targets: Targets, fi
             yield Issue(
                 file,
                 f"{where}.target",
-                f"display rule target {leaf.target!r} does not exist{suggest(leaf.target, targets)} "
-                f"(targets: {known})",
+                f"display rule target {leaf.target!r} does not exist{suggest(leaf.target, targets)} (targets: {known})",
             )
             continue
         data_type, multiple = targets[leaf.target]
