@@ -563,13 +563,8 @@ SQL_CASES: list[tuple[str, Mutation, str, str, str]] = [
     (
         "filter-on-column-the-query-does-not-return",
         shop(
-            edit(
-                SHOP,
-                lambda data: (
-                    shop_table(data)["columns"].append({"name": "colour"}),
-                    shop_table(data).__setitem__("filters", [{"column": "colour"}]),
-                ),
-            )
+            edit(SHOP, lambda data: shop_table(data)["columns"].append({"name": "colour"})),
+            edit(SHOP, lambda data: shop_table(data).__setitem__("filters", [{"column": "colour"}])),
         ),
         SHOP,
         "blocks[1].filters[0].column",
