@@ -574,8 +574,8 @@ SQL_CASES: list[tuple[str, Mutation, str, str, str]] = [
         "filter-on-undeclared-column",
         shop(edit(SHOP, lambda data: shop_table(data).__setitem__("filters", [{"column": "nmae"}]))),
         SHOP,
-        "blocks[1]",
-        "filters[0].column 'nmae' is not a data column of the table (id, name, price, total)",
+        "blocks[1].filters[0].column",
+        "'nmae' is not a data column of the table; did you mean 'name'? (columns: id, name, price, total)",
     ),
     (
         "filter-operator-unknown",
