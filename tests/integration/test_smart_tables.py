@@ -413,6 +413,9 @@ def test_hostile_filter_and_search_values_are_only_values(db: Engine, value: str
         if operator != "lt":
             assert result.rows == []
     assert page(db, TableQuery(search=value[:200])).rows == []
+    after = page(db, TableQuery(sort=[SortKey(column="customer")], after=[value, 0]))  # keyset values are bound too
+    customers = {row["id"]: row["customer"] for row in order_rows()}
+    assert ids(after) == [key for key in expected_order("customer", False) if customers[key] >= value][:50]
     assert order_count(db) == 25
 
 
