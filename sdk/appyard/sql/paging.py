@@ -15,10 +15,12 @@
 - **Paging**: ``offset``, or keyset with ``after`` (the last shown row's values of the order keys). One more row
   than the page is read to know ``more``.
 - **Total**: exact and free when the page is the last one (``offset + rows``). Otherwise ``count(*)`` over the
-  filtered subquery capped at :data:`COUNT_LIMIT` rows (``SELECT count(*) FROM (SELECT 1 … LIMIT 10001)``): a
-  count never reads more than that many rows, so it costs about as much as reading them once (~1 ms on
-  PostgreSQL here); past the cap ``total`` is None and the viewer shows "more" instead of a page count. Counting
-  a whole large table exactly costs a full scan on every page request, which is what this avoids.
+  filtered subquery capped at :data:`COUNT_LIMIT` rows (``SELECT count(*) FROM (SELECT 1 … LIMIT 10001)``), so a
+  count never reads more than that many matching rows: 1.2 ms in PostgreSQL for an unfiltered 1,000,000-row table
+  here (0.26 ms at 1,000), against a full scan for an exact count. Past the cap ``total`` is None and the viewer
+  shows "more" instead of a page count. A filter no index serves (``search``, ``contains``) can still make the
+  capped count scan the whole table, so on PostgreSQL the count has its own :data:`COUNT_TIMEOUT_MS` (in a
+  savepoint; past it ``total`` is None and the page is answered anyway). ``count=false`` skips it.
 """
 
 from __future__ import annotations
