@@ -95,7 +95,8 @@ class _Key:
     nullable: bool
 
 
-def _has_own_order(sql: str) -> bool:
+def orders_itself(sql: str) -> bool:
+    """Whether the statement has its own top-level ORDER BY (kept when the viewer asks for no sort)."""
     depth = 0
     parts = tokens(sql)
     for index, token in enumerate(parts[:-1]):
@@ -265,7 +266,7 @@ def fetch_page(
     limit = max(1, min(query.limit, max_rows))
 
     page: Select[Any] = select(*columns.values()).select_from(subquery).where(*conditions)
-    keep_own_order = not query.sort and _has_own_order(body)
+    keep_own_order = not query.sort and orders_itself(body)
     if keep_own_order:
         if query.after is not None:
             raise TableRequestInvalid(
