@@ -690,3 +690,24 @@ def test_concurrent_edits_on_sources_transactions_one_wins(sources: Sources) -> 
     winners = [value for value, outcome in outcomes if outcome is None]
     assert len(outcomes) == 4 and len(winners) == 1
     assert all(outcome.current == winners[0] for _, outcome in outcomes if outcome is not None)
+
+
+def test_edits_stay_within_the_rows_the_tables_query_shows(db: Engine) -> None:
+    # a table of customer 1's orders (even ids): a key from elsewhere changes nothing, whatever the viewer sends
+    script = Script("SELECT id, status, note FROM orders WHERE customer_id = :p0")
+    fetcher = (script, {"p0": 1})
+    facts = facts_of(db, script, {"p0": 1})
+    with db.begin() as connection:
+        foreign = CellEdit(key={"id": 1}, column="status", old="new", new="hijacked")
+        refused = update_cell(connection, facts, foreign, fetcher=fetcher)
+        gone = delete_row(connection, facts, {"id": 3}, fetcher=fetcher)
+        own = update_cell(
+            connection, facts, CellEdit(key={"id": 4}, column="note", old="note 4", new="x"), fetcher=fetcher
+        )
+    assert refused is not None and "not one this table shows" in refused.message and refused.current is None
+    assert gone is not None and "not one this table shows" in gone.message
+    assert own is None and cell(db, 4, "note") == "x"
+    assert cell(db, 1, "status") == "new" and order_count(db) == 25
+    with db.begin() as connection:
+        assert delete_row(connection, facts, {"id": 4}, fetcher=fetcher) is None
+    assert order_count(db) == 24
