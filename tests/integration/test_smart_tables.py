@@ -711,3 +711,12 @@ def test_edits_stay_within_the_rows_the_tables_query_shows(db: Engine) -> None:
     with db.begin() as connection:
         assert delete_row(connection, facts, {"id": 4}, fetcher=fetcher) is None
     assert order_count(db) == 24
+    shown = Script("SELECT id, customer, placed, customer_id FROM orders WHERE customer_id = :p0")
+    shown_facts = facts_of(db, shown, {"p0": 1})
+    new = {"customer": "Eve", "placed": "2026-05-01"}
+    with pytest.raises(TableRequestInvalid, match="would not be one this table shows"), db.begin() as connection:
+        insert_row(connection, shown_facts, {**new, "customer_id": 2}, fetcher=(shown, {"p0": 1}))
+    assert order_count(db) == 24  # rolled back
+    with db.begin() as connection:
+        key = insert_row(connection, shown_facts, {**new, "customer_id": 1}, fetcher=(shown, {"p0": 1}))
+    assert key["id"] > 25 and cell(db, key["id"], "customer") == "Eve"  # PostgreSQL's sequence skipped one

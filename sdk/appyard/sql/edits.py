@@ -149,8 +149,13 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "…"
 
 
-def insert_row(connection: Connection, facts: TableFacts, values: Mapping[str, JsonScalar]) -> dict[str, Any]:
-    """Insert a row from base columns' values (output column names); returns the new row's primary key."""
+def insert_row(
+    connection: Connection, facts: TableFacts, values: Mapping[str, JsonScalar], *, fetcher: Fetcher | None = None
+) -> dict[str, Any]:
+    """Insert a row from base columns' values (output column names); returns the new row's primary key.
+
+    With ``fetcher``, a row the table's query would not return is refused (the caller's transaction rolls back).
+    """
     base = _base(facts, "insert a row")
     row: dict[str, Any] = {}
     for name, value in values.items():
@@ -171,15 +176,21 @@ def insert_row(connection: Connection, facts: TableFacts, values: Mapping[str, J
     if missing:
         raise TableRequestInvalid(f"a new row needs a value for {', '.join(missing)}", source=facts.source)
     key_columns = [base.c[str(facts.columns[name].base_column)] for name in facts.primary_key]
-    statement = insert(base).values({name: _bind(value) for name, value in row.items()}) if row else insert(base)
-    if connection.dialect.insert_returning:
-        created = connection.execute(statement.returning(*key_columns)).one()
-        return {name: to_json_value(value) for name, value in zip(facts.primary_key, created, strict=True)}
-    result = connection.execute(statement)
+    adding = insert(base).values({name: _bind(value) for name, value in row.items()}) if row else insert(base)
     key: dict[str, Any] = {}
-    for name in facts.primary_key:
-        base_column = str(facts.columns[name].base_column)
-        key[name] = to_json_value(row.get(base_column, result.lastrowid))
+    if connection.dialect.insert_returning:
+        created = connection.execute(adding.returning(*key_columns)).one()
+        key = {name: to_json_value(value) for name, value in zip(facts.primary_key, created, strict=True)}
+    else:
+        result = connection.execute(adding)
+        for name in facts.primary_key:
+            base_column = str(facts.columns[name].base_column)
+            key[name] = to_json_value(row.get(base_column, result.lastrowid))
+    if not _shown_by(connection, facts, key, fetcher):
+        raise TableRequestInvalid(
+            "the new row would not be one this table shows (its query leaves it out); nothing was added",
+            source=facts.source,
+        )
     return key
 
 
