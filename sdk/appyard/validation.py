@@ -430,10 +430,9 @@ def _not_smart(facts: TableFacts | None, sql: bool, flag: str) -> str | None:
 
 
 def _check_table(
-    table: Table, prefix: list[PathElem], facts: TableFacts | None, sql: bool, file: str, learning: bool
+    table: Table, prefix: list[PathElem], facts: TableFacts | None, sql: bool, file: str
 ) -> Iterator[Issue]:
-    """A table's columns and filters against database.json, and whether edits can be saved (``learning``: the
-    facts are about to be learned, so a SQL table's edits are not judged yet)."""
+    """A table's columns and filters against database.json, and whether edits can be saved."""
     for position, column in enumerate(table.columns):
         if not isinstance(column, DataColumn):
             continue
@@ -452,7 +451,7 @@ def _check_table(
             if problem:
                 origin = f" ({column_facts.db_type} in the database)" if column_facts is not None else ""
                 yield Issue(file, format_path([*where, "display_type"]), problem + origin)
-        if column.editable and not (sql and learning):
+        if column.editable:
             reason = _not_editable(table, column, facts, sql)
             if reason:
                 yield Issue(file, format_path([*where, "editable"]), reason)
@@ -474,7 +473,7 @@ def _check_table(
                 f"(it returns: {', '.join(returned)})",
             )
     for flag in ("insertable", "deletable"):
-        if getattr(table, flag) and not (sql and learning):
+        if getattr(table, flag):
             reason = _not_smart(facts, sql, flag)
             if reason:
                 yield Issue(file, format_path([*prefix, flag]), reason)
@@ -491,13 +490,11 @@ def check_page(
     file: str,
     *,
     database: PageDatabase | None = None,
-    learning: bool = False,
+    facts_pending: bool = False,
 ) -> list[Issue]:
     """Checks that need the whole page: unique names, bound functions exist and fit (a ``.sql`` query only as a
     table's fetcher), display rule targets exist, columns agree with ``database`` (the page's database.json).
-
-    ``learning`` (``appyard gen`` before it learns database.json) leaves out what only the facts can decide.
-    """
+    ``facts_pending``: ``appyard gen`` is about to learn database.json, so a table without facts is no problem yet."""
     issues = list(_duplicates([block.name for block in page.blocks], ["blocks"], "name", "block", file))
     infos: Mapping[str, FunctionInfo] = functions if isinstance(functions, Mapping) else {}
     for index, block in enumerate(page.blocks):
@@ -509,7 +506,9 @@ def check_page(
             names = [column.name for column in block.columns]
             issues += _duplicates(names, [*prefix, "columns"], "name", "column", file)
             facts = database.tables.get(block.name) if database is not None else None
-            issues += _check_table(block, prefix, facts, _is_sql(block.fetcher, infos), file, learning)
+            if facts is None and facts_pending:
+                continue
+            issues += _check_table(block, prefix, facts, _is_sql(block.fetcher, infos), file)
     issues += _missing_functions(_function_refs(page, []), functions, file)
     issues += _kind_mismatches(page, infos, file)
     targets = state_targets(page, database)
