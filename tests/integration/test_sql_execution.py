@@ -4,7 +4,9 @@ as NULL), never pasted — injection attempts through state change nothing — a
 from __future__ import annotations
 
 import datetime as dt
+import statistics
 import sys
+import time
 import types
 from collections.abc import Iterator
 from typing import Any
@@ -296,3 +298,24 @@ def test_the_bound_statement_holds_no_value() -> None:
     bound = bind_state(script, PAGE, _state(filters={"customer": "'; DROP TABLE orders; --"}))
     assert bound["p0"].path == "filters.customer" and bound["p0"].data_type == "text"
     assert "DROP" not in str(statement(script, bound))
+
+
+def test_measure_a_function_through_run_function(postgres: Postgres) -> None:  # noqa: F811
+    """Not an assertion on time: prints run_function (bind from state, one transaction, rows as JSON) p50/p99."""
+    url = postgres.url("execution_measure")
+    made = Sources({"shop": DataSource(kind="postgres")}, environ={"APPYARD_DB_SHOP": url})
+    script = parse_sql("SELECT :filters.customer AS who, :filters.min_total AS at_least", "fn", "scripts/fn.sql")
+    state = _state(filters={"customer": "Ada", "min_total": 1.5})
+    try:
+        for _ in range(200):
+            run_function(made, PAGE, script, state)
+        durations = []
+        for _ in range(2000):
+            started = time.perf_counter()
+            run_function(made, PAGE, script, state)
+            durations.append(time.perf_counter() - started)
+        durations.sort()
+        p50, p99 = statistics.median(durations) * 1000, durations[int(len(durations) * 0.99)] * 1000
+        print(f"\nrun_function, 2 bound parameters, PostgreSQL, n=2000: p50 {p50:.3f} ms, p99 {p99:.3f} ms")
+    finally:
+        made.close()

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -140,6 +141,48 @@ def test_a_terminated_backend_is_replaced_on_the_next_transaction(postgres: Post
         time.sleep(0.1)
         replaced = _backend_pid(sources)  # retried once on a new connection: no error reaches the caller
         assert replaced != pid
+    finally:
+        sources.close()
+
+
+def _terminate_own_backend(sources: Sources, server: Postgres) -> None:
+    with sources.transaction("shop") as connection:
+        pid = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        server.psql("postgres", f"SELECT pg_terminate_backend({pid})")
+        connection.execute(text("SELECT 1"))
+
+
+def test_a_connection_lost_inside_a_transaction_is_a_retryable_error(postgres: Postgres) -> None:  # noqa: F811
+    sources = _postgres_sources(postgres.url("lost_inside"), pool_size=1)
+    try:
+        with pytest.raises(SourceUnreachable, match=r"^data source shop: connection lost: ") as raised:
+            _terminate_own_backend(sources, postgres)
+        assert raised.value.run_error().retryable
+        assert _backend_pid(sources) > 0  # the next transaction gets a new connection
+    finally:
+        sources.close()
+
+
+def test_many_threads_share_the_pool(postgres: Postgres) -> None:  # noqa: F811
+    sources = _postgres_sources(postgres.url("threads"), pool_size=3)
+    try:
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            pids = set(pool.map(lambda _: _backend_pid(sources), range(60)))
+        assert 1 <= len(pids) <= 3  # never more connections than the pool holds
+    finally:
+        sources.close()
+
+
+def _hold_and_wait(sources: Sources) -> None:
+    with sources.transaction("shop"), sources.transaction("shop"):
+        pass
+
+
+def test_a_busy_pool_is_an_error_that_says_so(postgres: Postgres) -> None:  # noqa: F811
+    sources = _postgres_sources(postgres.url("busy"), pool_size=1, connect_timeout_seconds=0.2)
+    try:
+        with pytest.raises(SourceUnreachable, match=r"all 1 connections stayed busy for 0.2 s; .*pool_size"):
+            _hold_and_wait(sources)
     finally:
         sources.close()
 
