@@ -54,6 +54,7 @@ PAGE = PageProperties.model_validate(
                 "components": [
                     {"component_type": "input", "name": "customer"},
                     {"component_type": "boolean", "name": "urgent"},
+                    {"component_type": "input", "name": "due", "data_type": "datetime"},
                 ],
             },
             {
@@ -179,6 +180,19 @@ def test_a_multi_select_binds_as_an_expanding_list(
 ) -> None:
     sql = "SELECT id FROM orders WHERE status IN :filters.status ORDER BY id"
     assert _ids(sources, sql, filters={"status": status}) == expected
+
+
+@pytest.mark.parametrize(
+    ("due", "same"),
+    [("2026-01-01T10:00:00Z", True), ("2026-01-01T12:00:00+02:00", True), ("2026-01-01T12:00:00Z", False)],
+)
+def test_an_aware_datetime_binds_as_an_instant(postgres: Postgres, due: str, same: bool) -> None:  # noqa: F811
+    made = Sources({"shop": DataSource(kind="postgres")}, environ={"APPYARD_DB_SHOP": postgres.url("execution")})
+    try:
+        sql = "SELECT :editor.due = TIMESTAMPTZ '2026-01-01 10:00:00+00' AS same"
+        assert _run(made, sql, _state(editor={"due": due})).rows == [{"same": same}]
+    finally:
+        made.close()
 
 
 def test_empty_text_binds_as_null(sources: Sources) -> None:

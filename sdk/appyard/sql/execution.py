@@ -103,6 +103,8 @@ class BoundValue:
     def parameter(self, bind: str) -> BindParameter[Any]:
         """This value as SQLAlchemy's bound parameter ``bind`` (typed, expanding for a list)."""
         type_ = _SQL_TYPES[self.data_type] if self.data_type is not None else None
+        if isinstance(self.value, dt.datetime) and self.value.tzinfo is not None:
+            type_ = DateTime(timezone=True)  # an instant: compared as one with timestamptz and timestamp columns
         return bindparam(bind, self.value, type_=type_, expanding=self.expanding)
 
 
