@@ -173,6 +173,24 @@ def test_many_threads_share_the_pool(postgres: Postgres) -> None:  # noqa: F811
         sources.close()
 
 
+def test_threads_writing_one_sqlite_file_wait_for_each_other(sqlite_url: str) -> None:  # noqa: F811
+    declared = DataSource(kind="sqlite", options=DataSourceOptions(pool_size=4))
+    sources = Sources({"shop": declared}, environ={"APPYARD_DB_SHOP": sqlite_url})
+    with sources.transaction("shop") as connection:
+        connection.execute(text("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL)"))
+
+    def insert(number: int) -> None:
+        with sources.transaction("shop") as connection:
+            connection.execute(text("INSERT INTO items VALUES (:id, 'row')"), {"id": number})
+
+    try:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(insert, range(100)))
+        assert len(_names(sources)) == 100
+    finally:
+        sources.close()
+
+
 def _hold_and_wait(sources: Sources) -> None:
     with sources.transaction("shop"), sources.transaction("shop"):
         pass
