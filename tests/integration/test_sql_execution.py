@@ -307,6 +307,27 @@ def test_a_parameter_that_binds_nothing_is_refused_before_the_database(
         bind_state(parse_sql(sql, "fn", "scripts/fn.sql"), PAGE, _state())
 
 
+def test_a_json_value_that_is_a_list_binds_as_one_value() -> None:
+    page = PageProperties.model_validate(
+        {
+            "blocks": [
+                {
+                    "block_type": "table",
+                    "name": "items",
+                    "layout": {"x": 0, "y": 0, "w": 12, "h": 8},
+                    "columns": [{"name": "tags", "data_type": "json"}],
+                }
+            ]
+        }
+    )
+    module = types.ModuleType("sql_execution_json_state")
+    sys.modules[module.__name__] = module
+    exec(generate(page).state, module.__dict__)
+    state = module.State.model_validate({"items": {"tags": ["a", "b"]}})
+    bound = bind_state(parse_sql("SELECT :items.tags", "fn", "scripts/fn.sql"), page, state)
+    assert (bound["p0"].value, bound["p0"].data_type, bound["p0"].expanding) == (["a", "b"], "json", False)
+
+
 def test_the_bound_statement_holds_no_value() -> None:
     script = parse_sql("SELECT id FROM orders WHERE customer = :filters.customer", "fn", "scripts/fn.sql")
     bound = bind_state(script, PAGE, _state(filters={"customer": "'; DROP TABLE orders; --"}))
