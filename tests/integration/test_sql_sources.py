@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import Date, bindparam, create_engine, text
 
 import appyard
-from appyard.properties import DataSource, DataSourceOptions
+from appyard.properties import AppProperties, DataSource, DataSourceOptions, WorkspaceProperties
 from appyard.sql import sources as sources_module
 from appyard.sql.errors import (
     DataSourceError,
@@ -279,6 +279,21 @@ def test_an_undeclared_source_lists_the_declared_ones() -> None:
     sources = Sources({"shop": DataSource(kind="postgres"), "crm": DataSource(kind="sqlite")}, environ={})
     with pytest.raises(SourceUndeclared, match=r"data source warehouse: not declared .*\(declared: crm, shop\)"):
         sources.engine("warehouse")
+
+
+def test_an_apps_sources_are_the_ones_it_lists_in_its_order(tmp_path: Path) -> None:
+    workspace = WorkspaceProperties.model_validate(
+        {"data_sources": {"shop": {"kind": "postgres"}, "crm": {"kind": "sqlite"}, "hr": {"kind": "mysql"}}}
+    )
+    app = AppProperties.model_validate({"data_sources": ["crm", "shop"]})
+    sources = Sources.for_app("orders", app, workspace, workspace=tmp_path, environ={})
+    assert list(sources.declared) == ["crm", "shop"]
+    assert sources.default == "crm"
+    with pytest.raises(SourceUndeclared, match=r"data source hr: not declared .*\(declared: crm, shop\)"):
+        sources.engine("hr")
+    broken = AppProperties.model_validate({"data_sources": ["warehouse"]})
+    with pytest.raises(SourceUndeclared, match=r"\(declared: crm, hr, shop\)"):
+        Sources.for_app("orders", broken, workspace)
 
 
 def test_the_first_declared_source_is_the_default() -> None:
