@@ -720,3 +720,23 @@ def test_edits_stay_within_the_rows_the_tables_query_shows(db: Engine) -> None:
     with db.begin() as connection:
         key = insert_row(connection, shown_facts, {**new, "customer_id": 1}, fetcher=(shown, {"p0": 1}))
     assert key["id"] > 25 and cell(db, key["id"], "customer") == "Eve"  # PostgreSQL's sequence skipped one
+
+
+def test_a_fetchers_own_order_is_not_needed_to_count_or_to_sort(db: Engine) -> None:
+    ordered = Script("SELECT id, customer, amount FROM orders WHERE id > :p0 ORDER BY customer DESC, id")
+    facts = facts_of(db, ordered, {"p0": 0})
+    with db.connect() as connection:
+        own = fetch_page(connection, "x", ordered, {"p0": 20}, facts, TableQuery(limit=2), [], 100, count_limit=3)
+        mine = fetch_page(
+            connection, "x", ordered, {"p0": 20}, facts, TableQuery(limit=2, sort=[SortKey(column="id")]), [], 100
+        )
+    expected = sorted((row for row in order_rows() if row["id"] > 20), key=lambda row: row["id"])
+    expected = sorted(expected, key=lambda row: row["customer"], reverse=True)
+    assert ids(own) == [row["id"] for row in expected[:2]] and own.total is None and own.more
+    assert ids(mine) == [21, 22] and mine.total == 5
+    # a parameter in the ORDER BY keeps the statement whole
+    by_param = Script("SELECT id FROM orders ORDER BY CASE WHEN id = :p0 THEN 0 ELSE 1 END, id")
+    facts = facts_of(db, by_param, {"p0": 7})
+    with db.connect() as connection:
+        first = fetch_page(connection, "x", by_param, {"p0": 7}, facts, TableQuery(limit=2), [], 100)
+    assert ids(first) == [7, 1] and first.total == 25
