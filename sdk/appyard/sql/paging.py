@@ -11,7 +11,8 @@
   that is an empty input above the table. ``search`` looks for the text in every text column.
 - **Order**: the requested keys, then the primary key (every sortable column when there is none), so that pages
   never overlap or skip rows. NULL sorts as the largest value on every dialect (PostgreSQL's rule; emulated with a
-  leading ``col IS NULL`` key elsewhere). With no sort requested, a fetcher's own top-level ``ORDER BY`` is kept.
+  leading ``col IS NULL`` key elsewhere). With no sort requested, a fetcher's own top-level ``ORDER BY`` is kept;
+  otherwise (and for the count) it is dropped unless a ``LIMIT``/``OFFSET`` or a parameter depends on it.
 - **Paging**: ``offset``, or keyset with ``after`` (the last shown row's values of the order keys). One more row
   than the page is read to know ``more``.
 - **Total**: exact and free when the page is the last one (``offset + rows``). Otherwise ``count(*)`` over the
