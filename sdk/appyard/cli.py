@@ -286,7 +286,7 @@ def run(
     try:
         found = workspace.load(target)
         page = found.page(app_name, page_name)
-        if getattr(page.function(function), "kind", "python") == "sql":  # SQL runs here too, without a runner
+        if page.function(function).kind == "sql":  # SQL runs here too, without a runner
             from .sql.answers import SqlFailed, run_locally
 
             try:

@@ -33,8 +33,10 @@ from ..catalog.blocks import Table
 from ..errors import AppyardError, NotFound, StateInvalid
 from ..properties import DataSource
 from ..runs import RunError, TableQuery, TableRequest
+from ..scripts import FunctionInfo
 from ..workspace import Page, Workspace
 from .requests import TableRefused, check_table_request, first_query, is_sql, sql_tables, table_of
+from .text import SqlScript
 
 
 class SqlFailed(AppyardError):
@@ -197,7 +199,7 @@ class Answerer:
         state_model = execution.validate_state(loaded, state)
         if table is not None:
             return self._table_request(work, loaded, state_model, function, table)
-        script = info.script  # type: ignore[attr-defined]  # FunctionInfo.script: the parsed `.sql` file
+        script = _script(info)
         fetched = [block for block in sql_tables(page) if block.fetcher == function]
         if script.is_query:
             if not fetched:
@@ -216,7 +218,7 @@ class Answerer:
             stdout = f"{changed} row{'s' if changed != 1 else ''} affected\n"
         return Answer(changes=changes, stdout=stdout)
 
-    def _source(self, script: Any) -> str:
+    def _source(self, script: SqlScript) -> str:
         name = script.source or self.default_source
         if name is None:
             raise SqlFailed(
@@ -234,7 +236,7 @@ class Answerer:
             yield connection
             work.check()  # stopped meanwhile: raise inside the transaction, so it rolls back
 
-    def _statement(self, work: Work, loaded: execution.LoadedPage, script: Any, state_model: BaseModel) -> int:
+    def _statement(self, work: Work, loaded: execution.LoadedPage, script: SqlScript, state_model: BaseModel) -> int:
         from sqlalchemy import text
 
         from .execution import bind_state
@@ -250,7 +252,7 @@ class Answerer:
         return {table.name: self._page(work, loaded, state_model, table, first_query(table)) for table in tables}
 
     def _facts(self, loaded: execution.LoadedPage, table: Table) -> Any:
-        database = getattr(loaded.page, "database", None)
+        database = loaded.page.database
         facts = database.tables.get(table.name) if database is not None else None
         if facts is None:
             raise SqlFailed(
@@ -266,7 +268,7 @@ class Answerer:
         self, work: Work, loaded: execution.LoadedPage, state_model: BaseModel, table: Table, query: TableQuery
     ) -> dict[str, Any]:
         assert table.fetcher is not None
-        script = loaded.page.function(table.fetcher).script  # type: ignore[attr-defined]
+        script = _script(loaded.page.function(table.fetcher))
         facts = self._facts(loaded, table)
         with self._transaction(work, self._source(script)) as connection:
             return self._fetch(connection, loaded, state_model, table, script, facts, query)
@@ -277,7 +279,7 @@ class Answerer:
         loaded: execution.LoadedPage,
         state_model: BaseModel,
         table: Table,
-        script: Any,
+        script: SqlScript,
         facts: Any,
         query: TableQuery,
     ) -> dict[str, Any]:
@@ -287,8 +289,7 @@ class Answerer:
         bound = bind_state(script, loaded.page, state_model)
         source = self.declared.get(self._source(script))
         max_rows = source.options.max_rows if source is not None else 10_000
-        declared_filters = getattr(table, "filters", [])
-        found = fetch_page(connection, connection.dialect, script, bound, facts, query, declared_filters, max_rows)
+        found = fetch_page(connection, connection.dialect, script, bound, facts, query, table.filters, max_rows)
         return {"data": found.rows, "total": found.total, "offset": found.offset, "more": found.more}
 
     def _table_request(
@@ -299,7 +300,7 @@ class Answerer:
         page = loaded.page
         table = check_table_request(page, function, request)  # the API checked; what the broker brings is checked
         assert table.fetcher is not None
-        script = page.function(table.fetcher).script  # type: ignore[attr-defined]
+        script = _script(page.function(table.fetcher))
         facts = self._facts(loaded, table)
         conflict = None
         with self._transaction(work, self._source(script)) as connection:  # the change and the page it shows
@@ -318,6 +319,12 @@ class Answerer:
         if request.action == "update" and conflict is None and table.on_edit:
             follow = FollowUp(table.on_edit, _edited_state(state_model, table, request, changes))
         return Answer(changes={table.name: changes}, follow=follow)
+
+
+def _script(info: FunctionInfo) -> SqlScript:
+    if info.sql is None:
+        raise NotFound(f"{info.name} is a Python function, not a .sql one")
+    return info.sql
 
 
 def _edited_state(
