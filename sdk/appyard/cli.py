@@ -297,6 +297,11 @@ def run(
             typer.echo(json.dumps(changes, indent=2, ensure_ascii=False))
             return
         loaded = execution.load(page, target)
+        if found.app(app_name).properties.data_sources:  # appyard.db() in the function: the app's sources
+            from .sql.answers import local_sources
+            from .sql.sources import use
+
+            use(local_sources(found, app_name))
         with contextlib.redirect_stdout(sys.stderr):
             outcome = execution.execute(loaded, function, state_value, target)
     except PropertiesInvalid as invalid:

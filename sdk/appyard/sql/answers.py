@@ -23,7 +23,7 @@ import os
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pydantic_core
 from pydantic import BaseModel, ValidationError
@@ -35,6 +35,9 @@ from ..properties import DataSource
 from ..runs import RunError, TableQuery, TableRequest
 from ..scripts import FunctionInfo
 from ..workspace import Page, Workspace
+
+if TYPE_CHECKING:
+    from .sources import Sources
 from .requests import TableRefused, check_table_request, first_query, is_sql, sql_tables, table_of
 from .text import SqlScript
 
@@ -119,14 +122,14 @@ def run_error(error: Exception) -> RunError:
     """Any failure of a SQL run as the run's error (data-source messages never carry a URL)."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from .errors import DataSourceError, SourceUnreachable
+    from .errors import DataSourceError
 
     if isinstance(error, SqlFailed):
         return error.error
     if isinstance(error, Stopped):
         return RunError(kind="cancelled", message="the run was cancelled")
     if isinstance(error, DataSourceError):
-        return RunError(kind="data_source", message=str(error), retryable=isinstance(error, SourceUnreachable))
+        return error.run_error()
     if isinstance(error, SQLAlchemyError):  # a driver's error SQLAlchemy wrapped: its first line, no SQL or values
         orig = getattr(error, "orig", None)
         lines = str(orig if orig is not None else error).strip().splitlines()
@@ -345,23 +348,29 @@ def _edited_state(
     return diff.merge({k: v for k, v in current.items() if k != table.name}, {table.name: edited})
 
 
+def local_sources(found: Workspace, app: str) -> Sources:
+    """The sources of ``app`` for this process (``appyard run``): URLs from its environment, else the workspace's
+    ``.env``; a SQLite ``default_url`` in the app's data folder."""
+    from .. import datadir
+    from .dotenv import read_dotenv
+    from .sources import Sources
+
+    environ = {**read_dotenv(found.root / ".env"), **os.environ}
+    declared = found.properties.data_sources
+    used = {name: declared[name] for name in found.app(app).properties.data_sources if name in declared}
+    return Sources(used, app=app, environ=environ, data_dir=datadir.data_dir(app), workspace=found.root)
+
+
 def run_locally(found: Workspace, page: Page, function: str, state: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
     """``appyard run`` of a `.sql` function: its context changes (validated) and output, in this process.
 
-    The app's sources are the workspace's declarations it lists; their URLs come from this process's
-    environment (and the workspace's ``.env``, under variables already set). Raises :class:`SqlFailed`.
+    Raises :class:`SqlFailed`.
     """
-    from .. import datadir
-    from .sources import Sources, read_dotenv
-
-    dotenv = found.root / ".env"
-    environ = {**(read_dotenv(dotenv) if dotenv.is_file() else {}), **os.environ}
     used = found.app(page.app).properties.data_sources
-    declared = {name: found.properties.data_sources[name] for name in used if name in found.properties.data_sources}
     loaded = execution.load(page, found.root, functions=False)
-    sources = Sources(declared, environ=environ, data_dir=datadir.data_dir(page.app), workspace=found.root)
+    sources = local_sources(found, page.app)
     try:
-        answer = Answerer(sources, declared, used[0] if used else None).answer(Work(), loaded, function, state)
+        answer = Answerer(sources, sources.declared, used[0] if used else None).answer(Work(), loaded, function, state)
     finally:
         sources.close()
     try:
