@@ -123,6 +123,7 @@ def run_error(error: Exception) -> RunError:
     from sqlalchemy.exc import SQLAlchemyError
 
     from .errors import DataSourceError
+    from .smart import TableRequestInvalid
 
     if isinstance(error, SqlFailed):
         return error.error
@@ -134,7 +135,7 @@ def run_error(error: Exception) -> RunError:
         orig = getattr(error, "orig", None)
         lines = str(orig if orig is not None else error).strip().splitlines()
         return RunError(kind="data_source", message=f"the database refused the statement: {lines[0] if lines else ''}")
-    if isinstance(error, StateInvalid):
+    if isinstance(error, (StateInvalid, TableRequestInvalid)):  # the request does not fit the page or the table
         return RunError(kind="invalid_state", message=str(error))
     if isinstance(error, (NotFound, TableRefused)):
         return RunError(kind="not_found", message=str(error))
@@ -240,14 +241,11 @@ class Answerer:
             work.check()  # stopped meanwhile: raise inside the transaction, so it rolls back
 
     def _statement(self, work: Work, loaded: execution.LoadedPage, script: SqlScript, state_model: BaseModel) -> int:
-        from sqlalchemy import text
+        from .execution import bind_state, statement
 
-        from .execution import bind_state
-
+        bound = bind_state(script, loaded.page.properties, state_model)
         with self._transaction(work, self._source(script)) as connection:
-            bound = bind_state(script, loaded.page, state_model)
-            result = connection.execute(text(script.driver_sql()), bound)
-            return int(result.rowcount)
+            return int(connection.execute(statement(script, bound)).rowcount)
 
     def _first_pages(
         self, work: Work, loaded: execution.LoadedPage, tables: list[Table], state_model: BaseModel
@@ -289,7 +287,10 @@ class Answerer:
         from .execution import bind_state
         from .smart import fetch_page
 
-        bound = bind_state(script, loaded.page, state_model)
+        bound = {
+            bind: value.parameter(bind)
+            for bind, value in bind_state(script, loaded.page.properties, state_model).items()
+        }
         source = self.declared.get(self._source(script))
         max_rows = source.options.max_rows if source is not None else 10_000
         found = fetch_page(connection, connection.dialect, script, bound, facts, query, table.filters, max_rows)
@@ -313,7 +314,7 @@ class Answerer:
             elif request.action == "insert":
                 insert_row(connection, facts, request.values or {})
             elif request.action == "delete":
-                delete_row(connection, facts, request.key or {})
+                conflict = delete_row(connection, facts, request.key or {})
             work.check()
             changes = self._fetch(connection, loaded, state_model, table, script, facts, request.query)
         if conflict is not None:
