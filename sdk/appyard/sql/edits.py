@@ -78,12 +78,13 @@ def update_cell(connection: Connection, facts: TableFacts, edit: CellEdit) -> Ce
     base = _base(facts, "save the edit")
     if facts_of.base_column is None:
         raise TableRequestInvalid(
-            f"column {column_name!r} is computed by the query, not a column of {facts.base_table}; it cannot be "
-            "edited",
+            f"column {column_name!r} is computed by the query, not a column of {facts.base_table}; it cannot be edited",
             source=facts.source,
         )
     if facts_of.primary_key:
-        raise TableRequestInvalid(f"column {column_name!r} is the primary key; it cannot be edited", source=facts.source)
+        raise TableRequestInvalid(
+            f"column {column_name!r} is the primary key; it cannot be edited", source=facts.source
+        )
     if not facts_of.nullable and new is None:
         raise TableRequestInvalid(f"column {column_name!r} cannot be empty", source=facts.source)
     target = base.c[facts_of.base_column]

@@ -307,7 +307,9 @@ def learn(connection: Connection, script: FetcherScript, bound: Mapping[str, Any
         )
     sample: Sequence[Any] = ()
     if connection.dialect.name == "sqlite":  # SQLite's cursor knows no types: one row tells computed columns'
-        sample = connection.execute(statement(f"SELECT * FROM ({body}\n) AS appyard_learn LIMIT 1", bound)).first() or ()
+        sample = (
+            connection.execute(statement(f"SELECT * FROM ({body}\n) AS appyard_learn LIMIT 1", bound)).first() or ()
+        )
 
     facts = TableFacts(source=source)
     base = _base_columns(connection, one_table(body), len(names))
