@@ -9,11 +9,11 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Date, bindparam, create_engine, text
 
 import appyard
 from appyard.properties import DataSource, DataSourceOptions
@@ -295,7 +295,7 @@ def test_appyard_db_uses_the_sources_given_to_use(kind_sources: Sources) -> None
 CHILD_SCRIPT = """
 import json, sys
 import appyard
-from sqlalchemy import text
+from sqlalchemy import Date, bindparam, create_engine, text
 from appyard.sql.errors import DataSourceError
 with appyard.db("shop") as connection:
     connection.execute(text("INSERT INTO items VALUES (9, 'from a child')"))
@@ -338,19 +338,50 @@ def test_every_data_source_error_is_a_run_error_of_kind_data_source() -> None:
         assert error.run_error().kind == "data_source"
 
 
+def _p50_p99(run: Callable[[], object], count: int = 2000) -> str:
+    durations = []
+    for _ in range(count):
+        started = time.perf_counter()
+        run()
+        durations.append(time.perf_counter() - started)
+    durations.sort()
+    return f"p50 {statistics.median(durations) * 1000:.3f} ms, p99 {durations[int(count * 0.99)] * 1000:.3f} ms"
+
+
 def test_measure_a_small_query_through_a_transaction(postgres: Postgres) -> None:  # noqa: F811
-    """Not an assertion on time: prints p50/p99 of one small query through Sources.transaction (for the report)."""
-    sources = _postgres_sources(postgres.url("measure"))
+    """Not an assertion on time: prints one small query through Sources.transaction (for the report), beside the
+    same transaction on an engine that pings each connection it checks out (SQLAlchemy's pool_pre_ping)."""
+    url = postgres.url("measure")
+    sources = _postgres_sources(url)
+    pinging = create_engine(url, pool_size=5, pool_pre_ping=True)
+
+    def through_sources() -> None:
+        with sources.transaction("shop") as connection:
+            connection.execute(text("SELECT 1")).all()
+
+    def with_pre_ping() -> None:
+        with pinging.begin() as connection:
+            connection.exec_driver_sql("SET LOCAL statement_timeout = 10000")
+            connection.execute(text("SELECT 1")).all()
+
     try:
-        durations = []
-        for _ in range(2000):
-            started = time.perf_counter()
-            with sources.transaction("shop") as connection:
-                connection.execute(text("SELECT 1")).all()
-            durations.append(time.perf_counter() - started)
-        durations.sort()
-        p50 = statistics.median(durations) * 1000
-        p99 = durations[int(len(durations) * 0.99)] * 1000
-        print(f"\nSources.transaction, SELECT 1 on PostgreSQL: p50 {p50:.3f} ms, p99 {p99:.3f} ms (n=2000)")
+        for _ in range(200):  # warm both pools and psycopg's prepared statements
+            through_sources()
+            with_pre_ping()
+        print(f"\nSELECT 1 on PostgreSQL, n=2000: Sources.transaction {_p50_p99(through_sources)}")
+        print(f"SELECT 1 on PostgreSQL, n=2000: pool_pre_ping + SET LOCAL {_p50_p99(with_pre_ping)}")
     finally:
         sources.close()
+        pinging.dispose()
+
+
+def _bad_bind(sources: Sources) -> None:
+    with sources.transaction("shop") as connection:
+        connection.execute(text("SELECT :day").bindparams(bindparam("day", "not a date", type_=Date())))
+
+
+def test_a_value_the_driver_cannot_bind_is_a_statement_error(sqlite_url: str) -> None:  # noqa: F811
+    sources = Sources({"shop": DataSource(kind="sqlite")}, environ={"APPYARD_DB_SHOP": sqlite_url})
+    with pytest.raises(StatementFailed, match="SQLite Date type only accepts Python date objects"):
+        _bad_bind(sources)
+    sources.close()
