@@ -44,7 +44,7 @@ from sqlalchemy import (
     true,
     tuple_,
 )
-from sqlalchemy.sql.elements import ColumnClause, UnaryExpression
+from sqlalchemy.sql.elements import UnaryExpression
 
 from ..database import TableFacts
 from ..runs import FILTER_OPERATORS, ColumnFilter, TableQuery
@@ -72,8 +72,11 @@ class TablePage:
 class DeclaredFilter(Protocol):
     """A filter the table declares in properties.json (its value comes with the query's filters)."""
 
-    column: str
-    operator: str
+    @property
+    def column(self) -> str: ...
+
+    @property
+    def operator(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,9 @@ def _has_own_order(sql: str) -> bool:
     return False
 
 
-def _condition(facts: TableFacts, columns: Mapping[str, ColumnClause[Any]], where: ColumnFilter) -> ColumnElement[bool]:
+def _condition(
+    facts: TableFacts, columns: Mapping[str, ColumnElement[Any]], where: ColumnFilter
+) -> ColumnElement[bool]:
     """One filter as one SQL expression over a whitelisted column with a bound value."""
     facts_of = column_facts(facts, where.column, role="filter column")
     target = columns[where.column]
@@ -111,23 +116,28 @@ def _condition(facts: TableFacts, columns: Mapping[str, ColumnClause[Any]], wher
         return as_text.istartswith(text_value, autoescape=True)
     if operator == "in":
         values = where.value if isinstance(where.value, list) else [where.value]
-        typed = [cell_value(where.column, facts_of, value) for value in values if value is not None]
+        typed = [cell_value(where.column, facts_of, value, facts.source) for value in values if value is not None]
         matched = target.in_(typed)
         return or_(matched, target.is_(None)) if None in values else matched
-    value = cell_value(where.column, facts_of, where.value)
-    comparisons = {
-        "equals": lambda: target == value,
-        "not_equals": lambda: target.is_distinct_from(value),
-        "lt": lambda: target < value,
-        "lte": lambda: target <= value,
-        "gt": lambda: target > value,
-        "gte": lambda: target >= value,
-    }
-    return comparisons[operator]()
+    value = cell_value(where.column, facts_of, where.value, facts.source)
+    compared: ColumnElement[bool]
+    if operator == "equals":
+        compared = target == value
+    elif operator == "not_equals":
+        compared = target.is_distinct_from(value)
+    elif operator == "lt":
+        compared = target < value
+    elif operator == "lte":
+        compared = target <= value
+    elif operator == "gt":
+        compared = target > value
+    else:  # gte
+        compared = target >= value
+    return compared
 
 
 def _filters(
-    facts: TableFacts, columns: Mapping[str, ColumnClause[Any]], query: TableQuery
+    facts: TableFacts, columns: Mapping[str, ColumnElement[Any]], query: TableQuery
 ) -> list[ColumnElement[bool]]:
     conditions = [
         _condition(facts, columns, where)
@@ -157,7 +167,7 @@ def _order_keys(facts: TableFacts, query: TableQuery) -> list[_Key]:
 
 
 def _order_by(
-    keys: Sequence[_Key], columns: Mapping[str, ColumnClause[Any]], nulls_native: bool
+    keys: Sequence[_Key], columns: Mapping[str, ColumnElement[Any]], nulls_native: bool
 ) -> list[UnaryExpression[Any] | ColumnElement[Any]]:
     order: list[UnaryExpression[Any] | ColumnElement[Any]] = []
     for key in keys:
@@ -169,7 +179,7 @@ def _order_by(
 
 
 def _after(
-    facts: TableFacts, keys: Sequence[_Key], columns: Mapping[str, ColumnClause[Any]], after: Sequence[Any]
+    facts: TableFacts, keys: Sequence[_Key], columns: Mapping[str, ColumnElement[Any]], after: Sequence[Any]
 ) -> ColumnElement[bool]:
     """Rows strictly after the one whose order-key values are ``after`` (keyset paging)."""
     if len(after) != len(keys):
@@ -178,7 +188,10 @@ def _after(
             f"keyset paging needs {len(keys)} values in 'after' (the last row's {names}), not {len(after)}",
             source=facts.source,
         )
-    values = [cell_value(key.name, facts.columns[key.name], value) for key, value in zip(keys, after, strict=True)]
+    values = [
+        cell_value(key.name, facts.columns[key.name], value, facts.source)
+        for key, value in zip(keys, after, strict=True)
+    ]
     directions = {key.descending for key in keys}
     if len(directions) == 1 and not any(key.nullable for key in keys) and None not in values:
         # one row comparison: PostgreSQL walks an index on (a, b) straight to the first row of the page
@@ -238,7 +251,7 @@ def fetch_page(
     body = statement_body(script.driver_sql())
     names = list(facts.columns)
     subquery = statement(body + "\n", bound).columns(*(column(name) for name in names)).subquery("appyard_page")
-    columns: dict[str, ColumnClause[Any]] = {name: subquery.c[name] for name in names}
+    columns: dict[str, ColumnElement[Any]] = {name: subquery.c[name] for name in names}
     conditions = _filters(facts, columns, query)
     limit = max(1, min(query.limit, max_rows))
 
