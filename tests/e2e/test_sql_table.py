@@ -7,12 +7,13 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from ..postgres import Postgres
-from .conftest import Dev, start_dev_with
+from .conftest import Dev, appyard_gen
 
 pytestmark = pytest.mark.e2e
 
@@ -63,11 +64,17 @@ PAGE = {
 }
 
 
-def write_workspace(root: Path) -> Path:
+def plain(page: dict[str, Any]) -> dict[str, Any]:
+    """The page before its columns use what the database says (editable cells, display types)."""
+    table = {**page["blocks"][0], "columns": [{"name": column["name"]} for column in page["blocks"][0]["columns"]]}
+    return {**page, "blocks": [table]}
+
+
+def write_workspace(root: Path, page_properties: dict[str, Any]) -> Path:
     """A workspace with one app over the PostgreSQL source `shop` (its URL comes from the environment)."""
     workspace = root / "workspace"
     page = workspace / "shop" / "items"
-    (page / "scripts").mkdir(parents=True)
+    (page / "scripts").mkdir(parents=True, exist_ok=True)
     (workspace / "properties.json").write_text(
         json.dumps(
             {
@@ -80,17 +87,26 @@ def write_workspace(root: Path) -> Path:
     (workspace / "shop" / "properties.json").write_text(
         json.dumps({"label": "Shop", "pages": [{"name": "items", "label": "Items"}], "data_sources": ["shop"]})
     )
-    (page / "properties.json").write_text(json.dumps(PAGE, indent=2))
+    (page / "properties.json").write_text(json.dumps(page_properties, indent=2))
     (page / "scripts" / "list_items.sql").write_text(LIST_ITEMS)
     return workspace
 
 
 @pytest.fixture
-def shop(postgres: Postgres, tmp_path: Path) -> Iterator[Dev]:
-    """`appyard dev` serving the shop workspace, its items table freshly seeded."""
-    url = postgres.url("shop")  # created on first use
+def shop(postgres: Postgres, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Dev]:
+    """`appyard dev` serving the shop workspace, its items table freshly seeded.
+
+    The URL reaches `appyard gen` and `appyard dev` through the environment only (never a file). The page is
+    generated first with plain columns, as a developer adds a SQL fetcher, so that `appyard gen` learns the
+    table (database.json) before the columns that need it (editable cells, currency) are declared.
+    """
+    monkeypatch.setenv("APPYARD_DB_SHOP", postgres.url("shop"))  # the database is created on first use
     postgres.psql("shop", SEED)
-    server = start_dev_with(write_workspace(tmp_path), tmp_path, {"APPYARD_DB_SHOP": url})
+    appyard_gen(write_workspace(tmp_path, plain(PAGE)), tmp_path)
+    workspace = write_workspace(tmp_path, PAGE)
+    appyard_gen(workspace, tmp_path)
+    assert "items" in json.loads((workspace / "shop" / "items" / "database.json").read_text())["tables"]
+    server = Dev(workspace, tmp_path)
     yield server
     server.stop()
 
