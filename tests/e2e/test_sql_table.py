@@ -54,6 +54,8 @@ PAGE = {
             "label": "Items",
             "fetcher": "list_items",
             "page_size": 20,
+            "insertable": True,
+            "deletable": True,
             "filters": [{"column": "category", "operator": "equals", "label": "Category"}],
             "columns": [
                 {"name": "id", "label": "Id"},
@@ -224,3 +226,33 @@ def test_a_postgresql_table_saves_edits_and_shows_conflicts(items: Dev, postgres
     second.get_by_label("Edit Name").press("Enter")
     assert database_value(postgres, "SELECT name FROM items WHERE id = 2", "My change, again") == "My change, again"
     expect(second.get_by_role("alert")).to_have_count(0)
+
+
+def test_a_postgresql_table_adds_and_deletes_rows(items: Dev, postgres: Postgres, page: Page) -> None:
+    page.goto(f"{items.url}/apps/shop/items")
+    table = page.locator("[data-block=items]")
+    pager = table.get_by_role("navigation", name="Items pages")
+    expect(pager).to_contain_text(f"Rows 1–20 of {ROWS}")
+
+    # New row: the base table's columns without the key the database fills; a blank field takes its default.
+    table.get_by_role("button", name="New row").click()
+    form = table.get_by_role("form", name="New row of Items")
+    expect(form.get_by_label("Edit Id")).to_have_count(0)
+    form.get_by_label("Edit Name").fill("Brand new")
+    form.get_by_label("Edit Category").fill("tools")
+    form.get_by_label("Edit Price").fill("9.99")
+    form.get_by_role("button", name="Add row").click()
+    expect(form).to_have_count(0)
+    expect(pager).to_contain_text(f"of {ROWS + 1}")
+    added = postgres.psql("shop", "SELECT category, price, in_stock FROM items WHERE name = 'Brand new'").strip()
+    assert added == "tools|9.99|t"
+
+    # Delete: a row action, after a confirmation.
+    page.once("dialog", lambda dialog: dialog.accept())
+    table.get_by_role("button", name="Id").click()
+    third = table.locator("tbody tr").nth(2)
+    expect(third.get_by_label("Edit Name")).to_have_value("Item 003")
+    third.get_by_role("button", name="Delete").click()
+    expect(pager).to_contain_text(f"of {ROWS}")
+    assert database_value(postgres, "SELECT count(*) FROM items WHERE id = 3", "0") == "0"
+    expect(table.locator("tbody tr").nth(2).get_by_label("Edit Name")).to_have_value("Item 004")
