@@ -186,10 +186,15 @@ def _unknown_property(name: str, model: type[BaseModel] | None) -> str:
 def _unknown_tag(key: str, tag: Any) -> str:
     valid = ", ".join(_UNION_TAGS.get(key, []))
     message = f"unknown {key} {tag!r}; valid types: {valid}"
-    if key == "column_type" and tag in get_args(DisplayType):
-        message += f" ({tag!r} is a display_type: keep column_type 'data' and set display_type)"
-    elif key == "column_type" and tag in datatypes.DATA_TYPES:
-        message += f" ({tag!r} is a data_type: keep column_type 'data' and set data_type)"
+    if key == "column_type":
+        keys = [
+            name
+            for name, values in (("data_type", datatypes.DATA_TYPES), ("display_type", get_args(DisplayType)))
+            if tag in values
+        ]
+        if keys:
+            what = " and a ".join(keys)
+            message += f" ({tag!r} is a {what}: keep column_type 'data' and set {' or '.join(keys)})"
     return message
 
 
@@ -214,16 +219,14 @@ def _message(error: ErrorDetails, data: Any = None, root: type[BaseModel] | None
         return _unknown_tag(key, ctx.get("tag"))
     value = error.get("input")
     if kind == "string_type" and _is_function_field(tuple(error["loc"])):
-        return f"expected a function name (text such as \"list_orders\"), got {json.dumps(value)}"
+        return f'expected a function name (text such as "list_orders"), got {json.dumps(value)}'
     message = error["msg"].removeprefix("Value error, ")
     if kind != "value_error" and isinstance(value, (str, int, float, bool)) and not isinstance(value, Mapping):
         message += f" (got {json.dumps(value)})"
     return message
 
 
-def issues_from(
-    error: ValidationError, data: Any, file: str, root: type[BaseModel] | None = None
-) -> list[Issue]:
+def issues_from(error: ValidationError, data: Any, file: str, root: type[BaseModel] | None = None) -> list[Issue]:
     """Issues for every error pydantic found, with union tags removed from the paths."""
     issues = []
     for detail in error.errors(include_url=False):
@@ -337,8 +340,7 @@ def _check_rules(rules: DisplayRules, path: list[PathElem], targets: Targets, fi
             yield Issue(
                 file,
                 f"{where}.target",
-                f"display rule target {leaf.target!r} does not exist{suggest(leaf.target, targets)} "
-                f"(targets: {known})",
+                f"display rule target {leaf.target!r} does not exist{suggest(leaf.target, targets)} (targets: {known})",
             )
             continue
         data_type, multiple = targets[leaf.target]
@@ -448,7 +450,8 @@ def _check_table(
                 f"data_type {column.data_type!r} contradicts the database: {column.name} is "
                 f"{column_facts.db_type} ({column_facts.data_type}); drop data_type to take the database's type",
             )
-        elif column.data_type is None:
+        elif column.data_type is None and (column_facts is not None or not sql):
+            # (a SQL table that database.json does not know yet: the type is unknown until `appyard gen`)
             problem = column.display_problem(column.effective_data_type(column_facts))
             if problem:
                 origin = f" ({column_facts.db_type} in the database)" if column_facts is not None else ""
@@ -457,16 +460,23 @@ def _check_table(
             reason = _not_editable(table, column, facts, sql)
             if reason:
                 yield Issue(file, format_path([*where, "editable"]), reason)
-    if facts is not None and facts.columns:
-        returned = list(facts.columns)
-        for index, item in enumerate(table.filters):
-            if item.column not in returned:
-                yield Issue(
-                    file,
-                    format_path([*prefix, "filters", index, "column"]),
-                    f"the fetcher's query does not return column {item.column!r}{suggest(item.column, returned)} "
-                    f"(it returns: {', '.join(returned)})",
-                )
+    declared = [column.name for column in table.data_columns()]
+    returned = list(facts.columns) if facts is not None else []
+    for index, item in enumerate(table.filters):
+        if item.column not in declared:
+            yield Issue(
+                file,
+                format_path([*prefix, "filters", index, "column"]),
+                f"{item.column!r} is not a data column of the table{suggest(item.column, declared)} "
+                f"(columns: {', '.join(declared) or 'none'})",
+            )
+        elif returned and item.column not in returned:
+            yield Issue(
+                file,
+                format_path([*prefix, "filters", index, "column"]),
+                f"the fetcher's query does not return column {item.column!r}{suggest(item.column, returned)} "
+                f"(it returns: {', '.join(returned)})",
+            )
     for flag in ("insertable", "deletable"):
         if getattr(table, flag):
             reason = _not_smart(facts, sql, flag)
@@ -485,9 +495,11 @@ def check_page(
     file: str,
     *,
     database: PageDatabase | None = None,
+    facts_pending: bool = False,
 ) -> list[Issue]:
     """Checks that need the whole page: unique names, bound functions exist and fit (a ``.sql`` query only as a
-    table's fetcher), display rule targets exist, columns agree with ``database`` (the page's database.json)."""
+    table's fetcher), display rule targets exist, columns agree with ``database`` (the page's database.json).
+    ``facts_pending``: ``appyard gen`` is about to learn database.json, so a table without facts is no problem yet."""
     issues = list(_duplicates([block.name for block in page.blocks], ["blocks"], "name", "block", file))
     infos: Mapping[str, FunctionInfo] = functions if isinstance(functions, Mapping) else {}
     for index, block in enumerate(page.blocks):
@@ -499,6 +511,8 @@ def check_page(
             names = [column.name for column in block.columns]
             issues += _duplicates(names, [*prefix, "columns"], "name", "column", file)
             facts = database.tables.get(block.name) if database is not None else None
+            if facts is None and facts_pending:
+                continue
             issues += _check_table(block, prefix, facts, _is_sql(block.fetcher, infos), file)
     issues += _missing_functions(_function_refs(page, []), functions, file)
     issues += _kind_mismatches(page, infos, file)
