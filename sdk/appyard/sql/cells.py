@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from sqlalchemy import BindParameter, TextClause, bindparam, text
 
 from ..database import ColumnFacts, TableFacts
-from ..errors import AppyardError
+from .errors import DataSourceError
 
 
 class FetcherScript(Protocol):
@@ -28,13 +28,12 @@ class FetcherScript(Protocol):
         ...
 
 
-class TableRequestInvalid(AppyardError):
+class TableRequestInvalid(DataSourceError):
     """The viewer asked for something the table cannot do: an unknown column, a value that does not fit its
     column's type, an edit of a read-only column. Permanent: the request must change."""
 
-    def __init__(self, message: str, *, source: str | None = None) -> None:
-        self.source = source
-        super().__init__(message)
+    def __init__(self, message: str, *, source: str) -> None:
+        super().__init__(source, message)
 
 
 def known_columns(facts: TableFacts) -> str:
@@ -53,9 +52,9 @@ def column_facts(facts: TableFacts, column: str, *, role: str = "column") -> Col
     return found
 
 
-def _fail(column: str, data_type: str, value: Any) -> TableRequestInvalid:
+def _fail(column: str, data_type: str, value: Any, source: str) -> TableRequestInvalid:
     shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "…"
-    return TableRequestInvalid(f"column {column!r} holds {data_type} values; {shown} is not one")
+    return TableRequestInvalid(f"column {column!r} holds {data_type} values; {shown} is not one", source=source)
 
 
 def _datetime(value: str) -> dt.datetime:
@@ -63,7 +62,7 @@ def _datetime(value: str) -> dt.datetime:
     return dt.datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else value)
 
 
-def cell_value(column: str, facts: ColumnFacts, value: Any) -> Any:
+def cell_value(column: str, facts: ColumnFacts, value: Any, source: str) -> Any:
     """``value`` (as JSON) converted to what the column's database type binds from; None stays NULL."""
     if value is None:
         return None
@@ -100,10 +99,11 @@ def cell_value(column: str, facts: ColumnFacts, value: Any) -> Any:
         if data_type == "time":
             return dt.time.fromisoformat(value)
     except (TypeError, ValueError, ArithmeticError):
-        raise _fail(column, data_type, value) from None
+        raise _fail(column, data_type, value, source) from None
     raise TableRequestInvalid(
         f"column {column!r} holds {data_type} values, which tables cannot filter or save here; use the table's "
-        "on_edit (Python) for it"
+        "on_edit (Python) for it",
+        source=source,
     )
 
 

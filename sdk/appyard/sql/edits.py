@@ -64,7 +64,7 @@ def _where_key(facts: TableFacts, base: TableClause, key: Mapping[str, JsonScala
     conditions = []
     for name in facts.primary_key:
         facts_of = facts.columns[name]
-        value = cell_value(name, facts_of, key[name])
+        value = cell_value(name, facts_of, key[name], facts.source)
         if value is None:
             raise TableRequestInvalid(f"primary key column {name!r} cannot be null", source=facts.source)
         conditions.append(base.c[str(facts_of.base_column)] == _bind(value))
@@ -88,8 +88,8 @@ def update_cell(connection: Connection, facts: TableFacts, edit: CellEdit) -> Ce
     if not facts_of.nullable and new is None:
         raise TableRequestInvalid(f"column {column_name!r} cannot be empty", source=facts.source)
     target = base.c[facts_of.base_column]
-    new_value = cell_value(column_name, facts_of, new)
-    old_value = cell_value(column_name, facts_of, old)
+    new_value = cell_value(column_name, facts_of, new, facts.source)
+    old_value = cell_value(column_name, facts_of, old, facts.source)
     where_key = _where_key(facts, base, edit_key)
     saved = connection.execute(
         update(base).where(where_key, target.is_not_distinct_from(_bind(old_value))).values({target: _bind(new_value)})
@@ -129,7 +129,7 @@ def insert_row(connection: Connection, facts: TableFacts, values: Mapping[str, J
             raise TableRequestInvalid(
                 f"column {name!r} is computed by the query; it cannot be given a value", source=facts.source
             )
-        row[facts_of.base_column] = cell_value(name, facts_of, value)
+        row[facts_of.base_column] = cell_value(name, facts_of, value, facts.source)
     missing = [
         name
         for name, facts_of in facts.columns.items()
@@ -149,7 +149,7 @@ def insert_row(connection: Connection, facts: TableFacts, values: Mapping[str, J
     key: dict[str, Any] = {}
     for name in facts.primary_key:
         base_column = str(facts.columns[name].base_column)
-        key[name] = to_json_value(row[base_column] if base_column in row else result.lastrowid)
+        key[name] = to_json_value(row.get(base_column, result.lastrowid))
     return key
 
 

@@ -21,7 +21,8 @@ from sqlalchemy.engine.interfaces import ReflectedColumn
 
 from ..catalog.datatypes import DataType
 from ..database import ColumnFacts, TableFacts
-from .cells import FetcherScript, TableRequestInvalid, statement
+from .cells import FetcherScript, statement
+from .errors import StatementFailed
 
 _TOKEN = re.compile(
     r"""
@@ -259,7 +260,7 @@ def data_type_of(column_type: Any) -> DataType:
 def _db_type(connection: Connection, column_type: Any) -> str:
     try:
         return str(column_type.compile(dialect=connection.dialect))
-    except Exception:  # noqa: BLE001 — some reflected types cannot be compiled back; the class name will do
+    except Exception:  # some reflected types cannot be compiled back: the class name will do
         return type(column_type).__name__.upper()
 
 
@@ -278,8 +279,8 @@ def _computed(connection: Connection, description: Sequence[Any], index: int, sa
     code = description[index][1] if index < len(description) else None
     dialect = connection.dialect.name
     if dialect == "postgresql" and isinstance(code, int) and code in _PG_OIDS:
-        data_type, db_type = _PG_OIDS[code]
-        return ColumnFacts(data_type=data_type, db_type=db_type)
+        known, db_type = _PG_OIDS[code]
+        return ColumnFacts(data_type=known, db_type=db_type)
     if dialect in {"mysql", "mariadb"} and isinstance(code, int):
         return ColumnFacts(data_type=_MYSQL_FIELDS.get(code, "text"), db_type="")
     if sample is not None and not isinstance(sample, bool):
@@ -300,10 +301,10 @@ def learn(connection: Connection, script: FetcherScript, bound: Mapping[str, Any
     # SQLite renames the second `id` of a subquery to `id:1`
     repeated += [renamed[1] for name in names if (renamed := _SQLITE_RENAMED.match(name)) and renamed[1] in names]
     if repeated:
-        raise TableRequestInvalid(
+        raise StatementFailed(
+            source,
             f"the query returns more than one column called {', '.join(map(repr, repeated))}; give each a "
             "different name with AS",
-            source=source,
         )
     sample: Sequence[Any] = ()
     if connection.dialect.name == "sqlite":  # SQLite's cursor knows no types: one row tells computed columns'
