@@ -10,13 +10,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Date, bindparam, create_engine, text
 
 import appyard
-from appyard.properties import DataSource, DataSourceOptions
+from appyard.properties import AppProperties, DataSource, DataSourceOptions, WorkspaceProperties
 from appyard.sql import sources as sources_module
 from appyard.sql.errors import (
     DataSourceError,
@@ -144,6 +145,66 @@ def test_a_terminated_backend_is_replaced_on_the_next_transaction(postgres: Post
         sources.close()
 
 
+def _terminate_own_backend(sources: Sources, server: Postgres) -> None:
+    with sources.transaction("shop") as connection:
+        pid = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        server.psql("postgres", f"SELECT pg_terminate_backend({pid})")
+        connection.execute(text("SELECT 1"))
+
+
+def test_a_connection_lost_inside_a_transaction_is_a_retryable_error(postgres: Postgres) -> None:  # noqa: F811
+    sources = _postgres_sources(postgres.url("lost_inside"), pool_size=1)
+    try:
+        with pytest.raises(SourceUnreachable, match=r"^data source shop: connection lost: ") as raised:
+            _terminate_own_backend(sources, postgres)
+        assert raised.value.run_error().retryable
+        assert _backend_pid(sources) > 0  # the next transaction gets a new connection
+    finally:
+        sources.close()
+
+
+def test_many_threads_share_the_pool(postgres: Postgres) -> None:  # noqa: F811
+    sources = _postgres_sources(postgres.url("threads"), pool_size=3)
+    try:
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            pids = set(pool.map(lambda _: _backend_pid(sources), range(60)))
+        assert 1 <= len(pids) <= 3  # never more connections than the pool holds
+    finally:
+        sources.close()
+
+
+def test_threads_writing_one_sqlite_file_wait_for_each_other(sqlite_url: str) -> None:  # noqa: F811
+    declared = DataSource(kind="sqlite", options=DataSourceOptions(pool_size=4))
+    sources = Sources({"shop": declared}, environ={"APPYARD_DB_SHOP": sqlite_url})
+    with sources.transaction("shop") as connection:
+        connection.execute(text("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL)"))
+
+    def insert(number: int) -> None:
+        with sources.transaction("shop") as connection:
+            connection.execute(text("INSERT INTO items VALUES (:id, 'row')"), {"id": number})
+
+    try:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(insert, range(100)))
+        assert len(_names(sources)) == 100
+    finally:
+        sources.close()
+
+
+def _hold_and_wait(sources: Sources) -> None:
+    with sources.transaction("shop"), sources.transaction("shop"):
+        pass
+
+
+def test_a_busy_pool_is_an_error_that_says_so(postgres: Postgres) -> None:  # noqa: F811
+    sources = _postgres_sources(postgres.url("busy"), pool_size=1, connect_timeout_seconds=0.2)
+    try:
+        with pytest.raises(SourceUnreachable, match=r"all 1 connections stayed busy for 0.2 s; .*pool_size"):
+            _hold_and_wait(sources)
+    finally:
+        sources.close()
+
+
 def test_a_stopped_server_is_unreachable_naming_the_source() -> None:
     server = start_postgres()
     sources = _postgres_sources(server.url("gone"), connect_timeout_seconds=2)
@@ -218,6 +279,21 @@ def test_an_undeclared_source_lists_the_declared_ones() -> None:
     sources = Sources({"shop": DataSource(kind="postgres"), "crm": DataSource(kind="sqlite")}, environ={})
     with pytest.raises(SourceUndeclared, match=r"data source warehouse: not declared .*\(declared: crm, shop\)"):
         sources.engine("warehouse")
+
+
+def test_an_apps_sources_are_the_ones_it_lists_in_its_order(tmp_path: Path) -> None:
+    workspace = WorkspaceProperties.model_validate(
+        {"data_sources": {"shop": {"kind": "postgres"}, "crm": {"kind": "sqlite"}, "hr": {"kind": "mysql"}}}
+    )
+    app = AppProperties.model_validate({"data_sources": ["crm", "shop"]})
+    sources = Sources.for_app("orders", app, workspace, workspace=tmp_path, environ={})
+    assert list(sources.declared) == ["crm", "shop"]
+    assert sources.default == "crm"
+    with pytest.raises(SourceUndeclared, match=r"data source hr: not declared .*\(declared: crm, shop\)"):
+        sources.engine("hr")
+    broken = AppProperties.model_validate({"data_sources": ["warehouse"]})
+    with pytest.raises(SourceUndeclared, match=r"\(declared: crm, hr, shop\)"):
+        Sources.for_app("orders", broken, workspace)
 
 
 def test_the_first_declared_source_is_the_default() -> None:

@@ -103,6 +103,8 @@ class BoundValue:
     def parameter(self, bind: str) -> BindParameter[Any]:
         """This value as SQLAlchemy's bound parameter ``bind`` (typed, expanding for a list)."""
         type_ = _SQL_TYPES[self.data_type] if self.data_type is not None else None
+        if isinstance(self.value, dt.datetime) and self.value.tzinfo is not None:
+            type_ = DateTime(timezone=True)  # an instant: compared as one with timestamptz and timestamp columns
         return bindparam(bind, self.value, type_=type_, expanding=self.expanding)
 
 
@@ -134,7 +136,9 @@ def bind_state(
         declared_type, multiple = targets.get(path, (None, False))
         value, annotation_type, annotation_multiple = _read(state, path, source)
         data_type = declared_type or annotation_type or _type_of(value)
-        expanding = multiple or annotation_multiple or isinstance(value, (list, tuple))
+        listed = multiple or annotation_multiple
+        # A multi-select's list expands (IN :x); a json value that happens to be a list is one value.
+        expanding = listed or (data_type != "json" and isinstance(value, (list, tuple)))
         if expanding:
             value = list(value) if value is not None else []
             if data_type == "json":  # a list of tags: each element is text
@@ -182,7 +186,7 @@ def fetch_rows(result: CursorResult[Any], source: str, max_rows: int) -> list[Ro
 
 def script_label(script: SqlScript) -> str:
     """How messages name the script: its file name."""
-    return f"{getattr(script, 'name', 'script')}.sql"
+    return f"{script.name}.sql"
 
 
 def _read(state: BaseModel, path: str, source: str) -> tuple[Any, DataType | None, bool]:

@@ -41,7 +41,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.engine import URL, make_url
 
 from ..datadir import data_dir as app_data_dir
-from ..properties import DataSource
+from ..properties import AppProperties, DataSource, WorkspaceProperties
 from .errors import (
     DataSourceError,
     SourceNotConfigured,
@@ -102,6 +102,29 @@ class Sources:
         self._workspace = workspace
         self._sources: dict[str, _Source] = {}
         self._lock = threading.Lock()
+
+    @classmethod
+    def for_app(
+        cls,
+        app: str,
+        properties: AppProperties,
+        workspace_properties: WorkspaceProperties,
+        *,
+        workspace: Path | None = None,
+        environ: Mapping[str, str] = os.environ,
+        data_dir: Path | None = None,
+    ) -> Sources:
+        """The sources app ``app`` declares (its ``data_sources``, in order), as the workspace describes them.
+
+        A name the workspace does not describe is :class:`~.errors.SourceUndeclared` (validation reports it first).
+        """
+        described = workspace_properties.data_sources
+        declared: dict[str, DataSource] = {}
+        for name in properties.data_sources:
+            if name not in described:
+                raise SourceUndeclared(name, described)
+            declared[name] = described[name]
+        return cls(declared, app=app, environ=environ, data_dir=data_dir, workspace=workspace)
 
     @property
     def default(self) -> str | None:
