@@ -6,8 +6,10 @@ workspace); the orders table is filled again before each test.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
+import sqlite3
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -74,13 +76,13 @@ def shop(tmp_path_factory: pytest.TempPathFactory, server: Postgres) -> Iterator
     nats.start()
     logs = root / "logs"
     logs.mkdir()
-    stack = make_stack(workspace, nats, logs, run_wait_seconds="20")
-    env = {
-        "APPYARD_DB_SHOP": server.url(DB),
-        "APPYARD_DB_GONE": f"postgresql+psycopg://appyard:unused@127.0.0.1:{_closed_port()}/gone",
-        "APPYARD_DATA_DIR": str(root / "data"),
-    }
-    stack.start_runner("shop", env)
+    sources = {"APPYARD_DB_SHOP": server.url(DB), "APPYARD_DATA_DIR": str(root / "data")}
+    with pytest.MonkeyPatch.context() as patch:  # the API learns tables' facts from the same databases
+        for name, value in sources.items():
+            patch.setenv(name, value)
+        stack = make_stack(workspace, nats, logs, run_wait_seconds="20")
+    gone = f"postgresql+psycopg://appyard:unused@127.0.0.1:{_closed_port()}/gone"
+    stack.start_runner("shop", {**sources, "APPYARD_DB_GONE": gone})
     with stack.client() as client:
 
         def ready() -> bool:
@@ -177,6 +179,21 @@ def test_a_smart_edit_is_saved_and_on_edit_runs_with_the_edited_row(client: http
     assert page["data"][2]["status"] == "cancelled"
     assert not page.get("conflicts")
     assert result["context"]["form"]["message"] == "order 3: status new -> cancelled"
+
+
+def test_a_sql_on_edit_runs_in_the_parent_after_the_saved_edit(client: httpx.Client, shop: Stack) -> None:
+    notes = shop.workspace.parent / "data" / "shop" / "notes.sqlite3"
+    edit = {"key": {"id": 2}, "column": "body", "old": "second", "new": "zwei"}
+    try:
+        result = run(client, "list_notes", table="notes", action="update", edit=edit)
+        assert result["status"] == "succeeded", result
+        assert result["context"]["notes"]["data"][1] == {"id": 2, "body": "zwei (edited)"}
+        with contextlib.closing(sqlite3.connect(notes)) as connection:
+            assert connection.execute("SELECT body FROM notes WHERE id = 2").fetchone() == ("zwei (edited)",)
+    finally:
+        with contextlib.closing(sqlite3.connect(notes)) as connection:
+            connection.execute("UPDATE notes SET body = 'second' WHERE id = 2")
+            connection.commit()
 
 
 def test_a_stale_edit_is_a_conflict_with_the_current_value(client: httpx.Client, server: Postgres) -> None:
@@ -314,6 +331,34 @@ def test_the_page_shows_sql_functions_and_table_facts(client: httpx.Client) -> N
     assert docs["ship"] == "Marks the selected order shipped."
     assert page["tables"]["orders"]["primary_key"] == ["id"]
     assert "list_orders.sql" in page["scripts"]
+
+
+def test_saving_a_sql_script_learns_its_table_again(client: httpx.Client) -> None:
+    script = "/api/apps/shop/pages/orders/scripts/list_notes.sql"
+    original = client.get(script).json()["source"]
+    changed = original.replace("SELECT id, body", "SELECT id, body, length(body) AS size")
+    try:
+        saved = client.put(script, json={"source": changed})
+        assert saved.status_code == 200, saved.text
+        assert [item["name"] for item in saved.json()["functions"]] == ["list_notes"]
+        columns = client.get("/api/apps/shop/pages/orders").json()["tables"]["notes"]["columns"]
+        assert list(columns) == ["id", "body", "size"]
+        assert columns["size"]["data_type"] == "integer"
+        assert columns["size"]["base_column"] is None  # computed: read-only
+    finally:
+        client.put(script, json={"source": original})
+    assert list(client.get("/api/apps/shop/pages/orders").json()["tables"]["notes"]["columns"]) == ["id", "body"]
+
+
+@pytest.mark.parametrize("source", ["SELECT 'unterminated", "SELECT 1; SELECT 2", "-- source: Not A Name\nSELECT 1"])
+def test_a_sql_script_that_does_not_parse_is_refused(client: httpx.Client, shop: Stack, source: str) -> None:
+    script = "/api/apps/shop/pages/orders/scripts/broken.sql"
+    try:
+        response = client.put(script, json={"source": source})
+        assert response.status_code == 422, response.text
+        assert client.get(script).status_code == 404
+    finally:
+        (shop.workspace / "shop" / "orders" / "scripts" / "broken.sql").unlink(missing_ok=True)
 
 
 # -- latency -------------------------------------------------------------------------------------------------

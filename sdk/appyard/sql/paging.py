@@ -15,10 +15,12 @@
 - **Paging**: ``offset``, or keyset with ``after`` (the last shown row's values of the order keys). One more row
   than the page is read to know ``more``.
 - **Total**: exact and free when the page is the last one (``offset + rows``). Otherwise ``count(*)`` over the
-  filtered subquery capped at :data:`COUNT_LIMIT` rows (``SELECT count(*) FROM (SELECT 1 … LIMIT 10001)``): a
-  count never reads more than that many rows, so it costs about as much as reading them once (~1 ms on
-  PostgreSQL here); past the cap ``total`` is None and the viewer shows "more" instead of a page count. Counting
-  a whole large table exactly costs a full scan on every page request, which is what this avoids.
+  filtered subquery capped at :data:`COUNT_LIMIT` rows (``SELECT count(*) FROM (SELECT 1 … LIMIT 10001)``), so a
+  count never reads more than that many matching rows: 1.2 ms in PostgreSQL for an unfiltered 1,000,000-row table
+  here (0.26 ms at 1,000), against a full scan for an exact count. Past the cap ``total`` is None and the viewer
+  shows "more" instead of a page count. A filter no index serves (``search``, ``contains``) can still make the
+  capped count scan the whole table, so on PostgreSQL the count has its own :data:`COUNT_TIMEOUT_MS` (in a
+  savepoint; past it ``total`` is None and the page is answered anyway). ``count=false`` skips it.
 """
 
 from __future__ import annotations
@@ -44,7 +46,6 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
-    text,
     true,
     tuple_,
 )
@@ -94,7 +95,8 @@ class _Key:
     nullable: bool
 
 
-def _has_own_order(sql: str) -> bool:
+def orders_itself(sql: str) -> bool:
+    """Whether the statement has its own top-level ORDER BY (kept when the viewer asks for no sort)."""
     depth = 0
     parts = tokens(sql)
     for index, token in enumerate(parts[:-1]):
@@ -264,7 +266,7 @@ def fetch_page(
     limit = max(1, min(query.limit, max_rows))
 
     page: Select[Any] = select(*columns.values()).select_from(subquery).where(*conditions)
-    keep_own_order = not query.sort and _has_own_order(body)
+    keep_own_order = not query.sort and orders_itself(body)
     if keep_own_order:
         if query.after is not None:
             raise TableRequestInvalid(
@@ -301,27 +303,23 @@ def fetch_page(
 def _count(connection: Connection, count: Select[Any]) -> int | None:
     """The count, or None when PostgreSQL needs more than :data:`COUNT_TIMEOUT_MS` for it.
 
-    The count runs in a savepoint with its own statement timeout; a cancelled count rolls back to the savepoint
-    (which also restores the source's timeout) and the page's transaction goes on.
+    The count runs inside a savepoint with its own statement timeout, and the savepoint is always rolled back
+    (the count changed nothing): that restores the source's timeout, and after a cancelled count the page's
+    transaction goes on. Two round trips more than the count alone.
     """
     if connection.dialect.name != "postgresql":
         return int(connection.execute(count).scalar_one())
-    with connection.begin_nested() as savepoint:
-        previous = connection.execute(
-            text("SELECT current_setting('statement_timeout'), set_config('statement_timeout', :ms, true)"),
-            {"ms": str(COUNT_TIMEOUT_MS)},
-        ).first()
-        try:
-            counted = int(connection.execute(count).scalar_one())
-        except exc.DBAPIError as error:
-            if getattr(error.orig, "sqlstate", None) != "57014":  # query_canceled
-                raise
-            savepoint.rollback()
-            return None
-        connection.execute(
-            text("SELECT set_config('statement_timeout', :ms, true)"), {"ms": previous[0] if previous else "0"}
-        )
-    return counted
+    connection.exec_driver_sql(
+        f"SAVEPOINT appyard_count; SET LOCAL statement_timeout = {int(COUNT_TIMEOUT_MS)}"  # a number, not input
+    )
+    try:
+        return int(connection.execute(count).scalar_one())
+    except exc.DBAPIError as error:
+        if getattr(error.orig, "sqlstate", None) != "57014":  # query_canceled
+            raise
+        return None
+    finally:
+        connection.exec_driver_sql("ROLLBACK TO SAVEPOINT appyard_count; RELEASE SAVEPOINT appyard_count")
 
 
 __all__ = ["COUNT_LIMIT", "DeclaredFilter", "TablePage", "fetch_page", "known_columns"]
