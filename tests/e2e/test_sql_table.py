@@ -364,3 +364,32 @@ def test_reload_of_a_python_table_runs_its_fetcher_in_the_viewer(items: Dev, pag
     expect(table.locator("tbody tr").first).to_contain_text("Item 001")
     page.get_by_role("button", name="Rename").click()
     expect(table.locator("tbody tr").first).to_contain_text("Renamed by Python")
+
+
+@pytest.mark.parametrize(
+    "search",
+    ["'; DROP TABLE items; --", 'Item" OR 1=1 --', "Ítem ☃ 🚀", "%", "_"],
+    ids=["quote", "double-quote", "unicode", "percent", "underscore"],
+)
+def test_the_filter_box_is_only_ever_a_bound_value(items: Dev, postgres: Postgres, page: Page, search: str) -> None:
+    page.goto(f"{items.url}/apps/shop/items")
+    table = page.locator("[data-block=items]")
+    expect(table.locator("tbody tr")).to_have_count(20)
+    table.get_by_label("Filter Items").fill(search)
+    expect(table.locator("td.empty")).to_have_text("No rows")  # no name contains it (% and _ are not wildcards)
+    table.get_by_label("Filter Items").fill("")
+    expect(table.locator("tbody tr")).to_have_count(20)
+    assert postgres.psql("shop", "SELECT count(*) FROM items").strip() == str(ROWS)
+
+
+def test_a_refused_request_shows_its_error_and_keeps_the_rows(items: Dev, page: Page) -> None:
+    page.goto(f"{items.url}/apps/shop/items")
+    table = page.locator("[data-block=items]")
+    expect(table.locator("tbody tr")).to_have_count(20)
+    table.get_by_label("Filter Items").fill("nul \u0000 byte")  # PostgreSQL text cannot hold it
+    expect(table.locator(".table-error")).to_contain_text("data source shop")
+    expect(table.locator("tbody tr")).to_have_count(20)  # the last good page stays
+    expect(table.get_by_label("Filter Items")).to_have_value("nul \u0000 byte")  # and what was typed
+    table.get_by_label("Filter Items").fill("Item 00")
+    expect(table.locator(".table-error")).to_have_count(0)
+    expect(table.locator("tbody tr")).to_have_count(9)
