@@ -759,6 +759,8 @@ def test_an_app_gets_exactly_its_declared_data_sources(quick_checks: None, setup
     with _api(setup, tmp_path) as (api, server):
         page = api.get("/api/apps/orders/pages/orders")
         assert page.status_code == 200, page.text + server.output()[-3000:]
+        health = api.get("/api/health").json()
+        assert health["apps"] == 2 and health["problems"] == 0, health  # no "data source not declared"
 
     # A new password: the runners roll onto it (the periodic check reads the Secret); the egress stays.
     template = setup.deployment("orders")["spec"]["template"]["metadata"]["annotations"]
