@@ -33,7 +33,7 @@ DECLARED = {
 def _declare(workspace: Path, app: str, names: list[str]) -> None:
     path = workspace / "properties.json"
     properties = json.loads(path.read_text(encoding="utf-8"))
-    properties["data_sources"] = DECLARED
+    properties["data_sources"] = {**properties.get("data_sources", {}), **DECLARED}  # beside the samples' own
     path.write_text(json.dumps(properties), encoding="utf-8")
     path = workspace / app / "properties.json"
     properties = json.loads(path.read_text(encoding="utf-8"))
