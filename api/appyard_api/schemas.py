@@ -6,8 +6,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
+from appyard.database import TableFacts
 from appyard.properties import Role
-from appyard.runs import RunError, RunStatus
+from appyard.runs import RunError, RunStatus, TableRequest
 
 from .params import NAME
 
@@ -93,9 +94,10 @@ class AppSummary(BaseModel):
 
 class FunctionPublic(BaseModel):
     name: str
-    script: str = Field(description="The script file (without .py) that defines it.")
+    script: str = Field(description="The script file (without .py or .sql) that defines it.")
     line: int
-    doc: str | None
+    doc: str | None = Field(description="The docstring, or a `.sql` file's leading comment lines.")
+    kind: Literal["python", "sql"] = Field("python", description="A Python function or a `.sql` file.")
 
 
 class PagePublic(BaseModel):
@@ -107,7 +109,12 @@ class PagePublic(BaseModel):
     state_schema: dict[str, Any]
     context_schema: dict[str, Any]
     functions: list[FunctionPublic]
-    scripts: list[str] = Field(description="Script files in scripts/, without .py.")
+    scripts: list[str] = Field(description="Script files in scripts/: Python without .py, SQL with .sql.")
+    tables: dict[str, TableFacts] = Field(
+        default_factory=dict,
+        description="What the database says about each table whose fetcher is SQL (the page's database.json): "
+        "its columns' types, primary key and which cells can be saved.",
+    )
 
 
 class AppPublic(AppSummary):
@@ -142,6 +149,10 @@ class RunCreate(BaseModel):
         pattern=r"^[0-9A-HJKMNP-TV-Z]{26}$",
         description="A ULID chosen by the client, so it can follow the run's events before the response arrives.",
     )
+    table: TableRequest | None = Field(
+        None,
+        description="Page, sort, filter or edit a table whose fetcher is SQL: `function` must be that fetcher.",
+    )
 
 
 class RunAccepted(BaseModel):
@@ -156,3 +167,27 @@ class RunPublic(BaseModel):
     stdout: str = ""
     error: RunError | None = None
     duration_ms: float | None = Field(None, description="Execution time in the runner.")
+
+
+def inline_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """``model``'s JSON schema with its ``$defs`` written out where they are used.
+
+    For request bodies the OpenAPI document declares by hand (routes that read the raw body): a ``$ref`` into
+    the model's own ``$defs`` would not resolve from there. The models it is used on are not recursive.
+    """
+    schema = model.model_json_schema()
+    defs = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                rest = {key: value for key, value in node.items() if key != "$ref"}
+                return {**inline(defs[ref.removeprefix("#/$defs/")]), **inline(rest)}
+            return {key: inline(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [inline(item) for item in node]
+        return node
+
+    inlined: dict[str, Any] = inline(schema)
+    return inlined

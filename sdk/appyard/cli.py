@@ -283,7 +283,9 @@ def run(
     """Run a page function in this process and print the context it returned as JSON.
 
     Only the fields the function set are printed (what a run's response carries); --full prints them all.
-    The function's own prints go to stderr, so stdout stays valid JSON.
+    The function's own prints go to stderr, so stdout stays valid JSON. A `.sql` function runs here too, on the
+    app's data sources (URLs from the environment or the workspace's .env): a table's fetcher prints its first
+    page, a statement what it reloads and its message.
     """
     try:
         state_value: Any = json.loads(state)
@@ -296,8 +298,24 @@ def run(
 
     os.environ["APPYARD_DATA_DIR"] = str(data_root(Path(".appyard")))  # the same data as `appyard dev`
     try:
-        page = workspace.load(target).page(app_name, page_name)
+        found = workspace.load(target)
+        page = found.page(app_name, page_name)
+        if page.function(function).kind == "sql":  # SQL runs here too, without a runner
+            from .sql.answers import SqlFailed, run_locally
+
+            try:
+                changes, output = run_locally(found, page, function, state_value)
+            except SqlFailed as failed:
+                _fail(f"{function} failed: {failed.error.message}")
+            sys.stderr.write(output)
+            typer.echo(json.dumps(changes, indent=2, ensure_ascii=False))
+            return
         loaded = execution.load(page, target)
+        if found.app(app_name).properties.data_sources:  # appyard.db() in the function: the app's sources
+            from .sql.answers import local_sources
+            from .sql.sources import use
+
+            use(local_sources(found, app_name))
         with contextlib.redirect_stdout(sys.stderr):
             outcome = execution.execute(loaded, function, state_value, target)
     except PropertiesInvalid as invalid:
