@@ -2,9 +2,11 @@
 
 The server refuses to run as root, and tests run as root: ``initdb`` and ``postgres`` run as the ``postgres``
 user (``runuser``) when this process is root, with a throw-away data directory, a private socket directory
-and a free loopback port. Nothing of the machine's own PostgreSQL setup is used or changed.
+and a free loopback port. Nothing of the machine's own PostgreSQL setup is used or changed. The ``postgres`` user
+must be able to enter the root folder: pytest's ``tmp_path`` is private to root (0700), so tests use
+``tests/integration/databases.py``'s ``start_postgres()`` (a new folder under the system's temporary folder).
 
-    server = Postgres.start(tmp_path / "pg")
+    server = Postgres.start(Path(tempfile.mkdtemp(prefix="appyard-pg-")))
     server.url("shop")             # postgresql+psycopg://appyard@127.0.0.1:PORT/shop (created on first use)
     server.psql("shop", "SELECT 1")
     server.stop()
@@ -76,7 +78,7 @@ class Postgres:
         server._start()
         return server
 
-    def _run(self, *args: str, input: str | None = None) -> str:  # noqa: A002
+    def _run(self, *args: str, input: str | None = None) -> str:
         done = subprocess.run(
             [*_as_server_user(), *args], input=input, capture_output=True, text=True, check=False, cwd="/"
         )
