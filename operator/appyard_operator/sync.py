@@ -16,8 +16,9 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from appyard import bundles, generated
+from appyard import bundles, database, generated
 from appyard.errors import Issue
 from appyard.resources import AppSpec, PageSource, kubernetes_name
 from appyard.workspace import PROPERTIES, scan
@@ -129,9 +130,11 @@ def workspace_apps(root: Path, workspace: str, revision: str, base: str = ".") -
                 label=page_entry.label or app.pages[page_entry.name].properties.label,
                 properties=json.loads((app_dir / page_entry.name / PROPERTIES).read_text(encoding="utf-8")),
                 functions=sorted(app.pages[page_entry.name].functions),
+                database=_facts(app.pages[page_entry.name].database),
             )
             for page_entry in app.properties.pages
         ]
+        declared = scanned.properties.data_sources
         spec = AppSpec(
             workspace=workspace,
             app=entry.name,
@@ -144,6 +147,8 @@ def workspace_apps(root: Path, workspace: str, revision: str, base: str = ".") -
             code_hash=code_hash,
             requirements_hash=hashlib.sha256(requirements.read_bytes()).hexdigest() if requirements.is_file() else None,
             runner=app.properties.runner,
+            # Validation refused a name the workspace does not declare: every one is there.
+            data_sources={name: declared[name] for name in app.properties.data_sources if name in declared},
             access=app.properties.access,
         )
         size = len(spec.model_dump_json(by_alias=True, exclude_none=True))
@@ -155,3 +160,8 @@ def workspace_apps(root: Path, workspace: str, revision: str, base: str = ".") -
             continue
         result.apps.append(DesiredApp(entry.name, spec, code))
     return result
+
+
+def _facts(facts: database.PageDatabase | None) -> dict[str, Any] | None:
+    """A page's database.json for its App (None: the page has no SQL tables)."""
+    return None if facts is None else facts.model_dump(mode="json")

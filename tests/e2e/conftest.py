@@ -13,7 +13,9 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from ..integration.databases import start_postgres
 from ..integration.servers import free_port, wait_for
+from ..postgres import Postgres
 
 REPO = Path(__file__).resolve().parent.parent.parent
 WEB = REPO / "web" / "dist"
@@ -111,3 +113,27 @@ def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
         tab.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
     context.close()
     assert not errors, f"errors in the page: {errors}"
+
+
+# SQL tables (issue 11): one private PostgreSQL server for the module, and `appyard dev` reaching it.
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[Postgres]:
+    """A private PostgreSQL server (Debian's package) shared by a module's tests (files outside pytest's 0700
+    folders: the server runs as the postgres user)."""
+    server = start_postgres()
+    yield server
+    server.stop()
+
+
+def appyard_gen(workspace: Path, folder: Path) -> None:
+    """`appyard gen` (learning SQL tables from their databases, reached through the environment's URLs)."""
+    generated = subprocess.run(
+        [str(Path(sys.executable).parent / "appyard"), "gen", str(workspace)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=folder,
+    )
+    assert generated.returncode == 0, f"appyard gen failed: {generated.stdout}{generated.stderr}"

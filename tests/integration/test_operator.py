@@ -68,6 +68,8 @@ from .servers import Api, NatsServer, Process, free_port
 BASE_IMAGE = "registry.test/appyard/runner:test"
 REGISTRY = "registry.test/appyard"
 HOOK_SECRET = b"push-hook-secret"
+# The sample workspace's apps (the tests push it; ops and orders are the ones they look into).
+SAMPLE_APPS = sorted(app["name"] for app in json.loads((REPO / "workspace" / "properties.json").read_text())["apps"])
 
 
 # -- fixtures -------------------------------------------------------------------------------------------
@@ -343,7 +345,7 @@ def test_webhook_refuses_unsigned_pushes(setup: Setup) -> None:
 def test_an_app_belongs_to_one_workspace(setup: Setup) -> None:
     """Two Workspaces in a namespace with an app of the same name: the second does not take it over."""
     setup.create_workspace("apps")
-    eventually(lambda: len(setup.objects(App)) == 2, 30, "the first Workspace's Apps")
+    eventually(lambda: len(setup.objects(App)) == len(SAMPLE_APPS), 30, "the first Workspace's Apps")
     setup.create_workspace("copy")
 
     def refused() -> dict[str, Any]:
@@ -351,7 +353,7 @@ def test_an_app_belongs_to_one_workspace(setup: Setup) -> None:
         return status if status.get("apps") else {}
 
     status = eventually(refused, 30, "the second Workspace to sync")
-    assert {app["name"]: app["valid"] for app in status["apps"]} == {"orders": False, "ops": False}
+    assert {app["name"]: app["valid"] for app in status["apps"]} == dict.fromkeys(SAMPLE_APPS, False)
     assert "from Workspace 'apps'" in status["apps"][0]["message"]
     stalled = next(item for item in status["conditions"] if item["type"] == "Stalled")
     assert "orders" in stalled["message"] and "ops" in stalled["message"]
@@ -394,7 +396,7 @@ def test_a_symlink_out_of_the_repository_stalls_the_workspace(setup: Setup) -> N
     """A committed symlink that leads out of the checkout (here: to the operator's service-account token) is
     never followed or packed: the Workspace stalls with the reason and the Apps keep their revision."""
     setup.create_workspace("apps")
-    eventually(lambda: len(setup.objects(App)) == 2, 60, "the Apps")
+    eventually(lambda: len(setup.objects(App)) == len(SAMPLE_APPS), 60, "the Apps")
     # The Apps are written before the Workspace's status says which revision they came from.
     first = eventually(lambda: (setup.get(Workspace, "apps").get("status") or {}).get("revision"), 30, "a revision")
     (setup.workspace / "orders" / "token").symlink_to("/var/run/secrets/kubernetes.io/serviceaccount/token")
@@ -430,7 +432,7 @@ def test_private_repositories_need_the_credentials_secret(setup: Setup, git_serv
     create_secret(setup.kube, setup.namespace, "git", {"username": "deploy", "password": "s3cret-token"})
     patch = {"spec": {"git": {"secretRef": {"name": "git"}}}}
     setup.kube.patch(Workspace, "apps", patch, namespace=setup.namespace, patch_type=PatchType.MERGE)
-    eventually(lambda: len(setup.objects(App)) == 2, 30, "the Apps, read with the token")
+    eventually(lambda: len(setup.objects(App)) == len(SAMPLE_APPS), 30, "the Apps, read with the token")
     head = setup.clone.git("rev-parse", "HEAD")
     eventually(
         lambda: (setup.get(Workspace, "apps").get("status") or {}).get("revision") == head,
@@ -510,7 +512,7 @@ class TestAServingWorkspace:
         setup = served.setup
         workspace = setup.get(Workspace, "apps")["status"]
         assert workspace["revision"] == served.first
-        assert {app["name"]: app["valid"] for app in workspace["apps"]} == {"orders": True, "ops": True}
+        assert {app["name"]: app["valid"] for app in workspace["apps"]} == dict.fromkeys(SAMPLE_APPS, True)
         _kubectl_columns(setup)
 
     def test_the_api_in_cluster_mode_runs_functions_on_the_runners(self, served: Serving, tmp_path: Path) -> None:
@@ -567,7 +569,7 @@ def test_the_api_lists_a_new_app_at_once_and_forgets_it_when_it_goes(setup: Setu
     """A new app reaches the API through the watch; until runners serve it, runs are refused with the reason.
     The API forgets it when it leaves the workspace (its App is deleted)."""
     setup.create_workspace("apps")
-    eventually(lambda: len(setup.objects(App)) == 2, 60, "the Apps")
+    eventually(lambda: len(setup.objects(App)) == len(SAMPLE_APPS), 60, "the Apps")
     with _api(setup, tmp_path) as (api, _):
         workspace_file = setup.workspace / "properties.json"
         before_notes = workspace_file.read_text()
@@ -630,7 +632,10 @@ def test_a_broken_commit_stalls_the_app_while_its_last_good_revision_serves(serv
     assert setup.app("orders")["spec"]["code"] == orders_code
     assert setup.ready("orders"), "the last good revision keeps serving"
     workspace = setup.get(Workspace, "apps")["status"]
-    assert {app["name"]: app["valid"] for app in workspace["apps"]} == {"orders": False, "ops": True}
+    assert {app["name"]: app["valid"] for app in workspace["apps"]} == {
+        **dict.fromkeys(SAMPLE_APPS, True),
+        "orders": False,
+    }
 
     interval = {"spec": {"git": {"interval": "1s"}}}
     setup.kube.patch(Workspace, "apps", interval, namespace=setup.namespace, patch_type=PatchType.MERGE)
@@ -670,6 +675,141 @@ def test_deleting_the_workspace_removes_everything_it_owned(serving: Serving, tm
 
     eventually(gone, 90, "everything the Workspace owned to be deleted")
     assert _leftovers(setup.nats, setup.namespace, "ops") == (False, 0)
+
+
+# -- data sources --------------------------------------------------------------------------------------------
+
+DB_SECRET = "db-urls"
+DB_PASSWORD = "wh-s3cret"
+
+
+@pytest.fixture
+def quick_checks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The operator looks at each App every second (not every minute), so a Secret's new value (Secrets are read
+    by name, never watched) reaches the runners within the test's patience. Listed before ``setup``."""
+    monkeypatch.setenv("APPYARD_OPERATOR_APP_CHECK_SECONDS", "1")
+
+
+def _declare_data_sources(workspace: Path) -> None:
+    """The workspace declares two databases; orders uses one of them (after any it uses already), ops none."""
+    path = workspace / "properties.json"
+    properties = json.loads(path.read_text())
+    properties.setdefault("data_sources", {}).update(
+        {"warehouse": {"kind": "postgres"}, "crm": {"kind": "mysql", "secret": "crm-url"}}
+    )
+    path.write_text(json.dumps(properties, indent=2) + "\n")
+    path = workspace / "orders" / "properties.json"
+    properties = json.loads(path.read_text())
+    properties["data_sources"] = [*properties.get("data_sources", []), "warehouse"]
+    path.write_text(json.dumps(properties, indent=2) + "\n")
+
+
+def _env(deployment: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {item["name"]: item for item in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+
+
+def _stalled(setup: Setup, app: str) -> dict[str, Any] | None:
+    condition = setup.condition(app, "Stalled")
+    return condition if condition and condition["reason"] == "DataSource" else None
+
+
+def _ops_gets_no_data_source(setup: Setup) -> None:
+    """ops declares no data source: nothing of them reaches its runners, once its image is built."""
+    job = eventually(setup.jobs, 60, "ops's build Job")[0]
+    setup.finish_build(job, "sha256:" + hashlib.sha256(b"ops image").hexdigest())
+    ops_env = _env(eventually(lambda: setup.deployment("ops"), 60, "ops's Deployment"))
+    assert not [name for name in ops_env if name.startswith("APPYARD_DB_") or name == "APPYARD_RUNNER_DATA_SOURCES"]
+    assert len(setup.get(NetworkPolicy, "appyard-runner-ops")["spec"]["egress"]) == 2  # NATS and DNS
+
+
+def test_an_app_gets_exactly_its_declared_data_sources(quick_checks: None, setup: Setup, tmp_path: Path) -> None:
+    """orders declares the warehouse database: its runners get that URL from the Workspace's Secret and may reach
+    its host; the crm URL in the same Secret reaches no runner; ops, declaring none, gets neither. A missing key
+    stalls the App (naming the key, never a URL); a new password rolls the runners; a key removed later stalls the
+    App while the runners already serving go on."""
+    _declare_data_sources(setup.workspace)
+    setup.push("orders uses the warehouse database", notify=False)
+    create_secret(setup.kube, setup.namespace, DB_SECRET, {"crm-url": f"mysql://crm:{DB_PASSWORD}@10.1.2.3/crm"})
+    setup.create_workspace("apps")  # naming no data-source Secret yet
+    stalled = eventually(lambda: _stalled(setup, "orders"), 60, "orders Stalled without a data-source Secret")
+    assert (
+        "set spec.dataSources.secretName on Workspace 'apps' to a Secret with the key(s) APPYARD_DB_WAREHOUSE"
+        in (stalled["message"])
+    ), stalled
+    settings = {"spec": {"dataSources": {"secretName": DB_SECRET}}}
+    setup.kube.patch(Workspace, "apps", settings, namespace=setup.namespace, patch_type=PatchType.MERGE)
+
+    def missing_key() -> dict[str, Any] | None:
+        found = _stalled(setup, "orders")
+        return found if found and "has no key" in found["message"] else None
+
+    stalled = eventually(missing_key, 60, "orders Stalled for its data source's key")
+    assert "the Secret 'db-urls' has no key 'APPYARD_DB_WAREHOUSE'" in stalled["message"], stalled
+    assert DB_PASSWORD not in json.dumps(setup.app("orders")["status"])
+    with pytest.raises(ApiError):
+        setup.deployment("orders")  # runners that could not start are not made
+
+    url = f"postgresql+psycopg://wh:{DB_PASSWORD}@localhost:6543/warehouse"
+    setup.kube.patch(
+        Secret,
+        DB_SECRET,
+        {"stringData": {"APPYARD_DB_WAREHOUSE": url}},
+        namespace=setup.namespace,
+        patch_type=PatchType.MERGE,
+    )
+    env = _env(eventually(lambda: setup.deployment("orders"), 60, "orders's Deployment once the key is there"))
+    reference = env["APPYARD_DB_WAREHOUSE"]["valueFrom"]["secretKeyRef"]
+    assert (reference["name"], reference["key"]) == (DB_SECRET, "APPYARD_DB_WAREHOUSE")
+    assert "APPYARD_DB_CRM" not in env
+    declared = json.loads(env["APPYARD_RUNNER_DATA_SOURCES"]["value"])
+    assert "warehouse" in declared and "crm" not in declared and DB_PASSWORD not in json.dumps(declared)
+    egress = setup.get(NetworkPolicy, "appyard-runner-orders")["spec"]["egress"]
+    database = [rule for rule in egress if rule["ports"] == [{"protocol": "TCP", "port": 6543}]]
+    assert len(database) == 1 and {"ipBlock": {"cidr": "127.0.0.1/32"}} in database[0]["to"], egress
+    assert "10.1.2.3" not in json.dumps(egress)  # the crm host: no app here declares it
+    setup.start_runners("orders")
+    eventually(partial(setup.ready, "orders"), 60, "orders Ready")
+    eventually(lambda: _stalled(setup, "orders") is None, 30, "orders no longer Stalled")
+
+    _ops_gets_no_data_source(setup)  # it declares none
+
+    # The API in cluster mode sees the same declarations as git (orders validates there too).
+    with _api(setup, tmp_path) as (api, server):
+        page = api.get("/api/apps/orders/pages/orders")
+        assert page.status_code == 200, page.text + server.output()[-3000:]
+        health = api.get("/api/health").json()
+        assert health["apps"] == len(SAMPLE_APPS) and health["problems"] == 0, health  # no "data source not declared"
+
+    # A new password: the runners roll onto it (the periodic check reads the Secret); the egress stays.
+    template = setup.deployment("orders")["spec"]["template"]["metadata"]["annotations"]
+    rotated = url.replace(DB_PASSWORD, "rotated-pw")
+    setup.kube.patch(
+        Secret,
+        DB_SECRET,
+        {"stringData": {"APPYARD_DB_WAREHOUSE": rotated}},
+        namespace=setup.namespace,
+        patch_type=PatchType.MERGE,
+    )
+    eventually(
+        lambda: setup.deployment("orders")["spec"]["template"]["metadata"]["annotations"] != template,
+        60,
+        "orders's runners rolled onto the new URL",
+    )
+    assert setup.get(NetworkPolicy, "appyard-runner-orders")["spec"]["egress"] == egress
+    setup.start_runners("orders")
+    eventually(partial(setup.ready, "orders"), 60, "orders Ready on the new URL")
+
+    # The key removed: Stalled, while the runners already serving go on.
+    setup.kube.patch(
+        Secret,
+        DB_SECRET,
+        {"data": {"APPYARD_DB_WAREHOUSE": None}},
+        namespace=setup.namespace,
+        patch_type=PatchType.MERGE,
+    )
+    stalled = eventually(lambda: _stalled(setup, "orders"), 60, "orders Stalled once the key is gone")
+    assert "no key 'APPYARD_DB_WAREHOUSE'" in stalled["message"]
+    assert setup.ready("orders")
 
 
 def _leftovers(server: NatsServer, namespace: str, app: str) -> tuple[bool, int]:
@@ -816,7 +956,7 @@ def _run_on_a_runner(setup: Setup, tmp_path: Path) -> None:
     path as in local mode."""
     with _runner(setup, tmp_path) as runner, _api(setup, tmp_path) as (client, api):
         apps = client.get("/api/apps").json()
-        assert sorted(app["name"] for app in apps) == ["ops", "orders"], apps
+        assert sorted(app["name"] for app in apps) == SAMPLE_APPS, apps
         page = client.get("/api/apps/ops/pages/hashing").json()
         assert "compute_hash" in [function["name"] for function in page["functions"]]
         response = client.post(

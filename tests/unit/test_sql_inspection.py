@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from appyard.sql.inspection import Name, SelectItem, one_table, statement_body
+from appyard.sql.inspection import Name, SelectItem, one_table, statement_body, without_own_order
 from appyard.sql.paging import orders_itself
 from appyard.sql.text import parse_sql
 
@@ -113,3 +113,20 @@ def test_statement_body_drops_a_trailing_semicolon_only(sql: str, body: str) -> 
 )
 def test_a_fetchers_own_order(sql: str, ordered: bool) -> None:
     assert orders_itself(driver(sql)) is ordered
+
+
+@pytest.mark.parametrize(
+    ("sql", "unordered"),
+    [
+        ("SELECT * FROM orders ORDER BY placed DESC", "SELECT * FROM orders "),
+        ("SELECT * FROM orders ORDER BY placed DESC LIMIT 10", None),
+        ("SELECT * FROM orders ORDER BY placed OFFSET 5", None),
+        ("SELECT * FROM orders ORDER BY placed FETCH FIRST 5 ROWS ONLY", None),
+        ("SELECT *, row_number() OVER (ORDER BY placed) AS n FROM orders", None),
+        ("SELECT * FROM (SELECT * FROM orders ORDER BY id LIMIT 5) AS o", None),
+        ("SELECT * FROM orders -- ORDER BY id", None),
+        ("SELECT id FROM a UNION SELECT id FROM b ORDER BY id", "SELECT id FROM a UNION SELECT id FROM b "),
+    ],
+)
+def test_the_fetchers_order_is_dropped_only_when_nothing_depends_on_it(sql: str, unordered: str | None) -> None:
+    assert without_own_order(sql) == (sql if unordered is None else unordered)

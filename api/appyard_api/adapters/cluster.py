@@ -5,7 +5,9 @@ files (a code bundle, :mod:`appyard.bundles`) and, in its status, the bundle the
 store watches the Apps and, when the served code of one changes, unpacks that bundle into a private folder
 (atomically) and serves it through the same code as local mode. So the API validates a run's state against
 exactly the generated models the runners run, and the page's functions, their docs and scripts come from
-the code too. Nothing is written back: in a cluster, apps change by ``git push``.
+the code too, as do each page's database facts (its database.json, which the App's ``spec.pages[].database``
+shows). The workspace's data-source declarations, in no app's bundle, come from the Apps' ``spec.dataSources``.
+Nothing is written back: in a cluster, apps change by ``git push``.
 """
 
 from __future__ import annotations
@@ -157,8 +159,18 @@ class ClusterStore(FileStore):
 
     def _write_workspace(self) -> None:
         apps = [{"name": name, "label": self._apps[name].spec.label} for name in sorted(self._code)]
-        properties = {"label": f"Appyard — {self.namespace}", "apps": apps}
+        properties = {"label": f"Appyard — {self.namespace}", "apps": apps, "data_sources": self._data_sources()}
         atomic.write_all({self.root / "properties.json": json.dumps(properties, indent=2)})
+
+    def _data_sources(self) -> dict[str, Any]:
+        """The data sources the served apps declare (from their Apps: the workspace's properties.json is not in
+        an app's bundle), so validation here sees the same declarations as in git. No URLs: the API never
+        connects to a database in a cluster."""
+        declared: dict[str, Any] = {}
+        for name in sorted(self._code):
+            for source, declaration in self._apps[name].spec.data_sources.items():
+                declared.setdefault(source, declaration.model_dump(mode="json", exclude_none=True))
+        return dict(sorted(declared.items()))
 
     def unavailable(self, app: str) -> str | None:
         resource = self._apps.get(app)
