@@ -100,7 +100,10 @@ def main() -> None:
                 f"fetch_page, sorted by placed, count capped at {COUNT_LIMIT:,}",
                 page(TableQuery(limit=50, sort=sorted_by)),
             ),
-            ("fetch_page, sorted by placed, count capped at 1,000", page(TableQuery(limit=50, sort=sorted_by), 1000)),
+            (
+                "fetch_page, sorted by placed, count capped at 10,000",
+                page(TableQuery(limit=50, sort=sorted_by), 10_000),
+            ),
             ("fetch_page, keyset page 2 (after)", page(TableQuery(limit=50, sort=sorted_by, after=after, count=False))),
             ("fetch_page, offset 10,000", page(TableQuery(limit=50, offset=10_000, sort=sorted_by, count=False))),
             (
