@@ -17,9 +17,6 @@ from typing import Any
 import httpx
 import pytest
 
-from appyard import codegen
-from appyard.workspace import load_page
-
 from ..postgres import Postgres
 from .conftest import FIXTURES, Stack, make_stack
 from .databases import postgres as _session_postgres  # noqa: F401 — a fixture: the session's PostgreSQL server
@@ -68,10 +65,6 @@ def shop(tmp_path_factory: pytest.TempPathFactory, server: Postgres) -> Iterator
     root = tmp_path_factory.mktemp("shop")
     workspace = root / "workspace"
     shutil.copytree(FIXTURES / "shop", workspace, ignore=shutil.ignore_patterns("__pycache__"))
-    page = load_page(
-        "shop", workspace / "shop" / "orders"
-    )  # its database.json is committed, as `appyard gen` writes it
-    codegen.write(page.dir, codegen.generate(page.properties, page.database))
     nats = NatsServer(store=root / "nats")
     nats.start()
     logs = root / "logs"
