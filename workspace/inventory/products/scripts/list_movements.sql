@@ -1,0 +1,5 @@
+-- The selected product's stock movements (with no product selected: none).
+-- source: shop
+SELECT id, moved_at, kind, quantity, note
+FROM stock_movements
+WHERE product_id = :products.id
