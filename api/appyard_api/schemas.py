@@ -6,8 +6,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
+from appyard.database import TableFacts
 from appyard.properties import Role
-from appyard.runs import RunError, RunStatus
+from appyard.runs import RunError, RunStatus, TableRequest
 
 from .params import NAME
 
@@ -93,9 +94,10 @@ class AppSummary(BaseModel):
 
 class FunctionPublic(BaseModel):
     name: str
-    script: str = Field(description="The script file (without .py) that defines it.")
+    script: str = Field(description="The script file (without .py or .sql) that defines it.")
     line: int
-    doc: str | None
+    doc: str | None = Field(description="The docstring, or a `.sql` file's leading comment lines.")
+    kind: Literal["python", "sql"] = Field("python", description="A Python function or a `.sql` file.")
 
 
 class PagePublic(BaseModel):
@@ -107,7 +109,12 @@ class PagePublic(BaseModel):
     state_schema: dict[str, Any]
     context_schema: dict[str, Any]
     functions: list[FunctionPublic]
-    scripts: list[str] = Field(description="Script files in scripts/, without .py.")
+    scripts: list[str] = Field(description="Script files in scripts/: Python without .py, SQL with .sql.")
+    tables: dict[str, TableFacts] = Field(
+        default_factory=dict,
+        description="What the database says about each table whose fetcher is SQL (the page's database.json): "
+        "its columns' types, primary key and which cells can be saved.",
+    )
 
 
 class AppPublic(AppSummary):
@@ -141,6 +148,10 @@ class RunCreate(BaseModel):
         None,
         pattern=r"^[0-9A-HJKMNP-TV-Z]{26}$",
         description="A ULID chosen by the client, so it can follow the run's events before the response arrives.",
+    )
+    table: TableRequest | None = Field(
+        None,
+        description="Page, sort, filter or edit a table whose fetcher is SQL: `function` must be that fetcher.",
     )
 
 

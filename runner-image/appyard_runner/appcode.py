@@ -36,6 +36,7 @@ class AppCode:
         self.app = app
         self.functions = functions
         self.settings = AppRunnerSettings()
+        self.data_sources: list[str] = []  # the workspace's data sources the app uses; the first is the default
         self.pages: dict[str, execution.LoadedPage] = {}
         self.problems: dict[str, str] = {}
         self._watcher: Watcher | None = None
@@ -59,6 +60,7 @@ class AppCode:
         execution.unload(self.app)
         properties = read_properties(folder / PROPERTIES, AppProperties)
         self.settings = properties.runner
+        self.data_sources = list(properties.data_sources)
         pages: dict[str, execution.LoadedPage] = {}
         problems: dict[str, str] = {}
         for entry in properties.pages:

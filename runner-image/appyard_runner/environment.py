@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 _PR_SET_DUMPABLE = 4
 # Not credentials, and needed by runs: where to find programs, locale, time zone, the home and data folders,
@@ -38,8 +38,9 @@ def seal() -> None:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE, 0) failed")
 
 
-def for_runs(secrets: Iterable[str]) -> dict[str, str]:
-    """The environment of the zygote and every run: the allow-list plus the app's declared secrets.
+def for_runs(secrets: Iterable[str], data_sources: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of the zygote and every run: the allow-list, the app's declared secrets, and what
+    ``appyard.db()`` needs of the app's data sources (``data_sources``: see :func:`.datasources.for_children`).
 
     Secrets are read from the environment as :func:`seal` left it, so an app that declares APPYARD_RUNNER_NATS_CREDS
     (or any APPYARD_*/NATS_* name) as a secret gets nothing.
@@ -50,4 +51,4 @@ def for_runs(secrets: Iterable[str]) -> dict[str, str]:
         if (name in _ALLOWED or name.startswith(_ALLOWED_PREFIXES) or name in _KEPT_APPYARD) and not _private(name)
     }
     declared = {name: os.environ[name] for name in secrets if name in os.environ and not _private(name)}
-    return {**allowed, **declared}
+    return {**allowed, **declared, **(data_sources or {})}

@@ -33,3 +33,9 @@ class RunnerSettings(BaseSettings):
     reload: bool = Field(False, description="Watch the app's files and reload its code when they change (dev).")
     drain_seconds: float = Field(30.0, description="On SIGTERM, how long running runs may take to finish.")
     max_payload_bytes: int = Field(8_388_608, description="Largest result the NATS server accepts.")
+    data_sources: str | None = Field(
+        None,
+        description="JSON {name: DataSource} of the workspace's data sources (no URLs), used when the workspace "
+        "folder has no properties.json (a cluster: the operator sets it). Each URL is in the variable the "
+        "source names (APPYARD_DB_<NAME> by default).",
+    )

@@ -13,8 +13,11 @@ import asyncio
 import contextlib
 import logging
 import math
+import os
 import signal
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import nats
@@ -25,9 +28,11 @@ from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 from pydantic import ValidationError
 
-from appyard import diff
+from appyard import datadir, diff
 from appyard.brokerauth import runner_permissions
 from appyard.errors import AppyardError
+from appyard.execution import LoadedPage
+from appyard.properties import DataSource
 from appyard.runs import (
     RESULTS_BUCKET,
     RUNS_STREAM,
@@ -40,10 +45,12 @@ from appyard.runs import (
     events_subject,
     result_key,
 )
+from appyard.sql.answers import FollowUp, SqlFailed
 
-from . import environment
+from . import datasources, environment
 from .appcode import AppCode
 from .consume import PullLoop
+from .queries import Queries
 from .redaction import Redactor
 from .sandbox import Limits, Progress, Sandbox, SandboxUnavailable
 from .settings import RunnerSettings
@@ -54,11 +61,36 @@ _TERMINATING = 3
 _WAIT_LOG_SECONDS = 30.0  # how often a runner waiting for its consumer says so again
 
 
+@dataclass
+class _Outcome:
+    """How one function of a run ended: what it changed (unvalidated JSON), printed, and what runs next."""
+
+    changes: dict[str, Any] = field(default_factory=dict)
+    stdout: str = ""
+    duration_ms: float = 0.0
+    error: RunError | None = None
+    follow: FollowUp | None = None
+
+    def then(self, after: _Outcome) -> _Outcome:
+        """This outcome followed by ``after`` (a table's on_edit after the saved edit)."""
+        return _Outcome(
+            diff.merge(self.changes, after.changes),
+            self.stdout + after.stdout,
+            self.duration_ms + after.duration_ms,
+            after.error,
+        )
+
+
 class Runner:
     """One app's runner process."""
 
-    def __init__(self, settings: RunnerSettings) -> None:
+    def __init__(self, settings: RunnerSettings, environ: Mapping[str, str] | None = None) -> None:
+        """``environ``: the environment the runner started with (before :func:`.environment.seal`): the data
+        sources' URLs are read from it."""
         self.settings = settings
+        self.environ = dict(environ or {})
+        self.sources: dict[str, DataSource] = {}
+        self.queries: Queries | None = None
         # Only the pages' models, for validating what children return: user code runs in children only.
         self.code = AppCode(settings.workspace, settings.app, functions=False)
         self._nc: Client | None = None
@@ -77,11 +109,33 @@ class Runner:
 
     def _load_code(self) -> None:
         self.code.load()
-        self._secrets_changed()
+        self._settings_changed()
 
-    def _secrets_changed(self) -> None:
-        # The values come from this process's environment; the app's properties say which are secret.
-        self.redactor = Redactor.from_environment(self.code.settings.secrets)
+    def _settings_changed(self) -> None:
+        # Secrets' values come from this process's environment; the app's properties say which are secret.
+        sources = datasources.for_app(
+            datasources.declared(self.settings.workspace, self.settings.data_sources), self.code.data_sources
+        )
+        secrets = {name: os.environ[name] for name in self.code.settings.secrets if name in os.environ}
+        self.redactor = Redactor({**secrets, **datasources.secrets(sources, self.environ)})
+        if self.queries is None or sources != self.sources:
+            from appyard.sql.sources import Sources  # SQLAlchemy loads here, once, not per run
+
+            if self.queries is not None:
+                self.queries.close()
+            self.sources = sources
+            pool = Sources(
+                sources,
+                environ=self.environ,
+                data_dir=datadir.data_dir(self.settings.app),
+                workspace=self.settings.workspace,
+            )
+            default = self.code.data_sources[0] if self.code.data_sources else None
+            self.queries = Queries(pool, sources, default, self._capacity)
+
+    @property
+    def _capacity(self) -> int:
+        return self.settings.concurrency or self.code.settings.concurrency
 
     async def run(self) -> None:
         """Serve until SIGTERM/SIGINT, then drain."""
@@ -126,14 +180,16 @@ class Runner:
         # through direct gets whose subject names the key, the only reads the credentials allow.
         self._kv = KeyValue(RESULTS_BUCKET, f"KV_{RESULTS_BUCKET}", f"$KV.{RESULTS_BUCKET}.", self._js, direct=True)
         await self._nc.subscribe(f"cancel.{settings.namespace}.{settings.app}.*", cb=self._on_cancel)
-        capacity = settings.concurrency or self.code.settings.concurrency
+        capacity = self._capacity
         self.sandbox = Sandbox(
             settings.workspace,
             settings.app,
             self._limits(),
             tmp_root=settings.tmp_dir,
             warm=capacity,
-            environment=lambda: environment.for_runs(self.code.settings.secrets),
+            environment=lambda: environment.for_runs(
+                self.code.settings.secrets, datasources.for_children(self.sources, self.environ)
+            ),
         )
         await self.sandbox.start()
         self._loop = PullLoop(self._nc, RUNS_STREAM, self._consumer, capacity, self._handle)
@@ -145,6 +201,8 @@ class Runner:
             await self._loop.stop(self.settings.drain_seconds)
         if self.sandbox is not None:
             self.sandbox.close()
+        if self.queries is not None:
+            self.queries.close()
         if self._nc is not None and not self._nc.is_closed:
             await self._nc.drain()
 
@@ -205,7 +263,7 @@ class Runner:
     async def _reload_if_changed(self) -> None:
         async with self._reloading:  # one reload at a time; runs that arrive meanwhile wait for it
             if self.code.reload_if_changed():
-                self._secrets_changed()
+                self._settings_changed()
                 if self.sandbox is not None:
                     try:
                         await self.sandbox.restart(self._limits())  # a new zygote with the new code
@@ -299,32 +357,68 @@ class Runner:
             page = self.code.page(request.page)
         except AppyardError as error:
             return self._failed(request, attempt, RunError(kind="not_found", message=str(error)))
+        outcome = await self._call(request, page, request.function, request.state, cancel)
+        if outcome.error is None and outcome.follow is not None:  # a saved edit: the table's on_edit runs next
+            follow = outcome.follow
+            outcome = outcome.then(await self._call(request, page, follow.function, follow.state, cancel))
+        fields: dict[str, Any] = {"stdout": outcome.stdout, "duration_ms": outcome.duration_ms}
+        if outcome.error is not None:
+            return self._failed(request, attempt, outcome.error, **fields)
+        try:
+            # What a child returned is untrusted, and rows from a database are not yet JSON: validate against
+            # the page's Context here, in the parent, and keep only what changed.
+            merged = diff.merge(page.blank_context, outcome.changes)
+            context = page.context.model_validate(merged).model_dump(mode="json")
+        except ValidationError as error:
+            message = f"{request.function} returned an invalid context: {error.error_count()} problem(s)"
+            return self._failed(request, attempt, RunError(kind="invalid_context", message=message), **fields)
+        context = diff.select(context, outcome.changes)
+        return RunResult.of(request, RunStatus.succeeded, context=context, attempt=attempt, **fields)
+
+    async def _call(
+        self, request: RunRequest, page: LoadedPage, function: str, state: dict[str, Any], cancel: asyncio.Event
+    ) -> _Outcome:
+        """Run one function: SQL (and table requests) here in the parent, Python in a child."""
+        assert self.queries is not None
+        timeout = self.code.settings.timeout_seconds
+        if Queries.handles(page, function, request.table if function == request.function else None):
+            table = request.table if function == request.function else None
+            try:
+                answer = await self.queries.run(page, function, state, table, cancel, timeout)
+            except SqlFailed as failed:
+                return _Outcome(error=failed.error)
+            return _Outcome(answer.changes, answer.stdout, answer.duration_ms, follow=answer.follow)
+        outcome = await self._python(request, function, state, cancel)
+        if outcome.error is None:  # a table whose fetcher is SQL and that the function asked to reload
+            try:
+                pages = await self.queries.reload(page, outcome.changes, state, cancel, timeout)
+            except SqlFailed as failed:
+                return _Outcome(outcome.changes, outcome.stdout, outcome.duration_ms, error=failed.error)
+            outcome.changes = diff.merge(outcome.changes, pages)
+        return outcome
+
+    async def _python(
+        self, request: RunRequest, function: str, state: dict[str, Any], cancel: asyncio.Event
+    ) -> _Outcome:
         assert self.sandbox is not None
         # Output arrives in chunks; a secret split between two is held back until it can be redacted whole.
         output = self.redactor.stream()
         try:
             sandboxed = await self.sandbox.run(
-                {"page": request.page, "function": request.function, "state": request.state},
+                {"page": request.page, "function": function, "state": state},
                 on_output=lambda text: self._log(request, output.feed(text)),
                 on_progress=lambda progress: self._progress(request, progress),
                 cancel=cancel,
             )
         except SandboxUnavailable as error:
-            return self._failed(request, attempt, RunError(kind="load", message=str(error), retryable=True))
+            return _Outcome(error=RunError(kind="load", message=str(error), retryable=True))
         self._log(request, output.flush())
-        fields: dict[str, Any] = {"stdout": sandboxed.output, "duration_ms": sandboxed.duration_ms}
+        outcome = _Outcome(stdout=sandboxed.output, duration_ms=sandboxed.duration_ms)
         if sandboxed.error is not None or sandboxed.value is None:
-            failure = sandboxed.error or RunError(kind="crashed", message="the run ended without a result")
-            return self._failed(request, attempt, failure, **fields)
-        try:
-            # The child is untrusted: validate what it changed against the page's Context here, in the parent.
-            merged = diff.merge(page.blank_context, sandboxed.value)
-            context = page.context.model_validate(merged).model_dump(mode="json")
-        except ValidationError as error:
-            message = f"{request.function} returned an invalid context: {error.error_count()} problem(s)"
-            return self._failed(request, attempt, RunError(kind="invalid_context", message=message), **fields)
-        context = diff.select(context, sandboxed.value)
-        return RunResult.of(request, RunStatus.succeeded, context=context, attempt=attempt, **fields)
+            outcome.error = sandboxed.error or RunError(kind="crashed", message="the run ended without a result")
+            return outcome
+        outcome.changes = sandboxed.value
+        return outcome
 
     def _log(self, request: RunRequest, text: str) -> None:
         if text:

@@ -12,6 +12,7 @@ of the page) in a read-only store.
 from __future__ import annotations
 
 import ast
+import asyncio
 import hashlib
 import logging
 import os
@@ -19,7 +20,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from appyard import atomic, codegen, generated, scaffold
+from appyard import atomic, codegen, database, datadir, generated, scaffold
 from appyard.errors import AppyardError, BadName, Issue, NotFound, PropertiesInvalid
 from appyard.generated import PageModels
 from appyard.properties import Access, dumps
@@ -37,7 +38,7 @@ Fingerprint = tuple[tuple[str, int, int], ...]
 
 
 # The files that affect what the store serves (anything else changing needs no rescan).
-_SERVED = (".json", ".py")
+_SERVED = (".json", ".py", ".sql")
 
 
 def _fingerprint(root: Path) -> Fingerprint:
@@ -207,15 +208,19 @@ class FileStore:
         return self.page(app, page)
 
     def script_path(self, app: str, page: str, name: str) -> Path:
-        stem = name.removesuffix(".py")
+        """``scripts/<name>.py`` (``name`` with or without ``.py``), or ``scripts/<name>.sql`` for ``name.sql``."""
+        suffix = ".sql" if name.endswith(".sql") else ".py"
+        stem = name.removesuffix(suffix)
         if not (stem.isidentifier() and stem.isascii()):
             raise BadName(f"{name!r} is not a script name: use letters, digits and underscores")
-        return self.page(app, page).dir / SCRIPTS_DIR / f"{stem}.py"
+        return self.page(app, page).dir / SCRIPTS_DIR / f"{stem}{suffix}"
 
     def read_script(self, app: str, page: str, name: str) -> str:
         path = self.script_path(app, page, name)
         if not path.is_file():
-            scripts = sorted(p.stem for p in path.parent.glob("*.py"))
+            scripts = sorted(p.stem for p in path.parent.glob("*.py")) + sorted(
+                p.name for p in path.parent.glob("*.sql")
+            )
             raise NotFound(f"page {app}/{page} has no script {name!r} (scripts: {', '.join(scripts) or 'none'})")
         return path.read_text(encoding="utf-8")
 
@@ -223,15 +228,59 @@ class FileStore:
         """Save a script after checking it parses; the page's functions are found again."""
         self._writable()
         path = self.script_path(app, page, name)
-        try:
-            ast.parse(source, filename=path.name)
-        except SyntaxError as error:
-            shown = os.path.relpath(path, self.root.parent)
-            raise PropertiesInvalid([Issue(shown, f"line {error.lineno}", f"syntax error: {error.msg}")]) from None
-        functions_in(source, path.stem)
+        shown = os.path.relpath(path, self.root.parent)
+        if path.suffix == ".sql":
+            from appyard.sql.text import parse_sql
+
+            parse_sql(source, path.stem, shown)  # SqlSyntaxError (a 422 naming the line) when it does not parse
+        else:
+            try:
+                ast.parse(source, filename=path.name)
+            except SyntaxError as error:
+                raise PropertiesInvalid([Issue(shown, f"line {error.lineno}", f"syntax error: {error.msg}")]) from None
+            functions_in(source, path.stem)
         atomic.write_all({path: source})
         self._refresh(force=True)
         return self.page(app, page)
+
+    async def learn_database(self, app: str, page: str) -> Page:
+        """Local mode: learn the page's SQL tables from the database again and write its database.json.
+
+        Runs off the event loop (it connects to the databases). A source that cannot be reached (not set up
+        yet, down) keeps the database.json there is, with a warning in the log: the page still saves.
+        """
+        found = self.page(app, page)
+        if self.read_only is not None:
+            return found
+        learned = await asyncio.to_thread(self._learn, found)
+        if learned is None:
+            return found
+        path = found.dir / database.DATABASE_FILE
+        text = database.dumps(learned)
+        if not learned.tables and not path.exists():
+            return found
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            atomic.write_all({path: text})
+            self._refresh(force=True)
+        return self.page(app, page)
+
+    def _learn(self, page: Page) -> database.PageDatabase | None:
+        from appyard.sql.facts import learn_page
+        from appyard.sql.sources import Sources
+
+        try:
+            declared = self.workspace().properties.data_sources
+        except PropertiesInvalid:
+            return None
+        used = {name: declared[name] for name in self.app(page.app).properties.data_sources if name in declared}
+        sources = Sources(used, environ=os.environ, data_dir=datadir.data_dir(page.app), workspace=self.root)
+        try:
+            return learn_page(page, sources)
+        except AppyardError as error:
+            log.warning("kept %s/%s's database.json: %s", page.app, page.name, error)
+            return None
+        finally:
+            sources.close()
 
     def save_access(self, app: str, access: Access) -> App:
         """Replace the app's access in its properties.json (atomically; nothing else of the file changes)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Literal
 
 from fastapi import APIRouter, Request
 
@@ -46,9 +47,20 @@ def _summary(app: App) -> AppSummary:
 
 def _functions(page: Page) -> list[FunctionPublic]:
     return [
-        FunctionPublic(name=info.name, script=info.module, line=info.line, doc=info.doc)
+        FunctionPublic(name=info.name, script=info.module, line=info.line, doc=info.doc, kind=_kind(info))
         for info in sorted(page.functions.values(), key=lambda info: (info.module, info.line))
     ]
+
+
+def _kind(info: object) -> Literal["python", "sql"]:
+    return "sql" if getattr(info, "kind", "python") == "sql" else "python"
+
+
+def _of_script(page: Page, name: str) -> list[FunctionPublic]:
+    """The functions a script file defines (``x``/``x.py``: Python; ``x.sql``: the one SQL function)."""
+    kind = "sql" if name.endswith(".sql") else "python"
+    stem = name.removesuffix(".sql").removesuffix(".py")
+    return [item for item in _functions(page) if item.script == stem and item.kind == kind]
 
 
 def _page(store: FileStore, page: Page) -> PagePublic:
@@ -63,7 +75,9 @@ def _page(store: FileStore, page: Page) -> PagePublic:
         state_schema=models.state.model_json_schema(),
         context_schema=models.context.model_json_schema(),
         functions=_functions(page),
-        scripts=sorted(path.stem for path in (page.dir / "scripts").glob("*.py")),
+        scripts=sorted(path.stem for path in (page.dir / "scripts").glob("*.py"))
+        + sorted(path.name for path in (page.dir / "scripts").glob("*.sql")),
+        tables=database.tables if (database := getattr(page, "database", None)) is not None else {},
     )
 
 
@@ -125,6 +139,7 @@ async def put_properties(
     except ValueError as error:
         raise RequestInvalid(f"the body is not JSON: {error}") from None
     saved = store.save_properties(app, page, data)
+    saved = await store.learn_database(app, page)  # a table may have a new SQL fetcher (local mode)
     await audit.record(AuditEntry(actor=identity.name, action="properties_saved", app=app, page=page))
     return _page(store, saved)
 
@@ -148,9 +163,7 @@ async def get_script(
 ) -> ScriptPublic:
     authorize(identity, "edit", app, store.app(app).properties)
     source = store.read_script(app, page, name)
-    stem = name.removesuffix(".py")
-    functions = [item for item in _functions(store.page(app, page)) if item.script == stem]
-    return ScriptPublic(name=stem, source=source, functions=functions)
+    return ScriptPublic(name=name.removesuffix(".py"), source=source, functions=_of_script(store.page(app, page), name))
 
 
 @router.put("/{app}/pages/{page}/scripts/{name}", response_model=ScriptPublic, responses=responses(413, 415))
@@ -166,6 +179,8 @@ async def put_script(
     """Save a script (it must parse); returns the functions it now defines."""
     authorize(identity, "edit", app, store.app(app).properties)
     saved = store.write_script(app, page, name, update.source)
+    if name.endswith(".sql"):  # a table's query may have changed: learn its columns again (local mode)
+        saved = await store.learn_database(app, page)
     stem = name.removesuffix(".py")
     # The script's name and size, never its source.
     size = len(update.source.encode())
@@ -173,6 +188,4 @@ async def put_script(
         actor=identity.name, action="script_saved", app=app, page=page, script=stem, details={"bytes": size}
     )
     await audit.record(entry)
-    return ScriptPublic(
-        name=stem, source=update.source, functions=[item for item in _functions(saved) if item.script == stem]
-    )
+    return ScriptPublic(name=stem, source=update.source, functions=_of_script(saved, name))

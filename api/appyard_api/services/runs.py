@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from appyard.errors import Issue, NotFound, StateInvalid
 from appyard.runs import RunRequest, RunResult, RunStatus, new_run_id
+from appyard.sql.requests import TableRefused, check_table_request
 from appyard.validation import format_path
 
 from .. import metrics
@@ -69,6 +70,13 @@ class RunService:
         if create.function not in found.functions:
             known = ", ".join(sorted(found.functions)) or "none"
             raise NotFound(f"page {app}/{page} has no function {create.function!r} (functions: {known})")
+        if create.table is not None:
+            try:
+                check_table_request(found, create.function, create.table)
+            except TableRefused as refused:
+                metrics.REJECTED.labels("table_refused").inc()
+                error = Forbidden if refused.forbidden else RequestInvalid
+                raise error(str(refused), [{"path": "$.table", "message": str(refused)}]) from None
         models = self.store.models(found)
         try:
             models.state.model_validate(create.state)
@@ -89,6 +97,7 @@ class RunService:
             state=create.state,
             submitted_at=time.time(),
             user=identity.name,
+            table=create.table,
         )
 
     def _remember(self, request: RunRequest) -> None:

@@ -26,12 +26,13 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import brokerauth, codegen
 from ..errors import DevError, PropertiesInvalid, shown
+from ..properties import DataSource
 from ..watching import Watcher
 from ..workspace import PROPERTIES, load_page, scan
 
@@ -135,6 +136,7 @@ class DevServer:
         self.nats: _Child | None = None
         self.api: _Child | None = None
         self.runners: dict[str, _Child] = {}
+        self.dotenv: dict[str, str] = {}  # <workspace>/.env, under the variables already set
         self._stopping = False
         # Only properties.json files (and folders: apps and pages added or removed) matter here: the runners
         # watch their apps' code themselves, and the models this process writes must not wake it again.
@@ -149,7 +151,7 @@ class DevServer:
         output = log.open("ab") if log is not None else None
         child.process = subprocess.Popen(
             child.command,
-            env={**os.environ, **child.env},
+            env={**self.dotenv, **os.environ, **child.env},
             stdout=output,
             stderr=output,
             start_new_session=True,  # Ctrl-C reaches the supervisor only; it stops children in order
@@ -205,6 +207,7 @@ class DevServer:
         for page in workspace.pages():
             for path in codegen.write(page.dir, codegen.generate(page.properties)):
                 options.log(f"generated {shown(path)}")
+        self._read_dotenv(workspace.properties.data_sources)
 
         (self.state_dir / "tmp").mkdir(parents=True, exist_ok=True)
         nats_port = options.nats_port or free_port("127.0.0.1")
@@ -233,6 +236,7 @@ class DevServer:
             "APPYARD_API_NATS_CREDS": self._credentials("api-local", brokerauth.api_permissions("local")),
             "APPYARD_API_HOST": options.host,
             "APPYARD_API_PORT": str(options.port),
+            "APPYARD_DATA_DIR": str(data_root(self.state_dir)),  # SQLite sources' files, as the runners see them
         }
         web_dir, served = web_client(options.web_dir)
         if web_dir is not None:
@@ -248,6 +252,31 @@ class DevServer:
             self.runners[app] = self._runner(app, nats_url)
             self._start(self.runners[app])
         return url
+
+    def _read_dotenv(self, sources: Mapping[str, DataSource]) -> None:
+        """Read ``<workspace>/.env`` and say which data sources have their URL and which do not."""
+        from ..sql.sources import read_dotenv
+
+        path = self.root / ".env"
+        found = read_dotenv(path) if path.is_file() else {}
+        self.dotenv = {name: value for name, value in found.items() if name not in os.environ}
+        if found:
+            kept = len(found) - len(self.dotenv)
+            note = f" ({kept} already set in the environment and kept)" if kept else ""
+            self.options.log(f"read {len(found)} variable(s) from {shown(path)}{note}")
+        for name, source in sources.items():
+            variable = source.env_name(name)
+            if os.environ.get(variable) or self.dotenv.get(variable):
+                self.options.log(f"data source {name} ({source.kind}): {variable} is set")
+            elif source.default_url:
+                self.options.log(
+                    f"data source {name} ({source.kind}): {variable} is not set; using {source.default_url}"
+                )
+            else:
+                self.options.log(
+                    f"data source {name} ({source.kind}): {variable} is not set; its runs fail until you set it "
+                    f"in {shown(path)}"
+                )
 
     # -- watching ---------------------------------------------------------------------------------------
 
