@@ -163,6 +163,7 @@ bench: setup tools ## Measure performance; record the numbers in docs/benchmarks
 	$(BIN)/python -m bench.runs
 	$(BIN)/python -m bench.web
 	$(BIN)/python -m bench.operator
+	$(BIN)/python -m bench.sql
 
 clean: ## Remove the virtualenv, node modules, the web build, the wheels and caches
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache web/node_modules web/dist dist
