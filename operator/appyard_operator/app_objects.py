@@ -1,7 +1,8 @@
 """What an App should have in the cluster, from its spec and what was observed (pure: no I/O).
 
 Per app: a Secret with the runners' NATS connection and credentials, a runner Deployment (Pod Security Standard
-*restricted*), a NetworkPolicy (NATS and DNS only), an Ingress path, and — when the app has a
+*restricted*; the URLs of the app's data sources from the Workspace's Secret), a NetworkPolicy (NATS, DNS and the
+app's data sources only: :mod:`.data_sources`), an Ingress path, and — when the app has a
 requirements.txt and no image was built for (base image, requirements) yet — a build Job. The runner objects
 are owned by the App, so deleting it removes them. Builds are shared by every app with the same requirements:
 a build Job is owned by the Workspace when it runs in the Workspace's namespace (else its TTL removes it),
@@ -60,8 +61,9 @@ from lightkube.resources.networking_v1 import Ingress, NetworkPolicy
 from appyard import bundles
 from appyard.resources import API_VERSION, AppResource, AppStatus, Metadata, WorkspaceResource, kubernetes_name
 
-from . import credentials
+from . import credentials, data_sources
 from .conditions import fold
+from .data_sources import RunnerAccess
 
 MANAGED = {"app.kubernetes.io/managed-by": "appyard-operator", "app.kubernetes.io/part-of": "appyard"}
 IMAGES = "appyard-images"
@@ -127,7 +129,15 @@ def _secret_env(name: str, secret_name: str, key: str) -> EnvVar:
     return EnvVar(name=name, valueFrom=EnvVarSource(secretKeyRef=SecretKeySelector(name=secret_name, key=key)))
 
 
-def deployment(app: AppResource, workspace: WorkspaceResource, image: str, creds: str | None = None) -> Deployment:
+def deployment(
+    app: AppResource,
+    workspace: WorkspaceResource,
+    image: str,
+    creds: str | None = None,
+    access: RunnerAccess | None = None,
+) -> Deployment:
+    """The runner Deployment; ``access`` brings the URLs of the app's data sources (and nothing of others)."""
+    access = access or RunnerAccess()
     meta = app.metadata
     spec = app.spec
     name = name_of(meta.name)
@@ -151,6 +161,7 @@ def deployment(app: AppResource, workspace: WorkspaceResource, image: str, creds
         EnvVar(name="APPYARD_RUNNER_WORKSPACE", value="/tmp/appyard/workspace"),
         EnvVar(name="APPYARD_RUNNER_TMP_DIR", value="/tmp/appyard/runs"),
         EnvVar(name="APPYARD_DATA_DIR", value="/data"),
+        *access.env,
     ]
     container = Container(
         name="runner",
@@ -193,11 +204,17 @@ def deployment(app: AppResource, workspace: WorkspaceResource, image: str, creds
         labels={**MANAGED, "app.kubernetes.io/name": "appyard-runner", **selector},
         # The code, not the commit: a commit that does not touch this app changes nothing here.
         # New credentials (re-minted before they expire) roll the runners onto them.
+        # A changed data-source URL (the Secret's value) rolls them too.
         annotations={"appyard.dev/code-hash": spec.code_hash}
-        | ({"appyard.dev/credentials-hash": credentials.fingerprint(creds)} if creds else {}),
+        | ({"appyard.dev/credentials-hash": credentials.fingerprint(creds)} if creds else {})
+        | ({data_sources.URLS_HASH: access.urls_hash} if access.urls_hash else {}),
     )
+    metadata = _meta(app, name)
+    # What the NetworkPolicy allows, on the Deployment itself (not its pods: new addresses roll nothing), so the
+    # periodic check sees when a data source's host moved.
+    metadata.annotations = {data_sources.EGRESS_HASH: access.egress_hash} if access.egress_hash else None
     return Deployment(
-        metadata=_meta(app, name),
+        metadata=metadata,
         spec=DeploymentSpec(
             replicas=spec.runner.replicas,
             selector=LabelSelector(matchLabels=selector),
@@ -206,7 +223,10 @@ def deployment(app: AppResource, workspace: WorkspaceResource, image: str, creds
     )
 
 
-def network_policy(app: AppResource, workspace: WorkspaceResource) -> NetworkPolicy:
+def network_policy(
+    app: AppResource, workspace: WorkspaceResource, egress: list[NetworkPolicyEgressRule] | None = None
+) -> NetworkPolicy:
+    """Nothing may connect to the runners; they may reach NATS, DNS and ``egress`` (the app's data sources)."""
     dns = NetworkPolicyPeer(
         namespaceSelector=LabelSelector(), podSelector=LabelSelector(matchLabels={"k8s-app": "kube-dns"})
     )
@@ -225,6 +245,7 @@ def network_policy(app: AppResource, workspace: WorkspaceResource) -> NetworkPol
                     to=[dns],
                     ports=[NetworkPolicyPort(protocol="UDP", port=53), NetworkPolicyPort(protocol="TCP", port=53)],
                 ),
+                *(egress or []),
             ],
         ),
     )
@@ -354,8 +375,10 @@ def status(
     rollout: Rollout,
     invalid: str | None,
     build_job: str | None,
+    data_source: str | None = None,
 ) -> AppStatus:
-    """The App's status from what was observed."""
+    """The App's status from what was observed; ``data_source`` is why its runners cannot get a data source
+    (their objects were then left as they were: the last good revision keeps serving)."""
     spec = app.spec
     generation = app.metadata.generation
     previous = app.status.conditions
@@ -371,9 +394,14 @@ def status(
             f"the workspace's latest revision has problems in this app; the last good revision keeps serving:"
             f"\n{invalid}",
         )
+    elif data_source:
+        stalled = (True, data_sources.REASON, data_source)
     if image is None:
         reconciling = (True, "Building", "building the runner image") if build.state in ("none", "running") else None
         ready = (False, "Building" if build.state != "failed" else "BuildFailed", "no runner image yet")
+    elif not available and data_source:
+        reconciling = None
+        ready = (False, data_sources.REASON, data_source)
     elif not available:
         reconciling = (True, "RollingOut", f"{rollout.ready}/{rollout.desired} runners ready")
         ready = (False, "RollingOut", f"{rollout.ready}/{rollout.desired} runners ready")

@@ -14,7 +14,7 @@ from lightkube.resources.core_v1 import ConfigMap, Pod, Secret
 from appyard import bundles
 from appyard.resources import AppResource, AppStatus, WorkspaceResource
 
-from . import app_objects, credentials
+from . import app_objects, credentials, data_sources
 from .conditions import fold
 from .kube import Kube
 from .settings import OperatorSettings
@@ -155,12 +155,22 @@ async def reconcile(kube: Kube, settings: OperatorSettings, app: AppResource, *,
         return status
     image, build, job = await _image(kube, app, workspace)
     if apply:
+        access = await data_sources.plan(kube, app, workspace)
+        problem = access.problem
         creds = await runner_credentials(kube, settings, app)
         await kube.apply(app_objects.secret(app, workspace.spec.runners.nats_url or settings.nats_url, creds))
-        await kube.apply(app_objects.network_policy(app, workspace))
         await kube.apply(app_objects.ingress(app, workspace))
-        if image is not None:
-            await kube.apply(app_objects.deployment(app, workspace, image, creds))
+        # Runners that cannot get their data sources would not start (or not work): the objects stay as they
+        # were, and the last good revision keeps serving.
+        if problem is None:
+            await kube.apply(app_objects.network_policy(app, workspace, access.egress))
+            if image is not None:
+                await kube.apply(app_objects.deployment(app, workspace, image, creds, access))
+        else:
+            log.warning("app %s/%s: %s", namespace, meta.name, problem)
+    else:  # a rollout moved on: a data-source problem found when the objects were applied still holds
+        stalled = next((item for item in app.status.conditions if item.type == "Stalled"), None)
+        problem = stalled.message if stalled is not None and stalled.reason == data_sources.REASON else None
     deployment = await kube.get(Deployment, app_objects.name_of(meta.name), namespace) if image is not None else None
     status = app_objects.status(
         app,
@@ -170,12 +180,36 @@ async def reconcile(kube: Kube, settings: OperatorSettings, app: AppResource, *,
         rollout=_rollout(deployment),
         invalid=meta.annotations.get(INVALID),
         build_job=job,
+        data_source=problem,
     )
     if status.model_dump() != app.status.model_dump():
         await kube.patch_status(meta.name, namespace, status)
     if status.serving_revision == app.spec.revision and deployment is not None:
         await _prune_code(kube, namespace, meta.name, keep=app.spec.code)
     return status
+
+
+async def data_sources_due(kube: Kube, app: AppResource) -> bool:
+    """Whether the App's data sources changed under it (a URL in the Workspace's Secret, a host's addresses),
+    or a problem with them appeared or went away: Secrets are read by name, never watched, so the periodic
+    check asks."""
+    if not app.spec.data_sources:
+        return False
+    namespace = app.metadata.namespace or ""
+    workspace = await kube.workspace(app.spec.workspace, namespace)
+    if workspace is None:
+        return False
+    access = await data_sources.plan(kube, app, workspace)
+    deployment = await kube.get(Deployment, app_objects.name_of(app.metadata.name), namespace)
+    if deployment is None:  # not serving yet: the periodic check reconciles it anyway
+        return False
+    template = deployment.spec.template.metadata if deployment.spec else None
+    return data_sources.due(
+        app,
+        access,
+        (deployment.metadata.annotations if deployment.metadata else None) or {},
+        (template.annotations if template else None) or {},
+    )
 
 
 async def _stored_credentials(kube: Kube, app: AppResource) -> str | None:

@@ -121,14 +121,28 @@ async def app_changed(memo: kopf.Memo, namespace: str | None, name: str, **_: An
     await _reconcile(memo, namespace or "", name)
 
 
+@kopf.on.update(GROUP, VERSION, "workspaces", field="spec")
+async def workspace_settings_changed(memo: kopf.Memo, namespace: str | None, name: str, **_: Any) -> None:
+    """The Workspace's settings for its apps' runners (data sources, runner defaults, ingress) reach their objects
+    at once: the Apps themselves need not change for that."""
+    for app in await memo.kube.apps(namespace or ""):
+        if app.spec.workspace == name:
+            await _reconcile(memo, namespace or "", app.metadata.name)
+
+
 @kopf.timer(GROUP, VERSION, "apps", interval=60, initial_delay=30)
 async def app_check(body: kopf.Body, memo: kopf.Memo, namespace: str | None, name: str, **_: Any) -> None:
     """A safety net: Apps not serving their spec yet are looked at again now and then (build and rollout
-    events normally move them on at once); and runner credentials are re-minted before they expire."""
+    events normally move them on at once); runner credentials are re-minted before they expire; and a changed
+    data-source URL or address (Secrets are not watched) reaches the runners within a minute or so."""
     app = AppResource.model_validate(dict(body))
     ready = any(item.type == "Ready" and item.status == "True" for item in app.status.conditions)
     current = app.status.observed_generation == app.metadata.generation
-    if not (ready and current) or await apps.credentials_due(memo.kube, memo.config, app):
+    if (
+        not (ready and current)
+        or await apps.credentials_due(memo.kube, memo.config, app)
+        or await apps.data_sources_due(memo.kube, app)
+    ):
         await _reconcile(memo, namespace or "", name)
 
 

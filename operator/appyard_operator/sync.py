@@ -16,8 +16,11 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from appyard import bundles, generated
+from pydantic import ValidationError
+
+from appyard import bundles, database, generated
 from appyard.errors import Issue
 from appyard.resources import AppSpec, PageSource, kubernetes_name
 from appyard.workspace import PROPERTIES, scan
@@ -123,15 +126,22 @@ def workspace_apps(root: Path, workspace: str, revision: str, base: str = ".") -
             continue
         code_hash = hashlib.sha256(code).hexdigest()
         requirements = app_dir / REQUIREMENTS
+        try:
+            facts = {page_entry.name: database.read(app_dir / page_entry.name) for page_entry in app.properties.pages}
+        except ValidationError as error:
+            result.invalid[entry.name] = f"a page's {database.DATABASE_FILE} is malformed: run `appyard gen`\n{error}"
+            continue
         pages = [
             PageSource(
                 name=page_entry.name,
                 label=page_entry.label or app.pages[page_entry.name].properties.label,
                 properties=json.loads((app_dir / page_entry.name / PROPERTIES).read_text(encoding="utf-8")),
                 functions=sorted(app.pages[page_entry.name].functions),
+                database=_facts(facts[page_entry.name]),
             )
             for page_entry in app.properties.pages
         ]
+        declared = scanned.properties.data_sources
         spec = AppSpec(
             workspace=workspace,
             app=entry.name,
@@ -144,6 +154,8 @@ def workspace_apps(root: Path, workspace: str, revision: str, base: str = ".") -
             code_hash=code_hash,
             requirements_hash=hashlib.sha256(requirements.read_bytes()).hexdigest() if requirements.is_file() else None,
             runner=app.properties.runner,
+            # Validation refused a name the workspace does not declare: every one is there.
+            data_sources={name: declared[name] for name in app.properties.data_sources if name in declared},
             access=app.properties.access,
         )
         size = len(spec.model_dump_json(by_alias=True, exclude_none=True))
@@ -155,3 +167,8 @@ def workspace_apps(root: Path, workspace: str, revision: str, base: str = ".") -
             continue
         result.apps.append(DesiredApp(entry.name, spec, code))
     return result
+
+
+def _facts(facts: database.PageDatabase | None) -> dict[str, Any] | None:
+    """A page's database.json for its App (None: the page has no SQL tables)."""
+    return None if facts is None else facts.model_dump(mode="json")

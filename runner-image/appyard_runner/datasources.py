@@ -20,13 +20,13 @@ from urllib.parse import urlsplit
 from pydantic import TypeAdapter, ValidationError
 
 from appyard.errors import AppyardError
-from appyard.properties import DataSource, WorkspaceProperties
+from appyard.properties import DataSource, DataSourceName, WorkspaceProperties
 from appyard.workspace import PROPERTIES, read_properties
 
 log = logging.getLogger("appyard.runner.sources")
 
 DECLARATIONS_ENV = "APPYARD_DATA_SOURCES"
-_DECLARED = TypeAdapter(dict[str, DataSource])
+_DECLARED = TypeAdapter(dict[DataSourceName, DataSource])
 
 
 def declared(workspace: Path, configured: str | None) -> dict[str, DataSource]:

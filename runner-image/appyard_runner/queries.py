@@ -14,18 +14,39 @@ import contextlib
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from appyard import execution
+from appyard import diff, execution
 from appyard.properties import DataSource
 from appyard.runs import RunError, TableRequest
-from appyard.sql.answers import Answer, Answerer, SqlFailed, Work
+from appyard.sql.answers import Answer, Answerer, FollowUp, SqlFailed, Work
 
 # After an interrupt the statement ends within moments; a thread still busy after this is left to the
 # statement timeout rather than holding the run's result back.
 _INTERRUPT_GRACE_SECONDS = 5.0
 
 T = TypeVar("T")
+
+
+@dataclass
+class Outcome:
+    """How one function of a run ended: what it changed (unvalidated JSON), printed, and what runs next."""
+
+    changes: dict[str, Any] = field(default_factory=dict)
+    stdout: str = ""
+    duration_ms: float = 0.0
+    error: RunError | None = None
+    follow: FollowUp | None = None
+
+    def then(self, after: Outcome) -> Outcome:
+        """This outcome followed by ``after`` (a table's on_edit after the saved edit)."""
+        return Outcome(
+            diff.merge(self.changes, after.changes),
+            self.stdout + after.stdout,
+            self.duration_ms + after.duration_ms,
+            after.error,
+        )
 
 
 class Queries:

@@ -19,7 +19,7 @@ from typing import Any
 
 import pydantic_core
 
-from appyard.runs import RunError, RunResult
+from appyard.runs import RunError, RunResult, RunStatus
 
 MIN_LENGTH = 4
 _TRUNCATED = "\n[output truncated: "  # the notice the sandbox appends when the output limit was reached
@@ -120,6 +120,24 @@ class Redactor:
                 "error": self.error(result.error),
             }
         )
+
+    def payload(self, result: RunResult, max_bytes: int) -> bytes:
+        """The result as stored: redacted, or (over ``max_bytes``) a failure saying so with the end of its output."""
+        payload = result.model_dump_json().encode()
+        if self.leaks(payload):
+            result = self.result(result)
+            payload = result.model_dump_json().encode()
+        if len(payload) <= max_bytes:
+            return payload
+        size, limit = len(payload) / 1_048_576, max_bytes / 1_048_576
+        message = f"the result is {size:.1f} MiB, more than the {limit:.0f} MiB limit; return less data"
+        update = {
+            "status": RunStatus.failed,
+            "context": {},
+            "error": RunError(kind="invalid_context", message=message),
+            "stdout": result.stdout[-65536:],
+        }
+        return result.model_copy(update=update).model_dump_json().encode()
 
     def stream(self) -> StreamRedactor:
         """A redactor for output that arrives in pieces (one per run)."""

@@ -17,7 +17,6 @@ import os
 import signal
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import nats
@@ -45,12 +44,12 @@ from appyard.runs import (
     events_subject,
     result_key,
 )
-from appyard.sql.answers import FollowUp, SqlFailed
+from appyard.sql.answers import SqlFailed
 
 from . import datasources, environment
 from .appcode import AppCode
 from .consume import PullLoop
-from .queries import Queries
+from .queries import Outcome, Queries
 from .redaction import Redactor
 from .sandbox import Limits, Progress, Sandbox, SandboxUnavailable
 from .settings import RunnerSettings
@@ -59,26 +58,6 @@ log = logging.getLogger("appyard.runner")
 
 _TERMINATING = 3
 _WAIT_LOG_SECONDS = 30.0  # how often a runner waiting for its consumer says so again
-
-
-@dataclass
-class _Outcome:
-    """How one function of a run ended: what it changed (unvalidated JSON), printed, and what runs next."""
-
-    changes: dict[str, Any] = field(default_factory=dict)
-    stdout: str = ""
-    duration_ms: float = 0.0
-    error: RunError | None = None
-    follow: FollowUp | None = None
-
-    def then(self, after: _Outcome) -> _Outcome:
-        """This outcome followed by ``after`` (a table's on_edit after the saved edit)."""
-        return _Outcome(
-            diff.merge(self.changes, after.changes),
-            self.stdout + after.stdout,
-            self.duration_ms + after.duration_ms,
-            after.error,
-        )
 
 
 class Runner:
@@ -377,7 +356,7 @@ class Runner:
 
     async def _call(
         self, request: RunRequest, page: LoadedPage, function: str, state: dict[str, Any], cancel: asyncio.Event
-    ) -> _Outcome:
+    ) -> Outcome:
         """Run one function: SQL (and table requests) here in the parent, Python in a child."""
         assert self.queries is not None
         timeout = self.code.settings.timeout_seconds
@@ -386,20 +365,20 @@ class Runner:
             try:
                 answer = await self.queries.run(page, function, state, table, cancel, timeout)
             except SqlFailed as failed:
-                return _Outcome(error=failed.error)
-            return _Outcome(answer.changes, answer.stdout, answer.duration_ms, follow=answer.follow)
+                return Outcome(error=failed.error)
+            return Outcome(answer.changes, answer.stdout, answer.duration_ms, follow=answer.follow)
         outcome = await self._python(request, function, state, cancel)
         if outcome.error is None:  # a table whose fetcher is SQL and that the function asked to reload
             try:
                 pages = await self.queries.reload(page, outcome.changes, state, cancel, timeout)
             except SqlFailed as failed:
-                return _Outcome(outcome.changes, outcome.stdout, outcome.duration_ms, error=failed.error)
+                return Outcome(outcome.changes, outcome.stdout, outcome.duration_ms, error=failed.error)
             outcome.changes = diff.merge(outcome.changes, pages)
         return outcome
 
     async def _python(
         self, request: RunRequest, function: str, state: dict[str, Any], cancel: asyncio.Event
-    ) -> _Outcome:
+    ) -> Outcome:
         assert self.sandbox is not None
         # Output arrives in chunks; a secret split between two is held back until it can be redacted whole.
         output = self.redactor.stream()
@@ -411,9 +390,9 @@ class Runner:
                 cancel=cancel,
             )
         except SandboxUnavailable as error:
-            return _Outcome(error=RunError(kind="load", message=str(error), retryable=True))
+            return Outcome(error=RunError(kind="load", message=str(error), retryable=True))
         self._log(request, output.flush())
-        outcome = _Outcome(stdout=sandboxed.output, duration_ms=sandboxed.duration_ms)
+        outcome = Outcome(stdout=sandboxed.output, duration_ms=sandboxed.duration_ms)
         if sandboxed.error is not None or sandboxed.value is None:
             outcome.error = sandboxed.error or RunError(kind="crashed", message="the run ended without a result")
             return outcome
@@ -431,29 +410,8 @@ class Runner:
 
     async def _store(self, key: str, result: RunResult) -> None:
         assert self._kv is not None
-        payload = result.model_dump_json().encode()
-        if self.redactor.leaks(payload):  # every result leaves through here: its output, context and error
-            result = self.redactor.result(result)
-            payload = result.model_dump_json().encode()
-        if len(payload) > self.settings.max_payload_bytes:
-            size = len(payload) / 1_048_576
-            limit = self.settings.max_payload_bytes / 1_048_576
-            message = f"the result is {size:.1f} MiB, more than the {limit:.0f} MiB limit; return less data"
-            result = self._failed(
-                RunRequest(
-                    run_id=result.run_id,
-                    namespace=self.settings.namespace,
-                    app=result.app,
-                    page=result.page,
-                    function=result.function,
-                    submitted_at=0,
-                ),
-                result.attempt,
-                RunError(kind="invalid_context", message=message),
-                stdout=result.stdout[-65536:],
-                duration_ms=result.duration_ms,
-            )
-            payload = result.model_dump_json().encode()
+        # Every result leaves through here: its output, context and error are redacted, its size bounded.
+        payload = self.redactor.payload(result, self.settings.max_payload_bytes)
         with contextlib.suppress(KeyWrongLastSequenceError):  # a final result (a cancel) is there already
             await self._kv.create(key, payload)
         request_status = RunEvent(type="status", run_id=result.run_id, status=result.status)

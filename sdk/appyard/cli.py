@@ -178,7 +178,9 @@ def run(
     """Run a page function in this process and print the context it returned as JSON.
 
     Only the fields the function set are printed (what a run's response carries); --full prints them all.
-    The function's own prints go to stderr, so stdout stays valid JSON.
+    The function's own prints go to stderr, so stdout stays valid JSON. A `.sql` function runs here too, on the
+    app's data sources (URLs from the environment or the workspace's .env): a table's fetcher prints its first
+    page, a statement what it reloads and its message.
     """
     try:
         state_value: Any = json.loads(state)
@@ -191,7 +193,18 @@ def run(
 
     os.environ["APPYARD_DATA_DIR"] = str(data_root(Path(".appyard")))  # the same data as `appyard dev`
     try:
-        page = workspace.load(target).page(app_name, page_name)
+        found = workspace.load(target)
+        page = found.page(app_name, page_name)
+        if getattr(page.function(function), "kind", "python") == "sql":  # SQL runs here too, without a runner
+            from .sql.answers import SqlFailed, run_locally
+
+            try:
+                changes, output = run_locally(found, page, function, state_value)
+            except SqlFailed as failed:
+                _fail(f"{function} failed: {failed.error.message}")
+            sys.stderr.write(output)
+            typer.echo(json.dumps(changes, indent=2, ensure_ascii=False))
+            return
         loaded = execution.load(page, target)
         with contextlib.redirect_stdout(sys.stderr):
             outcome = execution.execute(loaded, function, state_value, target)

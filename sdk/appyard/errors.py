@@ -4,6 +4,7 @@
 
     AppyardError                 base of everything below
     ├── PropertiesInvalid        one or more Issues in properties.json files or scripts (permanent until fixed)
+    │   └── SqlSyntaxError       a `.sql` function that cannot be read (two statements, an unterminated string, …)
     ├── NotFound                 an app, page or function that does not exist
     ├── AlreadyExists            an app or page of that name exists already
     ├── BadName                  a name that cannot be used for an app, a page or a script
@@ -55,6 +56,14 @@ class PropertiesInvalid(AppyardError):
         summary = "\n".join(str(issue) for issue in issues[:20])
         more = f"\n… and {count - 20} more" if count > 20 else ""
         super().__init__(f"{count} problem{'s' if count != 1 else ''}:\n{summary}{more}")
+
+
+class SqlSyntaxError(PropertiesInvalid):
+    """A `.sql` function that cannot be read; its one Issue names the file and the line."""
+
+    def __init__(self, issue: Issue) -> None:
+        super().__init__([issue])
+        self.issue = issue
 
 
 class NotFound(AppyardError):

@@ -11,12 +11,12 @@ code that uses it cannot drift. Fields are camelCase on the wire (Kubernetes sty
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from .properties import Access, RunnerSettings
+from .properties import Access, DataSource, RunnerSettings
 
 GROUP = "appyard.dev"
 VERSION = "v1alpha1"
@@ -34,6 +34,7 @@ REPO_PATH = rf"^{_SEGMENT}(/{_SEGMENT})*/?$"
 # no "..", no leading or trailing "." in a component, none of ~^:?*[\ space or "@{".
 _REF_PART = r"[A-Za-z0-9_+,=@-]+(\.[A-Za-z0-9_+,=@-]+)*"
 GIT_REF = rf"^[A-Za-z0-9_+,=@][A-Za-z0-9_+,=@-]*(\.[A-Za-z0-9_+,=@-]+)*(/{_REF_PART})*$"
+Port = Annotated[int, Field(ge=1, le=65535)]
 
 
 class Resource(BaseModel):
@@ -125,6 +126,45 @@ class RunnerDefaults(Resource):
     )
 
 
+class EgressRule(Resource):
+    """Where the runners of apps using a data source may connect: an address block or in-cluster pods, on
+    these ports. Given, it replaces what the operator would derive from the source's URL."""
+
+    cidr: str | None = Field(
+        None,
+        description="An IPv4 or IPv6 address block, e.g. 10.20.0.0/16 or 2001:db8::/64.",
+        pattern=r"^[0-9a-fA-F.:]+/[0-9]{1,3}$",
+        max_length=64,
+    )
+    pod_labels: dict[str, str] | None = Field(
+        None, description="Labels of the database's pods (for a database inside the cluster); instead of `cidr`."
+    )
+    namespace_labels: dict[str, str] | None = Field(
+        None,
+        description="With `podLabels`: labels of the namespaces those pods are in (default: the Workspace's).",
+    )
+    ports: list[Port] = Field(description="TCP ports the database listens on.", min_length=1, max_length=16)
+
+
+class DataSourceSettings(Resource):
+    """Where the apps' data sources (declared in the workspace's properties.json) come from in the cluster."""
+
+    secret_name: str | None = Field(
+        None,
+        description="A Secret in the Workspace's namespace holding each data source's URL under the source's key "
+        "(`secret` in properties.json, default its environment variable, e.g. `APPYARD_DB_SHOP`). Only the runners "
+        "of apps that declare a source get its URL.",
+        pattern=DNS_NAME,
+        max_length=253,
+    )
+    egress: dict[str, list[EgressRule]] = Field(
+        default_factory=dict,
+        description="Per data source name: where its apps' runners may connect. Without an entry the operator "
+        "allows the host and port of the source's URL, resolving a host name to its addresses when it reconciles "
+        "(give an entry when the addresses change, or the database runs in the cluster).",
+    )
+
+
 class WorkspaceSpec(Resource):
     """A git repository holding an Appyard workspace, and how to run its apps."""
 
@@ -132,6 +172,9 @@ class WorkspaceSpec(Resource):
     build: BuildSettings = Field(default_factory=BuildSettings, description="How runner images are built.")
     ingress: IngressSettings = Field(default_factory=IngressSettings, description="How apps are reached.")
     runners: RunnerDefaults = Field(default_factory=RunnerDefaults, description="Defaults for app runners.")
+    data_sources: DataSourceSettings = Field(
+        default_factory=DataSourceSettings, description="The data sources' URLs and network access."
+    )
     webhook_secret_ref: SecretRef | None = Field(
         None, description="Secret with key `secret`: the HMAC key push webhooks are signed with."
     )
@@ -180,6 +223,11 @@ class PageSource(Resource):
         description="The page's properties.json.", json_schema_extra={"x-kubernetes-preserve-unknown-fields": True}
     )
     functions: list[str] = Field(default_factory=list, description="The page's functions (from its scripts).")
+    database: dict[str, Any] | None = Field(
+        None,
+        description="The page's database.json: what its SQL tables learned from the database (generated, committed).",
+        json_schema_extra={"x-kubernetes-preserve-unknown-fields": True},
+    )
 
 
 class AppSpec(Resource):
@@ -198,6 +246,10 @@ class AppSpec(Resource):
         None, description="sha256 of requirements.txt, or none: the runner image is keyed by it."
     )
     runner: RunnerSettings = Field(default_factory=RunnerSettings, description="Limits and capacity of runs.")
+    data_sources: dict[str, DataSource] = Field(
+        default_factory=dict,
+        description="The data sources the app uses, as the workspace's properties.json declares them (never URLs).",
+    )
     access: Access = Field(default_factory=Access, description="Who may use, edit and own the app.")
 
 

@@ -5,7 +5,9 @@ files (a code bundle, :mod:`appyard.bundles`) and, in its status, the bundle the
 store watches the Apps and, when the served code of one changes, unpacks that bundle into a private folder
 (atomically) and serves it through the same code as local mode. So the API validates a run's state against
 exactly the generated models the runners run, and the page's functions, their docs and scripts come from
-the code too. Nothing is written back: in a cluster, apps change by ``git push``.
+the code too. The workspace's data-source declarations (not in any app's bundle) come from the Apps, and each
+page's database facts from its App's spec (the bundle's database.json is the same file). Nothing is written back:
+in a cluster, apps change by ``git push``.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from lightkube.core.exceptions import ApiError, NotReadyError
 from lightkube.generic_resource import create_namespaced_resource
 from lightkube.resources.core_v1 import ConfigMap
 
-from appyard import atomic, bundles
+from appyard import atomic, bundles, database
+from appyard.database import PageDatabase
 from appyard.resources import GROUP, VERSION, AppResource
 
 from .store import FileStore
@@ -157,8 +160,30 @@ class ClusterStore(FileStore):
 
     def _write_workspace(self) -> None:
         apps = [{"name": name, "label": self._apps[name].spec.label} for name in sorted(self._code)]
-        properties = {"label": f"Appyard — {self.namespace}", "apps": apps}
+        properties = {"label": f"Appyard — {self.namespace}", "apps": apps, "data_sources": self._data_sources()}
         atomic.write_all({self.root / "properties.json": json.dumps(properties, indent=2)})
+
+    def _data_sources(self) -> dict[str, Any]:
+        """The data sources the served apps declare (from their Apps: the workspace's properties.json is not in
+        an app's bundle), so validation here sees the same declarations as in git. No URLs: the API never
+        connects to a database in a cluster."""
+        declared: dict[str, Any] = {}
+        for name in sorted(self._code):
+            for source, declaration in self._apps[name].spec.data_sources.items():
+                declared.setdefault(source, declaration.model_dump(mode="json", exclude_none=True))
+        return dict(sorted(declared.items()))
+
+    def database(self, app: str, page: str) -> PageDatabase | None:
+        """What the page's SQL tables learned from the database (its database.json), from the App object; None
+        when the page has none or the App is not served here."""
+        resource = self._apps.get(app)
+        if resource is None or self._code.get(app) != resource.spec.code:
+            # While a new revision waits for its runners, the files served are the old revision's: so are its facts.
+            return database.read(self.root / app / page) if app in self._code else None
+        found = next((item for item in resource.spec.pages if item.name == page), None)
+        if found is None or found.database is None:
+            return None
+        return PageDatabase.model_validate(found.database)
 
     def unavailable(self, app: str) -> str | None:
         resource = self._apps.get(app)

@@ -19,19 +19,21 @@ statement in the database (PostgreSQL's cancel request, SQLite's interrupt); its
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import pydantic_core
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from .. import diff, execution
 from ..catalog.blocks import Table
 from ..errors import AppyardError, NotFound, StateInvalid
 from ..properties import DataSource
 from ..runs import RunError, TableQuery, TableRequest
+from ..workspace import Page, Workspace
 from .requests import TableRefused, check_table_request, first_query, is_sql, sql_tables, table_of
 
 
@@ -334,3 +336,30 @@ def _edited_state(
     edited["edited_cell"] = {"column": edit.column, "old": edit.old, "new": edit.new}
     current = state_model.model_dump(mode="json", exclude_unset=True)
     return diff.merge({k: v for k, v in current.items() if k != table.name}, {table.name: edited})
+
+
+def run_locally(found: Workspace, page: Page, function: str, state: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
+    """``appyard run`` of a `.sql` function: its context changes (validated) and output, in this process.
+
+    The app's sources are the workspace's declarations it lists; their URLs come from this process's
+    environment (and the workspace's ``.env``, under variables already set). Raises :class:`SqlFailed`.
+    """
+    from .. import datadir
+    from .sources import Sources, read_dotenv
+
+    dotenv = found.root / ".env"
+    environ = {**(read_dotenv(dotenv) if dotenv.is_file() else {}), **os.environ}
+    used = found.app(page.app).properties.data_sources
+    declared = {name: found.properties.data_sources[name] for name in used if name in found.properties.data_sources}
+    loaded = execution.load(page, found.root, functions=False)
+    sources = Sources(declared, environ=environ, data_dir=datadir.data_dir(page.app), workspace=found.root)
+    try:
+        answer = Answerer(sources, declared, used[0] if used else None).answer(Work(), loaded, function, state)
+    finally:
+        sources.close()
+    try:
+        context = loaded.context.model_validate(diff.merge(loaded.blank_context, answer.changes))
+    except ValidationError as error:
+        message = f"{function} answered an invalid context: {error.error_count()} problem(s)"
+        raise SqlFailed(RunError(kind="invalid_context", message=message)) from None
+    return diff.select(context.model_dump(mode="json"), answer.changes), answer.stdout

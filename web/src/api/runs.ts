@@ -1,4 +1,5 @@
 // Starting a run: POST with a run id chosen here, and — when the run takes a while — its live events.
+import type { TableRequest } from "../model/tables";
 import { ulid } from "../model/ulid";
 import { signInIfNeeded, writeHeaders } from "./auth";
 import { ApiError, type RunPublic } from "./client";
@@ -14,6 +15,8 @@ export interface RunEvent {
 
 export interface RunCallbacks {
   onEvent?: (event: RunEvent) => void;
+  /** For a SQL table's fetcher: the page, sort and filters wanted, or an edit, insert or delete. */
+  table?: TableRequest;
 }
 
 /** How long a run may take before its live events (output, progress) are followed. */
@@ -65,7 +68,7 @@ export async function startRun(
     const response = await fetch(`/api/apps/${encodeURIComponent(app)}/pages/${encodeURIComponent(page)}/runs`, {
       method: "POST",
       headers: writeHeaders(),
-      body: JSON.stringify({ function: fn, state, run_id: runId }),
+      body: JSON.stringify(callbacks.table ? { function: fn, state, run_id: runId, table: callbacks.table } : { function: fn, state, run_id: runId }),
     });
     await signInIfNeeded(response);
     const body = (await response.json()) as RunPublic & { code?: string; message?: string; details?: unknown };

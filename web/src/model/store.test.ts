@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { PageProperties } from "../generated/properties";
-import { createPageStore, fetchers } from "./store";
+import { cellId, createPageStore, fetchers } from "./store";
 
 const properties: PageProperties = {
   blocks: [
@@ -56,5 +56,23 @@ describe("the page store", () => {
       { fn: "zones", origin: "form.zone" },
       { fn: "load", origin: "rows" },
     ]);
+  });
+
+  it("knows a SQL table from its fetcher and starts its view at the first page", () => {
+    const page = createPageStore({
+      app: "a",
+      page: "p",
+      properties: { blocks: [...(properties.blocks ?? []), { block_type: "table", name: "orders", fetcher: "orders_sql", page_size: 50 }] },
+      functions: ["run", "load", "zones", "open", "orders_sql"],
+      sqlFunctions: ["orders_sql"],
+    });
+    expect(page.getState().isSqlTable("orders")).toBe(true);
+    expect(page.getState().isSqlTable("rows")).toBe(false);
+    expect(Object.keys(page.getState().tableViews)).toEqual(["orders"]);
+    expect(page.getState().tableViews.orders.query).toEqual({ offset: 0, limit: 50, sort: [], filters: [], search: null, count: true });
+  });
+
+  it("names unsaved cells by key and column", () => {
+    expect(cellId({ id: 5 }, "total")).toBe('{"id":5}|total');
   });
 });

@@ -6,6 +6,17 @@ import { ApiError, type RunError } from "../api/client";
 import { type RunEvent, startRun } from "../api/runs";
 import { type Block, type Component, type Table, hasState, isDataColumn } from "./catalog";
 import { type Json, type JsonObject, merge } from "./merge";
+import {
+  type CellConflict,
+  type TableBlock,
+  type TableFacts,
+  type TableQuery,
+  type TableRequest,
+  firstQuery,
+  hasKey,
+  keyOf,
+  smartEditable,
+} from "./tables";
 import type { PageProperties } from "../generated/properties";
 
 export type Values = Record<string, Record<string, unknown>>;
@@ -25,6 +36,22 @@ export interface PageData {
   page: string;
   properties: PageProperties;
   functions: string[];
+  /** Functions defined by a .sql file (a table with one of these as fetcher pages, sorts and filters in the database). */
+  sqlFunctions?: string[];
+  /** What the database says about each SQL table's columns (the page response's `tables`). */
+  facts?: Record<string, TableFacts>;
+}
+
+/** A SQL table's view: the query shown, whether one is on its way, and what went wrong. */
+export interface TableView {
+  query: TableQuery;
+  loading: boolean;
+  /** The last failed request's message (the rows shown are the last good ones). */
+  error: string | null;
+  /** Conflicts of edits (shown on their cells until that cell is edited again). */
+  conflicts: CellConflict[];
+  /** Edits not saved because the request failed, by "<key json>|<column>": the message. */
+  unsaved: Record<string, string>;
 }
 
 export interface PageState extends PageData {
@@ -35,6 +62,8 @@ export interface PageState extends PageData {
   /** Origins (block.component) of runs in progress, for busy buttons. */
   busy: Record<string, boolean>;
   runs: RunView[];
+  /** SQL tables' views, by table name (tables with a Python fetcher have none). */
+  tableViews: Record<string, TableView>;
   setValue: (block: string, name: string, value: unknown) => void;
   selectRow: (table: string, row: Record<string, unknown> | null) => void;
   editCell: (table: string, index: number, column: string, value: unknown) => void;
@@ -42,6 +71,31 @@ export interface PageState extends PageData {
   setLocal: (path: string[], value: Json) => void;
   run: (fn: string, origin: string) => Promise<RunView>;
   dismiss: (id: number) => void;
+  /** Whether a table's fetcher is SQL (paging, sorting, filtering and edits happen in the database). */
+  isSqlTable: (table: string) => boolean;
+  /** Ask a SQL table's fetcher for another page, sort, filters or search (offset back to 0 unless given). */
+  queryTable: (table: string, change: Partial<TableQuery>) => Promise<RunView | null>;
+  /** Edit a cell: saved by primary key in a SQL table; in a Python table, the row changes and on_edit runs. */
+  commitCell: (table: string, index: number, column: string, value: unknown) => Promise<void>;
+  /** Add a row to an insertable SQL table; true when it was added. */
+  insertRow: (table: string, values: Record<string, unknown>) => Promise<boolean>;
+  /** Delete a row of a deletable SQL table by its primary key; true when it was deleted. */
+  deleteRow: (table: string, row: Record<string, unknown>) => Promise<boolean>;
+}
+
+/** The key under which an unsaved edit is remembered. */
+export function cellId(key: Record<string, unknown> | null, column: string): string {
+  return `${JSON.stringify(key)}|${column}`;
+}
+
+/** A run's view and the context changes it answered (applied or, when superseded, not). */
+interface Outcome {
+  view: RunView;
+  changes: JsonObject;
+}
+
+function failureOf(view: RunView): string | null {
+  return view.status === "succeeded" ? null : (view.error?.message ?? `The run ${view.status}.`);
 }
 
 export type PageStore = StoreApi<PageState>;
@@ -94,14 +148,109 @@ function valuesFrom(changes: JsonObject, values: Values): Values {
 let runCounter = 0;
 
 export function createPageStore(data: PageData): PageStore {
-  const tables = new Map<string, Table>();
+  const tables = new Map<string, TableBlock>();
   for (const block of data.properties.blocks ?? []) if (block.block_type === "table") tables.set(block.name, block);
-  return createStore<PageState>()((set, get) => ({
+  const sql = new Set(data.sqlFunctions ?? []);
+  const facts = data.facts ?? {};
+  // The newest query of each SQL table: an older answer that arrives later is not shown over it.
+  const latest = new Map<string, number>();
+  return createStore<PageState>()((set, get) => {
+    const update = (id: number, patch: Partial<RunView>) =>
+      set((current) => ({ runs: current.runs.map((item) => (item.id === id ? { ...item, ...patch } : item)) }));
+
+    const setView = (table: string, patch: Partial<TableView>) =>
+      set((current) => {
+        const block = tables.get(table);
+        const view = current.tableViews[table] ?? emptyView(block);
+        return { tableViews: { ...current.tableViews, [table]: { ...view, ...patch } } };
+      });
+
+    /** Run a function; `table` makes it a table request; `accept` says whether its context is still wanted. */
+    const execute = async (fn: string, origin: string, table?: TableRequest, accept: () => boolean = () => true): Promise<Outcome> => {
+      runCounter += 1;
+      const view: RunView = { id: runCounter, fn, status: "running", logs: "", progress: null, error: null, durationMs: null };
+      set((current) => ({ busy: { ...current.busy, [origin]: true }, runs: [...current.runs.slice(-4), view] }));
+      const onEvent = (event: RunEvent) => {
+        const now = get().runs.find((item) => item.id === view.id);
+        if (!now) return;
+        if (event.type === "log") update(view.id, { logs: now.logs + (event.text ?? "") });
+        if (event.type === "progress") update(view.id, { progress: { done: event.done ?? 0, total: event.total ?? null, text: event.text ?? null } });
+      };
+      try {
+        const result = await startRun(get().app, get().page, fn, sendable(get().state), { onEvent, table });
+        const changes = (result.context ?? {}) as JsonObject;
+        if (Object.keys(changes).length > 0 && accept()) get().applyContext(changes);
+        const finished: Partial<RunView> = {
+          status: result.status === "queued" || result.status === "running" ? "failed" : result.status,
+          logs: result.stdout ?? "",
+          durationMs: result.duration_ms ?? null,
+          error: result.error ? { ...result.error, stdout: result.stdout ?? "" } : null,
+        };
+        update(view.id, finished);
+        reloadRequested(changes, fn, origin);
+        return { view: { ...view, ...finished }, changes };
+      } catch (error) {
+        const message =
+          error instanceof ApiError
+            ? `${error.message}${error.problem.details ? `\n${JSON.stringify(error.problem.details, null, 2)}` : ""}`
+            : String(error);
+        const failed: Partial<RunView> = { status: "failed", error: { kind: "exception", message, traceback: null, retryable: false } };
+        update(view.id, failed);
+        return { view: { ...view, ...failed }, changes: {} };
+      } finally {
+        set((current) => ({ busy: { ...current.busy, [origin]: false } }));
+      }
+    };
+
+    /**
+     * context.<table>.reload() in a run: when the answer carried the table's rows (a SQL fetcher, run by the
+     * runner) they are shown already; otherwise the viewer runs the fetcher. A fetcher's own run never
+     * triggers itself again.
+     */
+    const reloadRequested = (changes: JsonObject, fn: string, origin: string) => {
+      for (const [name, change] of Object.entries(changes)) {
+        const part = change as JsonObject | null;
+        if (!part || typeof part !== "object" || part.reload_requested !== true || "data" in part) continue;
+        const block = tables.get(name);
+        if (!block?.fetcher || (block.fetcher === fn && origin === name)) continue;
+        void get().run(block.fetcher, name);
+      }
+    };
+
+    /** Send a table request for a SQL table with its current query changed by `change`. */
+    const fetchTable = async (
+      table: string,
+      change: Partial<TableQuery>,
+      action: Omit<TableRequest, "table" | "query"> = { action: "query" },
+    ): Promise<Outcome | null> => {
+      const block = tables.get(table);
+      if (!block?.fetcher) return null;
+      const before = get().tableViews[table] ?? emptyView(block);
+      const query: TableQuery = { ...before.query, ...change };
+      const sequence = (latest.get(table) ?? 0) + 1;
+      latest.set(table, sequence);
+      setView(table, { query, loading: true });
+      const outcome = await execute(block.fetcher, table, { table, query, ...action }, () => latest.get(table) === sequence);
+      const result = outcome.view;
+      const current = latest.get(table) === sequence;
+      if (current) setView(table, { loading: false, error: failureOf(result) });
+      if (result.status === "succeeded" && current) {
+        // A successful answer is the table as it is: the page it shows (the runner may move the offset).
+        const part = get().context[table] as JsonObject | undefined;
+        if (typeof part?.offset === "number") setView(table, { query: { ...get().tableViews[table].query, offset: part.offset } });
+      }
+      return outcome;
+    };
+
+    return {
     ...data,
     state: defaults(data.properties),
     context: {},
     busy: {},
     runs: [],
+    tableViews: Object.fromEntries(
+      [...tables.values()].filter((block) => block.fetcher && sql.has(block.fetcher)).map((block) => [block.name, emptyView(block)]),
+    ),
     setValue: (block, name, value) =>
       set((current) => ({ state: { ...current.state, [block]: { ...current.state[block], [name]: value } } })),
     selectRow: (table, row) => {
@@ -128,43 +277,71 @@ export function createPageStore(data: PageData): PageStore {
         for (const key of path.slice(0, -1).reverse()) change = { [key]: change };
         return { context: merge(current.context, change) };
       }),
-    run: async (fn, origin) => {
-      runCounter += 1;
-      const view: RunView = { id: runCounter, fn, status: "running", logs: "", progress: null, error: null, durationMs: null };
-      const update = (patch: Partial<RunView>) =>
-        set((current) => ({ runs: current.runs.map((item) => (item.id === view.id ? { ...item, ...patch } : item)) }));
-      set((current) => ({ busy: { ...current.busy, [origin]: true }, runs: [...current.runs.slice(-4), view] }));
-      const onEvent = (event: RunEvent) => {
-        const latest = get().runs.find((item) => item.id === view.id);
-        if (!latest) return;
-        if (event.type === "log") update({ logs: latest.logs + (event.text ?? "") });
-        if (event.type === "progress") update({ progress: { done: event.done ?? 0, total: event.total ?? null, text: event.text ?? null } });
-      };
-      try {
-        const result = await startRun(get().app, get().page, fn, sendable(get().state), { onEvent });
-        if (result.context && Object.keys(result.context).length > 0) get().applyContext(result.context as JsonObject);
-        const finished: Partial<RunView> = {
-          status: result.status === "queued" || result.status === "running" ? "failed" : result.status,
-          logs: result.stdout ?? "",
-          durationMs: result.duration_ms ?? null,
-          error: result.error ? { ...result.error, stdout: result.stdout ?? "" } : null,
-        };
-        update(finished);
-        return { ...view, ...finished };
-      } catch (error) {
-        const message =
-          error instanceof ApiError
-            ? `${error.message}${error.problem.details ? `\n${JSON.stringify(error.problem.details, null, 2)}` : ""}`
-            : String(error);
-        const failed: Partial<RunView> = { status: "failed", error: { kind: "exception", message, traceback: null, retryable: false } };
-        update(failed);
-        return { ...view, ...failed };
-      } finally {
-        set((current) => ({ busy: { ...current.busy, [origin]: false } }));
-      }
+    run: (fn, origin) => {
+      const table = tables.get(origin);
+      if (table && table.fetcher === fn && sql.has(fn)) return fetchTable(origin, {}).then((outcome) => (outcome as Outcome).view);
+      return execute(fn, origin).then((outcome) => outcome.view);
     },
     dismiss: (id) => set((current) => ({ runs: current.runs.filter((item) => item.id !== id) })),
-  }));
+    isSqlTable: (table) => {
+      const fetcher = tables.get(table)?.fetcher;
+      return Boolean(fetcher && sql.has(fetcher));
+    },
+    queryTable: async (table, change) => (await fetchTable(table, { offset: 0, ...change }))?.view ?? null,
+    commitCell: async (table, index, column, value) => {
+      const block = tables.get(table);
+      if (!block) return;
+      const rows = ((get().context[table] as JsonObject | undefined)?.data ?? []) as Record<string, unknown>[];
+      const before = rows[index];
+      get().editCell(table, index, column, value);
+      const declared = (block.columns ?? []).filter(isDataColumn).find((item) => item.name === column);
+      const smart = get().isSqlTable(table) && declared !== undefined && smartEditable(declared, facts[table]);
+      if (!smart) {
+        if (block.on_edit) await execute(block.on_edit, `${table}.${column}`);
+        return;
+      }
+      const key = before ? keyOf(before, facts[table]?.primary_key ?? []) : null;
+      if (!before || !key) {
+        setView(table, { error: `Rows of ${table} cannot be saved: the database names no primary key for it.` });
+        return;
+      }
+      const id = cellId(key, column);
+      const view = get().tableViews[table];
+      const others = view.conflicts.filter((conflict) => !(conflict.column === column && hasKey(before, conflict.key)));
+      const unsaved = { ...view.unsaved };
+      delete unsaved[id];
+      setView(table, { conflicts: others, unsaved });
+      const edit = { key, column, old: before[column] ?? null, new: value ?? null };
+      const outcome = await fetchTable(table, {}, { action: "update", edit });
+      if (!outcome) return;
+      const part = outcome.changes[table] as JsonObject | undefined;
+      const conflicts = (outcome.view.status === "succeeded" && Array.isArray(part?.conflicts) ? part.conflicts : []) as unknown as CellConflict[];
+      const failed = failureOf(outcome.view);
+      const now = get().tableViews[table];
+      setView(table, {
+        conflicts: [...now.conflicts.filter((item) => !conflicts.some((added) => added.column === item.column && JSON.stringify(added.key) === JSON.stringify(item.key))), ...conflicts],
+        unsaved: failed ? { ...now.unsaved, [id]: failed } : now.unsaved,
+      });
+    },
+    insertRow: async (table, values) => {
+      const outcome = await fetchTable(table, {}, { action: "insert", values });
+      return outcome?.view.status === "succeeded";
+    },
+    deleteRow: async (table, row) => {
+      const key = keyOf(row, facts[table]?.primary_key ?? []);
+      if (!key) {
+        setView(table, { error: `Rows of ${table} cannot be deleted: the database names no primary key for it.` });
+        return false;
+      }
+      const outcome = await fetchTable(table, {}, { action: "delete", key });
+      return outcome?.view.status === "succeeded";
+    },
+  };
+  });
+}
+
+function emptyView(block: TableBlock | undefined): TableView {
+  return { query: firstQuery(block?.page_size ?? 20), loading: false, error: null, conflicts: [], unsaved: {} };
 }
 
 /** The functions a page runs when it opens: table fetchers and select option fetchers, each once. */

@@ -3,6 +3,7 @@ import { useEffect, useState } from "react";
 import { ApiError, api, unwrap, type PagePublic } from "../api/client";
 import type { PageProperties } from "../generated/properties";
 import { createPageStore, fetchers, type PageStore } from "../model/store";
+import type { TableFacts } from "../model/tables";
 import { PageStoreContext } from "./hooks";
 import { PageView } from "./PageView";
 
@@ -12,6 +13,9 @@ export function storeFor(page: PagePublic): PageStore {
     page: page.name,
     properties: page.properties as unknown as PageProperties,
     functions: page.functions.map((item) => item.name),
+    // SQL tables (issue 11): functions from .sql files, and what the database says about each table.
+    sqlFunctions: page.functions.filter((item) => (item as { kind?: string }).kind === "sql").map((item) => item.name),
+    facts: ((page as { tables?: Record<string, TableFacts> }).tables ?? {}),
   });
 }
 

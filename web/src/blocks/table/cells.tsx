@@ -1,82 +1,148 @@
-// How table cells show and edit values, by the column's display type.
+// How table cells show and edit values, by the column's display type (the text itself comes from format.ts).
 import { useEffect, useState } from "react";
-import type { DataColumn } from "../../model/catalog";
+import { type ColumnView, cellText, displayOf, formatDate, formatNumber, safeHref, tagsOf, tagsValue } from "./format";
 
-type DisplayType = NonNullable<DataColumn["display_type"]>;
+export { displayOf } from "./format";
 
-const DEFAULT_DISPLAY: Record<NonNullable<DataColumn["data_type"]>, DisplayType> = {
-  text: "text",
-  integer: "integer",
-  float: "float",
-  boolean: "boolean",
-  date: "date",
-  datetime: "datetime",
-  time: "time",
-  json: "json",
-};
-
-export function displayOf(column: DataColumn): DisplayType {
-  return column.display_type ?? DEFAULT_DISPLAY[column.data_type ?? "text"];
-}
-
-const numbers = new Intl.NumberFormat(undefined, { maximumFractionDigits: 6 });
-const money = new Intl.NumberFormat(undefined, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
-const percents = new Intl.NumberFormat(undefined, { style: "percent", maximumFractionDigits: 2 });
-
-function date(value: string, kind: "date" | "datetime" | "time"): string {
-  if (kind === "time") return value.slice(0, 8);
-  const parsed = new Date(kind === "date" ? `${value.slice(0, 10)}T00:00:00` : value);
-  if (Number.isNaN(parsed.getTime())) return value;
-  return kind === "date" ? parsed.toLocaleDateString() : parsed.toLocaleString();
-}
-
-export function formatCell(column: DataColumn, value: unknown): React.ReactNode {
+export function formatCell(column: ColumnView, value: unknown): React.ReactNode {
   if (value === null || value === undefined) return <span className="null">—</span>;
   const display = displayOf(column);
   switch (display) {
     case "integer":
     case "float":
-      return typeof value === "number" ? <span className="number">{numbers.format(value)}</span> : String(value);
     case "currency":
-      return typeof value === "number" ? <span className="number">{money.format(value)}</span> : String(value);
     case "percent":
-      return typeof value === "number" ? <span className="number">{percents.format(value)}</span> : String(value);
-    case "boolean":
-      return <span aria-label={value ? "yes" : "no"}>{value ? "✓" : "✗"}</span>;
+      return <span className="number">{formatNumber(value, column, display)}</span>;
+    case "boolean": {
+      const yes = value === true || value === "true" || value === 1;
+      return (
+        <span className={yes ? "bool bool-yes" : "bool bool-no"} role="img" aria-label={yes ? "yes" : "no"}>
+          {yes ? "✓" : "✗"}
+        </span>
+      );
+    }
     case "date":
     case "datetime":
     case "time":
-      return typeof value === "string" ? <time dateTime={value}>{date(value, display)}</time> : String(value);
+      return typeof value === "string" ? <time dateTime={value}>{formatDate(value, column, display)}</time> : String(value);
     case "link": {
-      const text = String(value);
-      const href = text.includes("@") && !text.includes("://") ? `mailto:${text}` : text;
-      return /^(https?:|mailto:)/.test(href) ? <a href={href}>{text}</a> : text;
+      const href = safeHref(value);
+      const text = column.link_text ?? String(value);
+      return href ? (
+        <a href={href} target="_blank" rel="noopener noreferrer" onClick={(event) => event.stopPropagation()}>
+          {text}
+        </a>
+      ) : (
+        String(value)
+      );
     }
-    case "select":
-      return (column.options ?? []).find((option) => option.value === value)?.label ?? String(value);
+    case "tags":
+      return (
+        <span className="tags">
+          {tagsOf(value).map((tag, index) => (
+            <span key={`${index}-${tag}`} className="tag">
+              {cellText({ ...column, display_type: "select" }, tag)}
+            </span>
+          ))}
+        </span>
+      );
     case "json":
       return <code>{JSON.stringify(value)}</code>;
     default:
-      return String(value);
+      return cellText(column, value);
   }
 }
 
-/** An editable cell: committed (and the table's on_edit run) when it loses focus or on Enter. */
-export function CellEditor(props: { column: DataColumn; value: unknown; onCommit: (value: unknown) => void }): React.JSX.Element {
+/** Tags with options: chips that can be removed, and a list to add the options not chosen yet. */
+function TagsEditor(props: { column: ColumnView; value: unknown; label: string; onCommit: (value: unknown) => void }): React.JSX.Element {
+  const { column, value, label, onCommit } = props;
+  const tags = tagsOf(value);
+  const remaining = (column.options ?? []).filter((option) => !tags.includes(String(option.value)));
+  return (
+    <span className="tags tags-editor" onClick={(event) => event.stopPropagation()}>
+      {tags.map((tag) => (
+        <span key={tag} className="tag">
+          {cellText({ ...column, display_type: "select" }, tag)}
+          <button type="button" className="tag-remove" aria-label={`Remove ${tag}`} onClick={() => onCommit(tagsValue(tags.filter((item) => item !== tag), value))}>
+            ×
+          </button>
+        </span>
+      ))}
+      {remaining.length > 0 ? (
+        <select aria-label={label} value="" onChange={(event) => event.target.value && onCommit(tagsValue([...tags, event.target.value], value))}>
+          <option value="">Add…</option>
+          {remaining.map((option) => (
+            <option key={String(option.value)} value={String(option.value)}>
+              {option.label}
+            </option>
+          ))}
+        </select>
+      ) : null}
+    </span>
+  );
+}
+
+function inputType(column: ColumnView): string {
+  const display = displayOf(column);
+  if (column.data_type === "integer" || column.data_type === "float" || display === "currency" || display === "percent") return "number";
+  if (display === "date") return "date";
+  if (display === "datetime") return "datetime-local";
+  if (display === "time") return "time";
+  return "text";
+}
+
+/** A typed value from an input's text: numbers as numbers, blank as null. */
+export function valueFromInput(column: ColumnView, text: string): unknown {
+  if (text === "") return null;
+  if (inputType(column) === "number") {
+    const number = Number(text);
+    return Number.isFinite(number) ? number : text;
+  }
+  return text;
+}
+
+/** What an input shows for a value (a datetime-local input wants "YYYY-MM-DDTHH:MM"). */
+function inputText(column: ColumnView, value: unknown): string {
+  if (value === null || value === undefined) return "";
+  const type = inputType(column);
+  if (type === "date" && typeof value === "string") return value.slice(0, 10);
+  if (type === "datetime-local" && typeof value === "string") return value.replace(" ", "T").slice(0, 16);
+  return typeof value === "object" ? JSON.stringify(value) : String(value);
+}
+
+/** An editable cell: committed when it loses focus or on Enter (Escape puts the value back). */
+export function CellEditor(props: { column: ColumnView; value: unknown; onCommit: (value: unknown) => void }): React.JSX.Element {
   const { column, value, onCommit } = props;
   const [draft, setDraft] = useState<unknown>(value);
-  useEffect(() => setDraft(value), [value]);
+  // Only a value the user typed is saved: focusing and leaving a cell (or a number shown differently) saves nothing.
+  const [touched, setTouched] = useState(false);
+  useEffect(() => {
+    setDraft(value);
+    setTouched(false);
+  }, [value]);
   const commit = (next: unknown) => {
-    if (next !== value) onCommit(next);
+    if (next !== value && !(next === null && (value === undefined || value === ""))) onCommit(next);
   };
   const label = `Edit ${column.label ?? column.name}`;
   const display = displayOf(column);
   if (display === "boolean") {
-    return <input type="checkbox" aria-label={label} checked={draft === true} onChange={(event) => commit(event.target.checked)} onClick={(event) => event.stopPropagation()} />;
+    return (
+      <input
+        type="checkbox"
+        aria-label={label}
+        checked={draft === true}
+        onChange={(event) => {
+          setDraft(event.target.checked);
+          commit(event.target.checked);
+        }}
+        onClick={(event) => event.stopPropagation()}
+      />
+    );
   }
   if (display === "select") {
     return (
       <select aria-label={label} value={String(draft ?? "")} onClick={(event) => event.stopPropagation()} onChange={(event) => commit(event.target.value)}>
+        {draft === null || draft === undefined ? <option value="">—</option> : null}
         {(column.options ?? []).map((option) => (
           <option key={String(option.value)} value={String(option.value)}>
             {option.label}
@@ -85,19 +151,31 @@ export function CellEditor(props: { column: DataColumn; value: unknown; onCommit
       </select>
     );
   }
-  const numeric = column.data_type === "integer" || column.data_type === "float";
+  if (display === "tags" && (column.options ?? []).length > 0) {
+    return <TagsEditor column={column} value={value} label={label} onCommit={onCommit} />;
+  }
   return (
     <input
       className="cell-editor"
       aria-label={label}
-      type={numeric ? "number" : "text"}
-      value={draft === null || draft === undefined ? "" : String(draft)}
+      type={inputType(column)}
+      step={inputType(column) === "number" && column.data_type !== "integer" ? "any" : undefined}
+      value={inputText(column, draft)}
       onClick={(event) => event.stopPropagation()}
-      onChange={(event) => setDraft(numeric ? (event.target.value === "" ? null : Number(event.target.value)) : event.target.value)}
-      onBlur={() => commit(draft)}
+      onChange={(event) => {
+        setTouched(true);
+        setDraft(valueFromInput(column, event.target.value));
+      }}
+      onBlur={() => {
+        if (touched) commit(draft);
+        setTouched(false);
+      }}
       onKeyDown={(event) => {
         if (event.key === "Enter") (event.target as HTMLInputElement).blur();
-        if (event.key === "Escape") setDraft(value);
+        if (event.key === "Escape") {
+          setTouched(false);
+          setDraft(value);
+        }
       }}
     />
   );

@@ -1,3 +1,7 @@
+// A table block. Two kinds, one look:
+// - a Python fetcher's rows all arrive at once; paging, sorting and filtering happen here, in the browser;
+// - a SQL fetcher's table pages, sorts, filters and saves edits in the database: every change of the query
+//   is a table request (see model/store.ts) and the rows shown are one page of the answer.
 import {
   type ColumnDef,
   type SortingState,
@@ -8,54 +12,143 @@ import {
   getSortedRowModel,
   useReactTable,
 } from "@tanstack/react-table";
-import { useMemo, useState } from "react";
+import { useEffect, useMemo, useState } from "react";
 import type { BlockOf, ButtonColumn, DataColumn } from "../../model/catalog";
 import { isDataColumn, labelOf } from "../../model/catalog";
 import type { JsonObject } from "../../model/merge";
+import { cellId } from "../../model/store";
+import {
+  type CellConflict,
+  type TableBlock,
+  activeFilters,
+  conflictAt,
+  insertColumns,
+  insertValues,
+  keyOf,
+  matchesFilters,
+  smartEditable,
+  toggleSort,
+  withFacts,
+} from "../../model/tables";
 import { useBlockContext, usePage, useVisible } from "../../viewer/hooks";
 import { Message } from "../../viewer/Message";
 import type { BlockProps } from "../types";
 import { CellEditor, formatCell } from "./cells";
+import { DeclaredFilters, NewRowForm, Pager } from "./controls";
+import { type ColumnView, cellText } from "./format";
 
 type Row = Record<string, unknown>;
 
-export function TableView({ block }: BlockProps<BlockOf<"table">>): React.JSX.Element | null {
+/** How long typing in a filter waits before asking the database. */
+const DEBOUNCE_MS = 300;
+
+const NO_CONFLICTS: CellConflict[] = [];
+const NO_UNSAVED: Record<string, string> = {};
+
+function ConflictNote({ conflict, column }: { conflict: CellConflict; column: ColumnView }): React.JSX.Element {
+  const current = "current" in conflict ? cellText(column, conflict.current) || "empty" : null;
+  return (
+    <div className="cell-conflict" role="alert">
+      {conflict.message}
+      {current !== null ? <span className="cell-current"> Now: {current}</span> : null}
+    </div>
+  );
+}
+
+export function TableView({ block: declaredBlock }: BlockProps<BlockOf<"table">>): React.JSX.Element | null {
+  const block = declaredBlock as TableBlock;
   const context = useBlockContext(block.name);
   const visible = useVisible(block.display_rules, context?.visible);
   const run = usePage((state) => state.run);
   const selectRow = usePage((state) => state.selectRow);
-  const editCell = usePage((state) => state.editCell);
-  const busy = usePage((state) => Object.entries(state.busy).some(([origin, on]) => on && origin.startsWith(`${block.name}`)));
+  const commitCell = usePage((state) => state.commitCell);
+  const queryTable = usePage((state) => state.queryTable);
+  const insertRow = usePage((state) => state.insertRow);
+  const deleteRow = usePage((state) => state.deleteRow);
+  const sqlTable = usePage((state) => state.isSqlTable(block.name));
+  const facts = usePage((state) => state.facts?.[block.name]);
+  const view = usePage((state) => state.tableViews[block.name]);
+  const busy = usePage((state) => Object.entries(state.busy).some(([origin, on]) => on && (origin === block.name || origin.startsWith(`${block.name}.`))));
   const [sorting, setSorting] = useState<SortingState>([]);
   const [filter, setFilter] = useState("");
+  const [filterInputs, setFilterInputs] = useState<Record<number, unknown>>({});
   const [selected, setSelected] = useState<number | null>(null);
+  const [adding, setAdding] = useState(false);
   const rows = useMemo(() => (Array.isArray(context?.data) ? (context.data as Row[]) : []), [context?.data]);
   const columnContext = (context?.columns ?? {}) as JsonObject;
+  const conflicts = view?.conflicts ?? NO_CONFLICTS;
+  const unsaved = view?.unsaved ?? NO_UNSAVED;
 
-  const declared = block.columns ?? [];
+  // Columns: the declared ones with the database's types; a table without declared columns shows what the
+  // database says it returns, else every field of its rows.
+  const declared = useMemo(() => {
+    const columns = block.columns ?? [];
+    if (columns.length > 0) return columns;
+    const names = facts ? Object.keys(facts.columns) : rows.length > 0 ? Object.keys(rows[0]) : [];
+    return names.map((name) => ({ name }) as DataColumn);
+  }, [block.columns, facts, rows]);
+  const dataColumns = useMemo(() => withFacts(declared.filter(isDataColumn), facts) as ColumnView[], [declared, facts]);
+  const byName = useMemo(() => Object.fromEntries(dataColumns.map((column) => [column.name, column])), [dataColumns]);
+  const declaredFilters = useMemo(() => block.filters ?? [], [block.filters]);
+  const dataTypes = useMemo(() => Object.fromEntries(dataColumns.map((column) => [column.name, column.data_type])), [dataColumns]);
+  const filters = useMemo(() => activeFilters(declaredFilters, filterInputs, dataTypes), [declaredFilters, filterInputs, dataTypes]);
+
+  // A SQL table asks the database when the filter box or a declared filter changes (after a pause in typing).
+  const query = view?.query;
+  useEffect(() => {
+    if (!sqlTable || !query) return;
+    const search = filter.trim() === "" ? null : filter.trim();
+    if (search === query.search && JSON.stringify(filters) === JSON.stringify(query.filters)) return;
+    const timer = setTimeout(() => void queryTable(block.name, { search, filters }), DEBOUNCE_MS);
+    return () => clearTimeout(timer);
+  }, [sqlTable, filter, filters, query, queryTable, block.name]);
+  // The selected row is the one at its place on this page: a new page or order selects nothing.
+  useEffect(() => setSelected(null), [query?.offset, query?.sort]);
+
+  const pythonRows = useMemo(
+    () => (sqlTable || filters.length === 0 ? rows : rows.filter((row) => matchesFilters(row, filters))),
+    [sqlTable, rows, filters],
+  );
+
   const columns = useMemo<ColumnDef<Row>[]>(() => {
     const choose = (index: number, row: Row) => {
       setSelected(index);
       selectRow(block.name, row);
     };
-    const dataColumn = (column: DataColumn): ColumnDef<Row> => ({
+    const editable = (column: ColumnView) =>
+      sqlTable ? smartEditable(column as DataColumn, facts) || (column.editable === true && Boolean(block.on_edit)) : column.editable === true;
+    const dataColumn = (column: ColumnView): ColumnDef<Row> => ({
       id: column.name,
       accessorFn: (row) => row[column.name],
       header: labelOf(column),
-      cell: ({ row, getValue }) =>
-        column.editable ? (
+      cell: ({ row, getValue }) => {
+        const conflict = sqlTable ? conflictAt(conflicts, row.original, column.name) : undefined;
+        const failed = sqlTable ? unsaved[cellId(keyOf(row.original, facts?.primary_key ?? []), column.name)] : undefined;
+        const content = editable(column) ? (
           <CellEditor
             column={column}
             value={getValue()}
             onCommit={(value) => {
               setSelected(row.index);
-              editCell(block.name, row.index, column.name, value);
-              if (block.on_edit) void run(block.on_edit, `${block.name}.${column.name}`);
+              void commitCell(block.name, row.index, column.name, value);
             }}
           />
         ) : (
           formatCell(column, getValue())
-        ),
+        );
+        if (!conflict && !failed) return content;
+        return (
+          <div className={conflict ? "cell-flagged cell-has-conflict" : "cell-flagged cell-unsaved"}>
+            {content}
+            {conflict ? <ConflictNote conflict={conflict} column={column} /> : null}
+            {failed ? (
+              <div className="cell-conflict" role="alert">
+                Not saved: {failed}
+              </div>
+            ) : null}
+          </div>
+        );
+      },
       sortingFn: "auto",
     });
     const buttonColumn = (column: ButtonColumn): ColumnDef<Row> => ({
@@ -78,12 +171,32 @@ export function TableView({ block }: BlockProps<BlockOf<"table">>): React.JSX.El
         </button>
       ),
     });
-    if (declared.length === 0 && rows.length > 0) {
-      // A table without declared columns shows every field of its rows.
-      return Object.keys(rows[0]).map((name) => dataColumn({ name, data_type: "text" } as DataColumn));
+    const result = declared.map((column) =>
+      isDataColumn(column) ? dataColumn(byName[column.name] ?? (column as ColumnView)) : buttonColumn(column as ButtonColumn),
+    );
+    if (sqlTable && block.deletable) {
+      result.push({
+        id: "__delete",
+        header: "",
+        enableSorting: false,
+        cell: ({ row }) => (
+          <button
+            type="button"
+            className="button button-small button-red"
+            onClick={(event) => {
+              event.stopPropagation();
+              if (!window.confirm("Delete this row?")) return;
+              setSelected(null);
+              void deleteRow(block.name, row.original);
+            }}
+          >
+            Delete
+          </button>
+        ),
+      });
     }
-    return declared.map((column) => (isDataColumn(column) ? dataColumn(column) : buttonColumn(column as ButtonColumn)));
-  }, [block, declared, rows, run, selectRow, editCell]);
+    return result;
+  }, [block, declared, byName, sqlTable, facts, conflicts, unsaved, run, selectRow, commitCell, deleteRow]);
 
   const columnVisibility = Object.fromEntries(
     declared.map((column) => {
@@ -92,27 +205,39 @@ export function TableView({ block }: BlockProps<BlockOf<"table">>): React.JSX.El
       return [column.name, typeof override === "boolean" ? override : !hidden];
     }),
   );
+  const serverSorting: SortingState = (query?.sort ?? []).map((key) => ({ id: key.column, desc: key.descending }));
   const table = useReactTable({
-    data: rows,
+    data: sqlTable ? rows : pythonRows,
     columns,
-    state: { sorting, globalFilter: filter, columnVisibility },
+    state: sqlTable ? { sorting: serverSorting, columnVisibility } : { sorting, globalFilter: filter, columnVisibility },
     onSortingChange: setSorting,
     onGlobalFilterChange: setFilter,
     getCoreRowModel: getCoreRowModel(),
-    getSortedRowModel: getSortedRowModel(),
-    getFilteredRowModel: getFilteredRowModel(),
-    getPaginationRowModel: getPaginationRowModel(),
+    ...(sqlTable
+      ? { manualSorting: true, manualFiltering: true, manualPagination: true }
+      : { getSortedRowModel: getSortedRowModel(), getFilteredRowModel: getFilteredRowModel(), getPaginationRowModel: getPaginationRowModel() }),
     initialState: { pagination: { pageSize: block.page_size ?? 20, pageIndex: 0 } },
     autoResetPageIndex: false,
   });
   if (!visible) return null;
   const title = typeof context?.label === "string" ? context.label : labelOf(block);
-  const pages = table.getPageCount();
   const selectable = block.selectable ?? true;
+  const loading = busy || view?.loading === true;
+  const offset = typeof context?.offset === "number" ? context.offset : (query?.offset ?? 0);
+  const total = typeof context?.total === "number" ? context.total : null;
+  const limit = query?.limit ?? block.page_size ?? 20;
+  const more = context?.more === true || (total !== null && offset + rows.length < total);
+  const pages = table.getPageCount();
+  const newRowColumns = sqlTable && block.insertable ? insertColumns(dataColumns as DataColumn[], facts) : [];
   return (
-    <section className="block table-block" aria-label={title} data-block={block.name} aria-busy={busy}>
+    <section className="block table-block" aria-label={title} data-block={block.name} aria-busy={loading}>
       <header className="table-header">
         <h2 className="block-title">{title}</h2>
+        {newRowColumns.length > 0 ? (
+          <button type="button" className="button button-small button-blue" aria-expanded={adding} onClick={() => setAdding(!adding)}>
+            New row
+          </button>
+        ) : null}
         <input
           className="table-filter"
           type="search"
@@ -121,10 +246,31 @@ export function TableView({ block }: BlockProps<BlockOf<"table">>): React.JSX.El
           value={filter}
           onChange={(event) => setFilter(event.target.value)}
         />
-        {busy ? <span className="spinner" aria-label="Loading" /> : null}
+        {loading ? <span className="spinner" role="status" aria-label="Loading" /> : null}
       </header>
       {block.description ? <p className="block-description">{block.description}</p> : null}
+      <DeclaredFilters
+        table={title}
+        filters={declaredFilters}
+        columns={byName}
+        inputs={filterInputs}
+        onChange={(index, value) => setFilterInputs((current) => ({ ...current, [index]: value }))}
+      />
+      {adding ? (
+        <NewRowForm
+          title={title}
+          columns={newRowColumns as ColumnView[]}
+          busy={loading}
+          onSave={(draft) => insertRow(block.name, insertValues(draft, newRowColumns))}
+          onClose={() => setAdding(false)}
+        />
+      ) : null}
       <Message text={context?.message} type={context?.message_type} />
+      {view?.error ? (
+        <p className="table-error" role="alert">
+          {view.error}
+        </p>
+      ) : null}
       <div className="table-scroll">
         <table>
           <thead>
@@ -133,13 +279,13 @@ export function TableView({ block }: BlockProps<BlockOf<"table">>): React.JSX.El
                 {group.headers.map((header) => {
                   const sorted = header.column.getIsSorted();
                   const label = (columnContext[header.column.id] as JsonObject | undefined)?.label;
+                  const toggle = sqlTable
+                    ? () => void queryTable(block.name, { sort: toggleSort(query?.sort ?? [], header.column.id) })
+                    : header.column.getToggleSortingHandler();
                   return (
-                    <th
-                      key={header.id}
-                      aria-sort={sorted === "asc" ? "ascending" : sorted === "desc" ? "descending" : undefined}
-                    >
+                    <th key={header.id} aria-sort={sorted === "asc" ? "ascending" : sorted === "desc" ? "descending" : undefined}>
                       {header.column.getCanSort() ? (
-                        <button type="button" className="sort" onClick={header.column.getToggleSortingHandler()}>
+                        <button type="button" className="sort" onClick={toggle}>
                           {typeof label === "string" ? label : flexRender(header.column.columnDef.header, header.getContext())}
                           {sorted === "asc" ? " ▲" : sorted === "desc" ? " ▼" : ""}
                         </button>
@@ -174,17 +320,30 @@ export function TableView({ block }: BlockProps<BlockOf<"table">>): React.JSX.El
                 ))}
               </tr>
             ))}
-            {rows.length === 0 ? (
+            {table.getRowModel().rows.length === 0 ? (
               <tr>
                 <td className="empty" colSpan={Math.max(1, table.getVisibleLeafColumns().length)}>
-                  {busy ? "Loading…" : "No rows"}
+                  {loading ? "Loading…" : "No rows"}
                 </td>
               </tr>
             ) : null}
           </tbody>
         </table>
       </div>
-      {pages > 1 ? (
+      {sqlTable ? (
+        offset > 0 || more ? (
+          <Pager
+            title={title}
+            offset={offset}
+            shown={rows.length}
+            total={total}
+            canPrevious={offset > 0 && !loading}
+            canNext={more && !loading}
+            onPrevious={() => void queryTable(block.name, { offset: Math.max(0, offset - limit) })}
+            onNext={() => void queryTable(block.name, { offset: offset + limit })}
+          />
+        ) : null
+      ) : pages > 1 ? (
         <nav className="pager" aria-label={`${title} pages`}>
           <button type="button" onClick={() => table.previousPage()} disabled={!table.getCanPreviousPage()}>
             Previous
