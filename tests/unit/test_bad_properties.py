@@ -54,7 +54,7 @@ def drop(target: Callable[[Json], Json], key: str) -> Callable[[Json], None]:
 
 
 def first_input(data: Json) -> Json:
-    return component(data, 0, 0)  # orders page: filters.customer
+    return component(data, 0, 0)  # orders page: new_order.customer (a select)
 
 
 def orders_table(data: Json) -> Json:
@@ -163,19 +163,19 @@ CASES: list[tuple[str, Mutation, str, str, str]] = [
         "function 'serch' not found",
     ),
     (
-        "on-submit-missing-function-suggests",
-        edit(ORDERS, set_(first_input, "on_submit", "list_order")),
+        "options-fetcher-missing-function-suggests",
+        edit(ORDERS, set_(first_input, "options_fetcher", "customer_option")),
         ORDERS,
-        "blocks[0].components[0].on_submit",
-        "did you mean 'list_orders'?",
+        "blocks[0].components[0].options_fetcher",
+        "did you mean 'customer_options'?",
     ),
     (
         "on-row-change-missing-function",
         edit(ORDERS, lambda data: orders_table(data).__setitem__("on_row_change", "nothing_here")),
         ORDERS,
         "blocks[1].on_row_change",
-        "the page's functions are: close_editor, list_orders, open_editor, save_notes, save_order, ship_order, "
-        "show_order",
+        "the page's functions are: close_editor, create_order, customer_options, list_orders, open_editor, "
+        "save_order, ship_order, show_order",
     ),
     (
         "on-edit-missing-function",
