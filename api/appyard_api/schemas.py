@@ -167,3 +167,27 @@ class RunPublic(BaseModel):
     stdout: str = ""
     error: RunError | None = None
     duration_ms: float | None = Field(None, description="Execution time in the runner.")
+
+
+def inline_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """``model``'s JSON schema with its ``$defs`` written out where they are used.
+
+    For request bodies the OpenAPI document declares by hand (routes that read the raw body): a ``$ref`` into
+    the model's own ``$defs`` would not resolve from there. The models it is used on are not recursive.
+    """
+    schema = model.model_json_schema()
+    defs = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                rest = {key: value for key, value in node.items() if key != "$ref"}
+                return {**inline(defs[ref.removeprefix("#/$defs/")]), **inline(rest)}
+            return {key: inline(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [inline(item) for item in node]
+        return node
+
+    inlined: dict[str, Any] = inline(schema)
+    return inlined

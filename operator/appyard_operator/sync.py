@@ -113,7 +113,7 @@ def workspace_apps(root: Path, workspace: str, revision: str, base: str = ".") -
             f"{issue.file}: {issue.message}"
             for page in app.pages.values()
             for issue in generated.differences(
-                page.dir, generated.source(page.properties), functools.partial(_relative, app_dir)
+                page.dir, generated.source(page.properties, page.database), functools.partial(_relative, app_dir)
             )
         ]
         code = bundles.pack(app_dir)

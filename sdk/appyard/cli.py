@@ -22,10 +22,12 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 from rich.progress import Progress
-from rich.table import Table
+from rich.table import Table as RichTable
 
-from . import codegen, execution, generated, scaffold, workspace
+from . import atomic, codegen, database, execution, generated, scaffold, workspace
+from .catalog import Table
 from .errors import AppyardError, FunctionFailed, Issue, PropertiesInvalid, shown
+from .scripts import SCRIPTS_DIR
 
 app = typer.Typer(
     help="Appyard: internal tools from declared pages and plain Python functions.",
@@ -79,18 +81,97 @@ def _load(path: Path) -> workspace.Workspace:
         _report(invalid.issues)
 
 
+def _python_modules(page: workspace.Page) -> list[str]:
+    folder = page.dir / SCRIPTS_DIR
+    return sorted(path.stem for path in folder.glob("*.py") if path.stem != "__init__") if folder.is_dir() else []
+
+
 @app.command()
-def validate(path: WorkspaceArg = Path()) -> None:
-    """Check every properties.json and script of a workspace; print each problem as file: path: message."""
-    loaded = _load(path)
-    stale = [
-        issue for page in loaded.pages() for issue in generated.differences(page.dir, generated.source(page.properties))
-    ]
-    if stale:
-        _report(stale)
+def validate(
+    path: WorkspaceArg = Path(),
+    imports: Annotated[
+        bool,
+        typer.Option(
+            "--imports/--no-imports",
+            help="Import each page's Python scripts in a child process (as a run does) and report failing imports.",
+        ),
+    ] = True,
+) -> None:
+    """Check every properties.json and script of a workspace; print each problem as file: path: message.
+
+    Never connects to a database: SQL tables are checked against each page's committed database.json.
+    """
+    root = _root(path)
+    loaded, issues = workspace.scan(root)
+    if loaded is None:
+        _report(issues)
+    current: list[workspace.Page] = []
+    for page in loaded.pages():
+        stale = generated.differences(page.dir, generated.source(page.properties, page.database))
+        issues += stale
+        if not stale:
+            current.append(page)
+    if imports:
+        from .tooling import imports as script_imports
+
+        issues += script_imports.check(root, [(page.app, page.name, _python_modules(page)) for page in current])
+    if issues:
+        _report(issues)
     pages = sum(len(item.pages) for item in loaded.apps.values())
     summary = f"{_count(len(loaded.apps), 'app')}, {_count(pages, 'page')}"
     err.print(f"[green]✓[/green] {shown(loaded.root)}: {summary}, no problems")
+
+
+def _sql_tables(page: workspace.Page) -> bool:
+    return any(
+        isinstance(block, Table) and block.fetcher is not None and page.functions[block.fetcher].kind == "sql"
+        for block in page.properties.blocks
+        if isinstance(block, Table) and block.fetcher in page.functions
+    )
+
+
+def _learn(root: Path) -> list[str]:
+    """Rewrite each page's database.json from its data sources; returns the problems that are the queries' own.
+
+    An unreachable (or unconfigured) source keeps the committed file and prints a warning naming it.
+    """
+    scanned, issues = workspace.scan(root, with_database=False)
+    if scanned is None or issues:
+        _report(issues)
+    pages = [page for page in scanned.pages() if _sql_tables(page)]
+    if not pages:
+        return []
+    try:  # the smart-tables part; imported here so that a gen without SQL tables never loads SQLAlchemy
+        from .sql import errors as sql_errors
+        from .sql import facts
+        from .sql.sources import Sources
+    except ImportError as error:
+        err.print(f"[yellow]warning:[/yellow] cannot learn SQL tables' facts ({error}); database.json files kept")
+        return []
+    from .tooling.devserver import data_root
+
+    failures: list[str] = []
+    sources = Sources(scanned.properties.data_sources, data_dir=data_root(Path(".appyard")), workspace=root)
+    try:
+        for page in pages:
+            target = page.dir / database.DATABASE_FILE
+            try:
+                learned = facts.learn_page(page, sources)
+            except (sql_errors.StatementFailed, sql_errors.StatementTimeout, sql_errors.TooManyRows) as error:
+                failures.append(f"{shown(page.dir)}: {error}")
+                continue
+            except sql_errors.DataSourceError as error:
+                err.print(
+                    f"[yellow]warning:[/yellow] data source {error.source}: {error}; kept {shown(target)}",
+                )
+                continue
+            text = database.dumps(learned)
+            if not target.is_file() or target.read_text(encoding="utf-8") != text:
+                atomic.write_all({target: text})
+                err.print(f"wrote {shown(target)}")
+    finally:
+        sources.close()
+    return failures
 
 
 @app.command()
@@ -98,15 +179,21 @@ def gen(
     path: WorkspaceArg = Path(),
     check: Annotated[bool, typer.Option("--check", help="Write nothing; exit 1 when a file is stale.")] = False,
 ) -> None:
-    """Generate state.py and context.py for every page (only files that changed are written)."""
-    loaded = _load(path)
+    """Generate state.py and context.py for every page (only files that changed are written).
+
+    First (not with --check) each page with a table whose fetcher is a .sql function learns its columns from
+    the database into database.json; a source that cannot be reached keeps the committed file (a warning).
+    """
+    root = _root(path)
+    failures = [] if check else _learn(root)
+    loaded = _load(root)
     pages = list(loaded.pages())
     pending: list[tuple[workspace.Page, codegen.GeneratedModels]] = []
     with Progress(console=err, transient=True, disable=len(pages) < 10) as progress:
         task = progress.add_task("generating models", total=len(pages))
         for page in pages:
             progress.update(task, description=f"generating {page.app}/{page.name}")
-            pending.append((page, codegen.generate(page.properties)))
+            pending.append((page, codegen.generate(page.properties, page.database)))
             progress.advance(task)
     stale = [path for page, models in pending for path in codegen.stale(page.dir, models)]
     if check:
@@ -120,6 +207,10 @@ def gen(
     for file in written:
         err.print(f"wrote {shown(file)}")
     err.print(f"[green]✓[/green] {len(pages)} pages: {len(written)} files written, the rest up to date")
+    if failures:
+        for failure in failures:
+            typer.echo(failure)
+        _fail(f"{_count(len(failures), 'SQL fetcher')} failed in the database; fix the query and run `appyard gen`")
 
 
 @new.command("app")
@@ -333,7 +424,7 @@ def audit(
     if not entries:
         err.print("no entries match; widen the window (e.g. --since 1w) or drop --app/--user", markup=False)
         return
-    table = Table(box=None, header_style="bold", pad_edge=False)
+    table = RichTable(box=None, header_style="bold", pad_edge=False)
     for column in ("time (UTC)", "actor", "action", "where", "what", "outcome", "ms", "run"):
         table.add_column(column, no_wrap=column in ("time (UTC)", "run"), justify="right" if column == "ms" else "left")
     for entry in entries:

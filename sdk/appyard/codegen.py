@@ -28,6 +28,7 @@ from typing import Any
 from . import atomic
 from .catalog import datatypes
 from .catalog.blocks import Table, Widget
+from .database import PageDatabase
 from .errors import GenerationFailed
 from .properties import PageProperties
 
@@ -119,10 +120,11 @@ def _sdk_class(name: str) -> dict[str, Any]:
     return {"customTypePath": f"appyard.{name}", "default": {}}
 
 
-def _state_fields(block: Widget | Table) -> dict[str, Any]:
+def _state_fields(block: Widget | Table, database: PageDatabase | None) -> dict[str, Any]:
     if isinstance(block, Table):
+        facts = database.tables.get(block.name) if database is not None else None
         return {
-            column.name: {**_nullable(datatypes.json_schema(column.data_type)), "default": None}
+            column.name: {**_nullable(datatypes.json_schema(block.column_type(column, facts))), "default": None}
             for column in block.data_columns()
         }
     fields: dict[str, Any] = {}
@@ -133,7 +135,7 @@ def _state_fields(block: Widget | Table) -> dict[str, Any]:
     return fields
 
 
-def _plan(page: PageProperties) -> _Plan:
+def _plan(page: PageProperties, database: PageDatabase | None = None) -> _Plan:
     from . import bases
 
     names = _ClassNames(_TAKEN | set(bases.__all__) | {"State", "Context"})
@@ -153,9 +155,12 @@ def _plan(page: PageProperties) -> _Plan:
         members_class = names.claim(f"{_camel(block.name)}{suffix}")
         what = f"the {kind} `{block.name}`"
         selected = "the selected row of " if kind == "table" else ""
+        state_base = "TableStateBase" if kind == "table" else "StateBase"
         units.append(
             _Unit(
-                state={state_class: _object("StateBase", _state_fields(block), f"State of {selected}{what}.")},
+                state={
+                    state_class: _object(state_base, _state_fields(block, database), f"State of {selected}{what}.")
+                },
                 context={
                     members_class: _object(members_base, members, f"The {key} of {what}."),
                     context_class: _object(block.context_base, {key: _ref(members_class)}, f"Context of {what}."),
@@ -171,23 +176,23 @@ def _plan(page: PageProperties) -> _Plan:
     )
 
 
-def state_schema(page: PageProperties) -> dict[str, Any]:
+def state_schema(page: PageProperties, database: PageDatabase | None = None) -> dict[str, Any]:
     """The JSON schema given to the generator for ``state.py``."""
-    plan = _plan(page)
+    plan = _plan(page, database)
     defs = {name: schema for unit in plan.units for name, schema in unit.state.items()}
     return {"title": "State", **plan.state_root, "$defs": defs}
 
 
-def context_schema(page: PageProperties) -> dict[str, Any]:
+def context_schema(page: PageProperties, database: PageDatabase | None = None) -> dict[str, Any]:
     """The JSON schema given to the generator for ``context.py``."""
-    plan = _plan(page)
+    plan = _plan(page, database)
     defs = {name: schema for unit in plan.units for name, schema in unit.context.items()}
     return {"title": "Context", **plan.context_root, "$defs": defs}
 
 
-def source_digest(page: PageProperties) -> str:
+def source_digest(page: PageProperties, database: PageDatabase | None = None) -> str:
     """A short hash of what the generated code depends on (names and types, not labels or layout)."""
-    return _plan(page).digest()
+    return _plan(page, database).digest()
 
 
 def _datamodel_codegen(schema_json: str) -> str:
@@ -287,9 +292,13 @@ def _module(digest: str, classes: list[_Class], imports: Imports) -> str:
     return "\n\n".join(parts) + "\n\n\n" + "\n\n\n".join(item.source for item in classes) + "\n"
 
 
-def generate(page: PageProperties) -> GeneratedModels:
-    """The source of ``state.py`` and ``context.py`` for a page (nothing is written)."""
-    plan = _plan(page)
+def generate(page: PageProperties, database: PageDatabase | None = None) -> GeneratedModels:
+    """The source of ``state.py`` and ``context.py`` for a page (nothing is written).
+
+    A table column without a declared ``data_type`` takes its type from ``database`` (the page's
+    database.json), else text.
+    """
+    plan = _plan(page, database)
     state: list[_Class] = []
     context: list[_Class] = []
     imports: Imports = {}

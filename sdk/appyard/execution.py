@@ -81,10 +81,10 @@ def load(page: Page, root: Path, *, functions: bool = True) -> LoadedPage:
     committed ``state.py``/``context.py`` must be byte for byte that output and are never imported. With
     ``functions`` false nothing of the page's folder is imported at all (a runner's parent, DESIGN §7).
     """
-    problems = generated.differences(page.dir, generated.source(page.properties))
+    problems = generated.differences(page.dir, generated.source(page.properties, page.database))
     if problems:
         raise ModelsStale(f"{page.app}/{page.name}: " + "; ".join(f"{i.file}: {i.message}" for i in problems))
-    models = generated.page_models(page.properties)
+    models = generated.page_models(page.properties, page.database)
     loaded: dict[str, PageFunction] = {}
     package = f"{page.app}.{page.name}"
     if functions:
@@ -93,6 +93,8 @@ def load(page: Page, root: Path, *, functions: bool = True) -> LoadedPage:
         sys.modules[f"{package}.state"] = models.state_module
         sys.modules[f"{package}.context"] = models.context_module
     for name, info in page.functions.items() if functions else ():
+        if info.kind != "python":  # .sql functions run in the runner's parent, not from an import
+            continue
         try:
             module = importlib.import_module(f"{package}.scripts.{info.module}")
         except Exception as error:

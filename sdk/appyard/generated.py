@@ -25,11 +25,12 @@ from typing import TypeVar
 from pydantic import BaseModel
 
 from . import codegen
+from .database import PageDatabase
 from .errors import GenerationFailed, Issue, shown
 from .properties import PageProperties
 
 DIFFERS = "differs from what `appyard gen` writes; run `appyard gen` and commit the result"
-MISSING = "missing; run `appyard gen` and commit the result"
+MISSING = "not generated yet; run `appyard gen` and commit the result"
 _CACHED = 1024  # distinct pages' models kept per process
 T = TypeVar("T")
 
@@ -55,14 +56,14 @@ def _remember(cache: OrderedDict[str, T], key: str, value: T) -> T:
     return value
 
 
-def source(properties: PageProperties) -> codegen.GeneratedModels:
-    """What ``appyard gen`` writes for a page with these properties (generated once per digest)."""
-    digest = codegen.source_digest(properties)
+def source(properties: PageProperties, database: PageDatabase | None = None) -> codegen.GeneratedModels:
+    """What ``appyard gen`` writes for a page with these properties and database.json (once per digest)."""
+    digest = codegen.source_digest(properties, database)
     with _lock:
         cached = _sources.get(digest)
     if cached is not None:
         return cached
-    generated = codegen.generate(properties)
+    generated = codegen.generate(properties, database)
     with _lock:
         return _remember(_sources, digest, generated)
 
@@ -110,6 +111,6 @@ def models(generated: codegen.GeneratedModels) -> PageModels:
         return found
 
 
-def page_models(properties: PageProperties) -> PageModels:
-    """The classes of a page with these properties, whatever its committed files say."""
-    return models(source(properties))
+def page_models(properties: PageProperties, database: PageDatabase | None = None) -> PageModels:
+    """The classes of a page with these properties and database.json, whatever its committed files say."""
+    return models(source(properties, database))

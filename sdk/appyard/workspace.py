@@ -6,17 +6,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
+from . import database as page_database
+from .database import PageDatabase
 from .errors import Issue, NotFound, PropertiesInvalid, shown
 from .properties import AppProperties, PageProperties, WorkspaceProperties
 from .scripts import FunctionInfo, discover
-from .validation import check_page, format_path, parse_json, validate_model
+from .sqlchecks import SourceScope, check_sql_functions
+from .validation import (
+    check_page,
+    check_raw_page,
+    format_path,
+    issues_from,
+    parse_json,
+    raw_state_targets,
+    state_targets,
+    suggest,
+    validate_model,
+)
 
 PROPERTIES = "properties.json"
 Model = TypeVar("Model", bound=BaseModel)
@@ -24,13 +37,15 @@ Model = TypeVar("Model", bound=BaseModel)
 
 @dataclass
 class Page:
-    """A valid page: its properties and the functions its scripts define."""
+    """A valid page: its properties, the functions its scripts define and what its database.json says."""
 
     app: str
     name: str
     dir: Path
     properties: PageProperties
     functions: dict[str, FunctionInfo]
+    database: PageDatabase | None = None
+    """The page's database.json (what its SQL tables learned from the database), None when it has none."""
 
     @property
     def properties_file(self) -> Path:
@@ -85,8 +100,8 @@ class Workspace:
             yield from app.pages.values()
 
 
-def read_properties(path: Path, model: type[Model]) -> Model:
-    """Read and validate one properties.json; raises PropertiesInvalid naming the file."""
+def read_json(path: Path) -> object:
+    """One JSON file, parsed; raises PropertiesInvalid naming the file when it is missing or not JSON."""
     file = shown(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -94,20 +109,69 @@ def read_properties(path: Path, model: type[Model]) -> Model:
         raise PropertiesInvalid([Issue(file, "$", "file not found")]) from None
     except UnicodeDecodeError as error:
         raise PropertiesInvalid([Issue(file, "$", f"not UTF-8 text: {error.reason} at byte {error.start}")]) from None
-    return validate_model(model, parse_json(text, file), file)
+    return parse_json(text, file)
 
 
-def load_page(app: str, page_dir: Path) -> Page:
-    """Read one page folder: properties.json and scripts/; raises PropertiesInvalid with every issue."""
-    functions, issues = discover(page_dir)
+def read_properties(path: Path, model: type[Model]) -> Model:
+    """Read and validate one properties.json; raises PropertiesInvalid naming the file."""
+    return validate_model(model, read_json(path), shown(path))
+
+
+def read_database(page_dir: Path) -> tuple[PageDatabase | None, list[Issue]]:
+    """The page's database.json (None when it has none), or the issues that make it unreadable."""
+    path = page_dir / page_database.DATABASE_FILE
     try:
-        properties = read_properties(page_dir / PROPERTIES, PageProperties)
+        return page_database.read(page_dir), []
+    except ValidationError as error:
+        data: object = None
+        try:
+            data = parse_json(path.read_text(encoding="utf-8"), shown(path))
+        except PropertiesInvalid as invalid:
+            return None, [
+                Issue(i.file, i.path, f"{i.message}; it is generated: run `appyard gen`") for i in invalid.issues
+            ]
+        issues = issues_from(error, data, shown(path), PageDatabase)
+        return None, [Issue(i.file, i.path, f"{i.message}; it is generated: run `appyard gen`") for i in issues]
+    except (OSError, UnicodeDecodeError) as error:
+        return None, [Issue(shown(path), "$", f"cannot be read ({type(error).__name__}); run `appyard gen`")]
+
+
+def load_page(app: str, page_dir: Path, *, sources: SourceScope | None = None, with_database: bool = True) -> Page:
+    """Read one page folder: properties.json, scripts/ and database.json; raises PropertiesInvalid with every issue.
+
+    ``sources`` (the app's and workspace's data sources) enables the data source checks of ``.sql`` functions;
+    ``with_database`` false ignores database.json (``appyard gen`` reads the page so before it rewrites the file).
+    """
+    functions, issues = discover(page_dir)
+    database, problems = read_database(page_dir) if with_database else (None, [])
+    issues += problems
+    file = shown(page_dir / PROPERTIES)
+    try:
+        data = read_json(page_dir / PROPERTIES)
     except PropertiesInvalid as invalid:
         raise PropertiesInvalid(issues + invalid.issues) from None
-    issues += check_page(properties, functions, shown(page_dir / PROPERTIES))
+    try:
+        properties = validate_model(PageProperties, data, file)
+    except PropertiesInvalid as invalid:
+        # Still check what the raw JSON allows, so every problem is reported in one go.
+        issues += invalid.issues + check_raw_page(data, functions, file)
+        issues += check_sql_functions(page_dir, functions, raw_state_targets(data), _raw_tables(data), sources)
+        raise PropertiesInvalid(issues) from None
+    issues += check_page(properties, functions, file, database=database)
+    tables = [block.name for block in properties.blocks if block.block_type == "table"]
+    issues += check_sql_functions(page_dir, functions, state_targets(properties, database), tables, sources)
     if issues:
         raise PropertiesInvalid(issues)
-    return Page(app, page_dir.name, page_dir, properties, functions)
+    return Page(app, page_dir.name, page_dir, properties, functions, database)
+
+
+def _raw_tables(data: object) -> list[str]:
+    blocks = data.get("blocks") if isinstance(data, dict) else None
+    return [
+        str(block["name"])
+        for block in (blocks if isinstance(blocks, list) else [])
+        if isinstance(block, dict) and block.get("block_type") == "table" and isinstance(block.get("name"), str)
+    ]
 
 
 def _unlisted(parent: Path, listed: set[str]) -> list[str]:
@@ -118,7 +182,45 @@ def _unlisted(parent: Path, listed: set[str]) -> list[str]:
     )
 
 
-def _scan_app(name: str, app_dir: Path, issues: list[Issue]) -> App | None:
+def _check_app_sources(properties: AppProperties, declared: Collection[str], file: str) -> Iterator[Issue]:
+    seen: set[str] = set()
+    for index, name in enumerate(properties.data_sources):
+        where = format_path(["data_sources", index])
+        if name in seen:
+            yield Issue(file, where, f"data source {name!r} is listed twice")
+        elif name not in declared:
+            known = ", ".join(sorted(declared)) or "none"
+            yield Issue(
+                file,
+                where,
+                f"data source {name!r} is not declared in the workspace's properties.json{suggest(name, declared)} "
+                f"(declared: {known}); declare it under data_sources there",
+            )
+        seen.add(name)
+
+
+def _check_sources(properties: WorkspaceProperties, file: str) -> Iterator[Issue]:
+    for name, source in properties.data_sources.items():
+        where = ["data_sources", name]
+        if source.kind != "sqlite" and source.default_url is not None:
+            yield Issue(
+                file,
+                format_path([*where, "default_url"]),
+                f"default_url is for sqlite sources only; a {source.kind} URL belongs in the environment variable "
+                f"{source.env_name(name)} (locally in the git-ignored .env), never in git",
+            )
+        if source.seed is not None and (source.kind != "sqlite" or source.default_url is None):
+            yield Issue(
+                file,
+                format_path([*where, "seed"]),
+                "seed applies only to a sqlite source with a default_url (it fills the file when it is created); "
+                "seed other databases yourself",
+            )
+
+
+def _scan_app(
+    name: str, app_dir: Path, issues: list[Issue], declared: Collection[str], with_database: bool
+) -> App | None:
     try:
         properties = read_properties(app_dir / PROPERTIES, AppProperties)
     except PropertiesInvalid as invalid:
@@ -126,6 +228,8 @@ def _scan_app(name: str, app_dir: Path, issues: list[Issue]) -> App | None:
         return None
     app = App(name, app_dir, properties)
     file = shown(app_dir / PROPERTIES)
+    issues += _check_app_sources(properties, declared, file)
+    scope = SourceScope(file, list(properties.data_sources), declared)
     listed: set[str] = set()
     for index, entry in enumerate(properties.pages):
         path = format_path(["pages", index, "name"])
@@ -138,7 +242,7 @@ def _scan_app(name: str, app_dir: Path, issues: list[Issue]) -> App | None:
             issues.append(Issue(file, path, f"page folder {shown(page_dir)}/ with a properties.json not found"))
         else:
             try:
-                app.pages[entry.name] = load_page(name, page_dir)
+                app.pages[entry.name] = load_page(name, page_dir, sources=scope, with_database=with_database)
             except PropertiesInvalid as invalid:
                 issues += invalid.issues
     for extra in _unlisted(app_dir, {entry.name for entry in properties.pages}):
@@ -146,8 +250,11 @@ def _scan_app(name: str, app_dir: Path, issues: list[Issue]) -> App | None:
     return app
 
 
-def scan(root: Path) -> tuple[Workspace | None, list[Issue]]:
-    """Everything valid in the workspace, and every issue found (the workspace is None if its own file is bad)."""
+def scan(root: Path, *, with_database: bool = True) -> tuple[Workspace | None, list[Issue]]:
+    """Everything valid in the workspace, and every issue found (the workspace is None if its own file is bad).
+
+    ``with_database`` false ignores the pages' database.json files (see :func:`load_page`).
+    """
     issues: list[Issue] = []
     try:
         properties = read_properties(root / PROPERTIES, WorkspaceProperties)
@@ -155,6 +262,7 @@ def scan(root: Path) -> tuple[Workspace | None, list[Issue]]:
         return None, invalid.issues
     workspace = Workspace(root, properties)
     file = shown(root / PROPERTIES)
+    issues += _check_sources(properties, file)
     seen: set[str] = set()
     for index, entry in enumerate(properties.apps):
         path = format_path(["apps", index, "name"])
@@ -166,7 +274,7 @@ def scan(root: Path) -> tuple[Workspace | None, list[Issue]]:
         if not (app_dir / PROPERTIES).is_file():
             issues.append(Issue(file, path, f"app folder {shown(app_dir)}/ with a properties.json not found"))
             continue
-        app = _scan_app(entry.name, app_dir, issues)
+        app = _scan_app(entry.name, app_dir, issues, set(properties.data_sources), with_database)
         if app is not None:
             workspace.apps[entry.name] = app
     for extra in _unlisted(root, seen):
@@ -174,9 +282,9 @@ def scan(root: Path) -> tuple[Workspace | None, list[Issue]]:
     return workspace, issues
 
 
-def load(root: Path) -> Workspace:
+def load(root: Path, *, with_database: bool = True) -> Workspace:
     """The whole workspace; raises PropertiesInvalid listing every issue when anything is wrong."""
-    workspace, issues = scan(root)
+    workspace, issues = scan(root, with_database=with_database)
     if issues or workspace is None:
         raise PropertiesInvalid(issues)
     return workspace

@@ -14,6 +14,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from ..integration.servers import free_port, wait_for
+from ..postgres import Postgres
 
 REPO = Path(__file__).resolve().parent.parent.parent
 WEB = REPO / "web" / "dist"
@@ -111,3 +112,36 @@ def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
         tab.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
     context.close()
     assert not errors, f"errors in the page: {errors}"
+
+
+# SQL tables (issue 11): one private PostgreSQL server for the module, and `appyard dev` reaching it.
+
+
+@pytest.fixture(scope="module")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgres]:
+    """A private PostgreSQL server (Debian's package) shared by a module's tests."""
+    server = Postgres.start(tmp_path_factory.mktemp("pg"))
+    yield server
+    server.stop()
+
+
+def start_dev_with(workspace: Path, folder: Path, environment: dict[str, str]) -> Dev:
+    """`appyard gen` then `appyard dev` with extra environment variables (a data source's URL: never in a file)."""
+    saved = {name: os.environ.get(name) for name in environment}
+    os.environ.update(environment)
+    try:
+        generated = subprocess.run(
+            [str(Path(sys.executable).parent / "appyard"), "gen", str(workspace)],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=folder,
+        )
+        assert generated.returncode == 0, f"appyard gen failed: {generated.stdout}{generated.stderr}"
+        return Dev(workspace, folder)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

@@ -164,7 +164,7 @@ class FileStore:
         return list(self._workspace.pages()) if self._workspace is not None else []
 
     def _load_models(self, page: Page) -> PageModels:
-        source = generated.source(page.properties)
+        source = generated.source(page.properties, page.database)
         problems = generated.differences(page.dir, source, self._shown)
         if problems and self.read_only is not None:
             with self._lock:
@@ -183,7 +183,7 @@ class FileStore:
             return
         for page in pages:
             try:
-                generated.page_models(page.properties)
+                generated.page_models(page.properties, page.database)
             except AppyardError as error:  # the page's own request reports it
                 log.warning("models of %s/%s: %s", page.app, page.name, error)
 
@@ -201,8 +201,8 @@ class FileStore:
         self._writable()
         current = self.page(app, page)
         file = os.path.relpath(current.properties_file, self.root.parent)
-        properties = validate_page(data, file=file, functions=current.functions)
-        models = codegen.generate(properties)
+        properties = validate_page(data, file=file, functions=current.functions, database=current.database)
+        models = codegen.generate(properties, current.database)
         atomic.write_all({current.properties_file: dumps(properties), **codegen.outputs(current.dir, models)})
         self._refresh(force=True)
         return self.page(app, page)

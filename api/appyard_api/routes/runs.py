@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from ..deps import CurrentUser, RunServiceDep
 from ..errors import responses
 from ..params import AppName, PageName, RunId
-from ..schemas import RunAccepted, RunCreate, RunPublic
+from ..schemas import RunAccepted, RunCreate, RunPublic, inline_schema
 
 router = APIRouter(prefix="/api", tags=["runs"], responses=responses(401, 403, 404, 422, 500, 503))
 
@@ -20,7 +20,7 @@ router = APIRouter(prefix="/api", tags=["runs"], responses=responses(401, 403, 4
     "/apps/{app}/pages/{page}/runs",
     response_model=RunPublic,
     responses={202: {"model": RunAccepted}, **responses(413, 415)},
-    openapi_extra={"requestBody": {"content": {"application/json": {"schema": RunCreate.model_json_schema()}}}},
+    openapi_extra={"requestBody": {"content": {"application/json": {"schema": inline_schema(RunCreate)}}}},
 )
 async def start_run(
     app: AppName,

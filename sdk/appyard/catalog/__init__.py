@@ -23,6 +23,7 @@ from .blocks import (
     DataColumn,
     Layout,
     Table,
+    TableFilter,
     Widget,
 )
 from .components import (
@@ -49,6 +50,7 @@ def all_models() -> list[type[BaseModel]]:
         *COMPONENT_TYPES.values(),
         *BLOCK_TYPES.values(),
         *COLUMN_TYPES.values(),
+        TableFilter,
         Option,
         Layout,
         DisplayRules,
@@ -100,6 +102,7 @@ __all__ = [
     "Option",
     "Select",
     "Table",
+    "TableFilter",
     "Text",
     "Widget",
     "all_models",

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import TypeAdapter, ValidationError
 
 DataType = Literal["text", "integer", "float", "boolean", "date", "datetime", "time", "json"]
+
+DATA_TYPES: tuple[DataType, ...] = get_args(DataType)
 
 _JSON_SCHEMAS: dict[DataType, dict[str, Any]] = {
     "text": {"type": "string"},

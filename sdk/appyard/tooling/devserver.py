@@ -205,7 +205,7 @@ class DevServer:
         if workspace is None:
             raise PropertiesInvalid(issues)
         for page in workspace.pages():
-            for path in codegen.write(page.dir, codegen.generate(page.properties)):
+            for path in codegen.write(page.dir, codegen.generate(page.properties, page.database)):
                 options.log(f"generated {shown(path)}")
         self._read_dotenv(workspace.properties.data_sources)
 
@@ -301,7 +301,7 @@ class DevServer:
                 page = load_page(page_dir.parent.name, page_dir)
             except PropertiesInvalid:
                 continue  # reported above
-            for written in codegen.write(page.dir, codegen.generate(page.properties)):
+            for written in codegen.write(page.dir, codegen.generate(page.properties, page.database)):
                 self.options.log(f"regenerated {shown(written)}")
         for app in workspace.apps.keys() - self.runners.keys():
             self.options.log(f"new app {app}: starting its runner")

@@ -542,6 +542,51 @@ export interface components {
             more: boolean;
         };
         /**
+         * ColumnFacts
+         * @description One output column of a table's SQL fetcher.
+         */
+        ColumnFacts: {
+            /**
+             * Base Column
+             * @description The base table's column this output column is; None for a computed (read-only) column.
+             */
+            base_column?: string | null;
+            /**
+             * Data Type
+             * @description The Appyard data type its values have.
+             * @enum {string}
+             */
+            data_type: "text" | "integer" | "float" | "boolean" | "date" | "datetime" | "time" | "json";
+            /**
+             * Db Type
+             * @description The type as the database names it, e.g. 'INTEGER' or 'NUMERIC(10, 2)'.
+             */
+            db_type: string;
+            /**
+             * Has Default
+             * @description The database fills it when an insert leaves it out.
+             * @default false
+             */
+            has_default: boolean;
+            /**
+             * Nullable
+             * @description Whether the column may hold NULL.
+             * @default true
+             */
+            nullable: boolean;
+            /**
+             * Primary Key
+             * @description Part of the base table's primary key.
+             * @default false
+             */
+            primary_key: boolean;
+            /**
+             * References
+             * @description 'table.column' when the base column is a foreign key.
+             */
+            references?: string | null;
+        };
+        /**
          * ErrorPublic
          * @description Every error response: what went wrong, for programs (code) and for people (message).
          */
@@ -564,15 +609,25 @@ export interface components {
         };
         /** FunctionPublic */
         FunctionPublic: {
-            /** Doc */
+            /**
+             * Doc
+             * @description The docstring, or a `.sql` file's leading comment lines.
+             */
             doc: string | null;
+            /**
+             * Kind
+             * @description A Python function or a `.sql` file.
+             * @default python
+             * @enum {string}
+             */
+            kind: "python" | "sql";
             /** Line */
             line: number;
             /** Name */
             name: string;
             /**
              * Script
-             * @description The script file (without .py) that defines it.
+             * @description The script file (without .py or .sql) that defines it.
              */
             script: string;
         };
@@ -679,12 +734,19 @@ export interface components {
             };
             /**
              * Scripts
-             * @description Script files in scripts/, without .py.
+             * @description Script files in scripts/: Python without .py, SQL with .sql.
              */
             scripts: string[];
             /** State Schema */
             state_schema: {
                 [key: string]: unknown;
+            };
+            /**
+             * Tables
+             * @description What the database says about each table whose fetcher is SQL (the page's database.json): its columns' types, primary key and which cells can be saved.
+             */
+            tables?: {
+                [key: string]: components["schemas"]["TableFacts"];
             };
             /**
              * Version
@@ -792,6 +854,34 @@ export interface components {
              * @default true
              */
             signed_out: boolean;
+        };
+        /**
+         * TableFacts
+         * @description What the database says about one table block's SQL fetcher.
+         */
+        TableFacts: {
+            /**
+             * Base Table
+             * @description The one table the query reads (schema-qualified outside the default schema); None when the query joins or aggregates, so the table pages and sorts but cannot be edited.
+             */
+            base_table?: string | null;
+            /**
+             * Columns
+             * @description The query's columns, in order.
+             */
+            columns?: {
+                [key: string]: components["schemas"]["ColumnFacts"];
+            };
+            /**
+             * Primary Key
+             * @description Output columns that are the base table's key.
+             */
+            primary_key?: string[];
+            /**
+             * Source
+             * @description The data source the fetcher runs on.
+             */
+            source: string;
         };
         /**
          * TokenCreate
@@ -1499,6 +1589,108 @@ export interface operations {
                     state?: {
                         [key: string]: unknown;
                     };
+                    /** @description Page, sort, filter or edit a table whose fetcher is SQL: `function` must be that fetcher. */
+                    table?: {
+                        /**
+                         * Action
+                         * @enum {string}
+                         */
+                        action: "query" | "update" | "insert" | "delete";
+                        /** @description For 'update'. */
+                        edit?: {
+                            /** Column */
+                            column: string;
+                            /**
+                             * Key
+                             * @description The row's primary key values.
+                             */
+                            key: {
+                                [key: string]: string | number | boolean | null;
+                            };
+                            /** New */
+                            new?: string | number | boolean | null;
+                            /** Old */
+                            old?: string | number | boolean | null;
+                        } | null;
+                        /**
+                         * Key
+                         * @description For 'delete'.
+                         */
+                        key?: {
+                            [key: string]: string | number | boolean | null;
+                        } | null;
+                        /**
+                         * TableQuery
+                         * @description The page to answer with (after an edit too: the page is reloaded).
+                         */
+                        query?: {
+                            /**
+                             * After
+                             * @description Keyset paging: the sort columns' values (then the primary key's) of the last row already shown.
+                             */
+                            after?: (string | number | boolean | null)[] | null;
+                            /**
+                             * Count
+                             * @description Also count the matching rows (skipped when the count would be slow).
+                             * @default true
+                             */
+                            count?: boolean;
+                            /** Filters */
+                            filters?: {
+                                /** Column */
+                                column: string;
+                                /**
+                                 * Operator
+                                 * @enum {string}
+                                 */
+                                operator: "equals" | "not_equals" | "contains" | "starts_with" | "lt" | "lte" | "gt" | "gte" | "in" | "is_null" | "is_not_null";
+                                /**
+                                 * Value
+                                 * @description A list only for 'in' (at most 1000 values).
+                                 */
+                                value?: string | number | boolean | (string | number | boolean | null)[] | null;
+                            }[];
+                            /**
+                             * Limit
+                             * @description Rows in the page.
+                             * @default 50
+                             */
+                            limit?: number;
+                            /**
+                             * Offset
+                             * @description Rows to skip (ignored when `after` is set).
+                             * @default 0
+                             */
+                            offset?: number;
+                            /**
+                             * Search
+                             * @description The viewer's filter box: text columns containing it.
+                             */
+                            search?: string | null;
+                            /** Sort */
+                            sort?: {
+                                /** Column */
+                                column: string;
+                                /**
+                                 * Descending
+                                 * @default false
+                                 */
+                                descending?: boolean;
+                            }[];
+                        };
+                        /**
+                         * Table
+                         * @description The table block.
+                         */
+                        table: string;
+                        /**
+                         * Values
+                         * @description For 'insert'.
+                         */
+                        values?: {
+                            [key: string]: string | number | boolean | null;
+                        } | null;
+                    } | null;
                 };
             };
         };
@@ -1604,7 +1796,7 @@ export interface operations {
                 app: string;
                 /** @description The page's name (lowercase letters, digits, underscores). */
                 page: string;
-                /** @description A script of the page's scripts/ folder (.py optional). */
+                /** @description A script of the page's scripts/ folder (.py optional; .sql for SQL). */
                 name: string;
             };
             cookie?: never;
@@ -1676,7 +1868,7 @@ export interface operations {
                 app: string;
                 /** @description The page's name (lowercase letters, digits, underscores). */
                 page: string;
-                /** @description A script of the page's scripts/ folder (.py optional). */
+                /** @description A script of the page's scripts/ folder (.py optional; .sql for SQL). */
                 name: string;
             };
             cookie?: never;

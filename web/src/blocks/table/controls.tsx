@@ -60,6 +60,26 @@ export function DeclaredFilters(props: {
           );
         }
         const options = column?.options ?? [];
+        if (options.length > 0 && filter.operator === "in") {
+          const chosen = Array.isArray(inputs[index]) ? (inputs[index] as string[]) : [];
+          return (
+            <label key={key} className="table-filter-field">
+              {label}
+              <select
+                multiple
+                size={Math.min(options.length, 4)}
+                value={chosen}
+                onChange={(event) => onChange(index, Array.from(event.target.selectedOptions, (option) => option.value))}
+              >
+                {options.map((option) => (
+                  <option key={String(option.value)} value={String(option.value)}>
+                    {option.label}
+                  </option>
+                ))}
+              </select>
+            </label>
+          );
+        }
         if (options.length > 0 && (filter.operator === "equals" || filter.operator === "not_equals")) {
           return (
             <label key={key} className="table-filter-field">

@@ -1,0 +1,196 @@
+"""A SQL table in real Chromium over a real PostgreSQL: paged, sorted and filtered in the database, cells saved
+by primary key, and an edit that lost a race shown as a conflict on its cell (never a silent overwrite)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Locator, Page, expect
+
+from ..postgres import Postgres
+from .conftest import Dev, start_dev_with
+
+pytestmark = pytest.mark.e2e
+
+ROWS = 300
+CATEGORIES = ("tools", "toys", "books")
+
+# Item i (1…300): "Item 001"…, category CATEGORIES[i % 3], price i × 1.25, in stock unless i is a multiple of 7.
+SEED = f"""
+DROP TABLE IF EXISTS items;
+CREATE TABLE items (
+    id serial PRIMARY KEY,
+    name text NOT NULL,
+    category text NOT NULL,
+    price numeric(10, 2) NOT NULL,
+    in_stock boolean NOT NULL DEFAULT true
+);
+INSERT INTO items (name, category, price, in_stock)
+SELECT 'Item ' || lpad(i::text, 3, '0'),
+       (ARRAY['{CATEGORIES[0]}', '{CATEGORIES[1]}', '{CATEGORIES[2]}'])[i % 3 + 1],
+       i * 1.25,
+       i % 7 <> 0
+FROM generate_series(1, {ROWS}) AS i;
+"""
+
+LIST_ITEMS = """-- Every item; the table pages, sorts, filters and saves edits in the database.
+SELECT id, name, category, price, in_stock FROM items
+"""
+
+PAGE = {
+    "label": "Items",
+    "blocks": [
+        {
+            "block_type": "table",
+            "name": "items",
+            "label": "Items",
+            "fetcher": "list_items",
+            "page_size": 20,
+            "filters": [{"column": "category", "operator": "equals", "label": "Category"}],
+            "columns": [
+                {"name": "id", "label": "Id"},
+                {"name": "name", "label": "Name", "editable": True},
+                {"name": "category", "label": "Category"},
+                {"name": "price", "label": "Price", "display_type": "currency", "currency": "EUR", "locale": "de-DE"},
+                {"name": "in_stock", "label": "In stock", "editable": True},
+            ],
+        }
+    ],
+}
+
+
+def write_workspace(root: Path) -> Path:
+    """A workspace with one app over the PostgreSQL source `shop` (its URL comes from the environment)."""
+    workspace = root / "workspace"
+    page = workspace / "shop" / "items"
+    (page / "scripts").mkdir(parents=True)
+    (workspace / "properties.json").write_text(
+        json.dumps(
+            {
+                "label": "SQL tables",
+                "apps": [{"name": "shop", "label": "Shop"}],
+                "data_sources": {"shop": {"kind": "postgres"}},
+            }
+        )
+    )
+    (workspace / "shop" / "properties.json").write_text(
+        json.dumps({"label": "Shop", "pages": [{"name": "items", "label": "Items"}], "data_sources": ["shop"]})
+    )
+    (page / "properties.json").write_text(json.dumps(PAGE, indent=2))
+    (page / "scripts" / "list_items.sql").write_text(LIST_ITEMS)
+    return workspace
+
+
+@pytest.fixture
+def shop(postgres: Postgres, tmp_path: Path) -> Iterator[Dev]:
+    """`appyard dev` serving the shop workspace, its items table freshly seeded."""
+    url = postgres.url("shop")  # created on first use
+    postgres.psql("shop", SEED)
+    server = start_dev_with(write_workspace(tmp_path), tmp_path, {"APPYARD_DB_SHOP": url})
+    yield server
+    server.stop()
+
+
+def database_value(postgres: Postgres, sql: str, expected: str) -> str:
+    """Poll the database until a query answers `expected` (the save runs after the cell loses focus)."""
+    deadline = time.monotonic() + 20
+    while True:
+        found = postgres.psql("shop", sql).strip()
+        if found == expected or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
+
+
+def names(table: Locator) -> list[str]:
+    """The Name column of the rows shown (inputs: the column is editable)."""
+    values = table.locator("tbody tr").get_by_label("Edit Name").evaluate_all("inputs => inputs.map(i => i.value)")
+    return [str(value) for value in values]
+
+
+def test_a_postgresql_table_pages_sorts_and_filters_in_the_database(shop: Dev, page: Page) -> None:
+    page.goto(f"{shop.url}/apps/shop/items")
+    table = page.locator("[data-block=items]")
+    rows = table.locator("tbody tr")
+    pager = table.get_by_role("navigation", name="Items pages")
+
+    # The first page of 20 rows, counted in the database; money as the column's locale writes it.
+    expect(pager).to_contain_text(f"Rows 1–20 of {ROWS}")
+    expect(rows).to_have_count(20)
+    expect(rows.first).to_contain_text("€")
+
+    # Sorting runs in the database over all 300 rows, not just the page shown.
+    table.get_by_role("button", name="Price").click()
+    expect(table.locator("th[aria-sort=ascending]")).to_contain_text("Price")
+    table.get_by_role("button", name="Price").click()
+    expect(table.locator("th[aria-sort=descending]")).to_contain_text("Price")
+    expect(rows.first.get_by_label("Edit Name")).to_have_value("Item 300")
+    expect(rows.first).to_contain_text("375,00")
+
+    # Paging: the next page continues the order.
+    pager.get_by_role("button", name="Next").click()
+    expect(pager).to_contain_text(f"Rows 21–40 of {ROWS}")
+    expect(rows.first.get_by_label("Edit Name")).to_have_value("Item 280")
+    pager.get_by_role("button", name="Previous").click()
+    expect(pager).to_contain_text(f"Rows 1–20 of {ROWS}")
+
+    # A declared filter (category equals) and the filter box (search) together, both in the database.
+    table.get_by_label("Category", exact=True).fill("books")
+    in_books = [i for i in range(1, ROWS + 1) if CATEGORIES[i % 3] == "books"]
+    expect(pager).to_contain_text(f"of {len(in_books)}")
+    table.get_by_label("Filter Items").fill("Item 29")
+    matching = [i for i in in_books if f"Item {i:03d}".startswith("Item 29")]
+    expect(rows).to_have_count(len(matching))
+    expect(rows.first.get_by_label("Edit Name")).to_have_value(f"Item {max(matching):03d}")
+    assert sorted(names(table)) == [f"Item {i:03d}" for i in matching]
+    for row in rows.all():
+        expect(row).to_contain_text("books")
+    table.get_by_label("Filter Items").fill("")
+    table.get_by_label("Category", exact=True).fill("")
+    expect(pager).to_contain_text(f"Rows 1–20 of {ROWS}")
+
+
+def test_a_postgresql_table_saves_edits_and_shows_conflicts(shop: Dev, postgres: Postgres, page: Page) -> None:
+    page.goto(f"{shop.url}/apps/shop/items")
+    table = page.locator("[data-block=items]")
+    rows = table.locator("tbody tr")
+    expect(rows).to_have_count(20)
+
+    # Edit a cell: saved to the base table by primary key.
+    table.get_by_role("button", name="Id").click()
+    expect(table.locator("th[aria-sort=ascending]")).to_contain_text("Id")
+    first = rows.nth(0)
+    expect(first.get_by_label("Edit Name")).to_have_value("Item 001")
+    first.get_by_label("Edit Name").fill("Renamed in the browser")
+    first.get_by_label("Edit Name").press("Enter")
+    assert database_value(postgres, "SELECT name FROM items WHERE id = 1", "Renamed in the browser") == (
+        "Renamed in the browser"
+    )
+    expect(first.get_by_label("Edit Name")).to_have_value("Renamed in the browser")
+
+    # A boolean cell is a checkbox.
+    seventh = rows.nth(6)  # id 7: not in stock
+    expect(seventh.get_by_label("Edit In stock")).not_to_be_checked()
+    seventh.get_by_label("Edit In stock").check()
+    assert database_value(postgres, "SELECT in_stock FROM items WHERE id = 7", "t") == "t"
+
+    # Someone else changes a row meanwhile: the edit is refused and the cell shows the conflict and the
+    # current value; the database keeps the other change.
+    postgres.psql("shop", "UPDATE items SET name = 'Changed elsewhere' WHERE id = 2")
+    second = rows.nth(1)
+    expect(second.get_by_label("Edit Name")).to_have_value("Item 002")  # the page shown is older
+    second.get_by_label("Edit Name").fill("My change")
+    second.get_by_label("Edit Name").press("Enter")
+    conflict = second.get_by_role("alert")
+    expect(conflict).to_contain_text("Changed elsewhere")
+    expect(second.get_by_label("Edit Name")).to_have_value("Changed elsewhere")  # the page was reloaded
+    assert postgres.psql("shop", "SELECT name FROM items WHERE id = 2").strip() == "Changed elsewhere"
+
+    # Editing the cell again (from the current value) saves and clears the conflict.
+    second.get_by_label("Edit Name").fill("My change, again")
+    second.get_by_label("Edit Name").press("Enter")
+    assert database_value(postgres, "SELECT name FROM items WHERE id = 2", "My change, again") == "My change, again"
+    expect(second.get_by_role("alert")).to_have_count(0)
