@@ -51,8 +51,8 @@ def test_orders_viewer_selects_edits_and_ships(dev: Dev, page: Page) -> None:
     expect(table).to_contain_text("Order 1005 saved.")
 
     # The table's declared filter (not the New order form's Customer select): applied in the database.
-    table.get_by_label("Customer").fill("Grace")
-    table.get_by_label("Customer").press("Enter")
+    table.get_by_label("Customer", exact=True).fill("Grace")
+    table.get_by_label("Customer", exact=True).press("Enter")
     expect(table.locator("tbody tr", has_not_text="Grace Hopper")).to_have_count(0)
     expect(table.locator("tbody tr", has_text="Grace Hopper").first).to_be_visible()
 
