@@ -290,7 +290,7 @@ CASES: list[tuple[str, Mutation, str, str, str]] = [
         "workspace-missing-app-folder",
         edit("properties.json", lambda data: data["apps"].append({"name": "billing"})),
         "properties.json",
-        "apps[2].name",
+        "apps[3].name",
         "app folder",
     ),
     (
@@ -318,7 +318,7 @@ CASES: list[tuple[str, Mutation, str, str, str]] = [
         "app-name-shadows-stdlib",
         edit("properties.json", lambda data: data["apps"].append({"name": "json"})),
         "properties.json",
-        "apps[2].name",
+        "apps[3].name",
         "'json' is the name of a Python module",
     ),
     (
@@ -358,7 +358,7 @@ def cli(workspace_copy: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
 def test_the_samples_are_valid(cli: CliRunner) -> None:
     result = cli.invoke(app, ["validate", "workspace"])
     assert result.exit_code == 0, result.output
-    assert "2 apps, 4 pages, no problems" in result.output
+    assert "3 apps, 5 pages, no problems" in result.output
 
 
 @pytest.mark.parametrize(("mutate", "file", "path", "message"), [case[1:] for case in CASES], ids=[c[0] for c in CASES])

@@ -53,7 +53,7 @@ def test_an_invalid_app_is_reported_and_the_others_go_on(workspace_copy: Path) -
     properties["blocks"][0]["components"][0]["component_type"] = "slider"
     page.write_text(json.dumps(properties), encoding="utf-8")
     result = sync.workspace_apps(workspace_copy, "apps", "0123456789abcdef")
-    assert [app.name for app in result.apps] == ["ops"]
+    assert [app.name for app in result.apps] == ["inventory", "ops"]
     assert "unknown component_type 'slider'" in result.invalid["orders"]
 
 
