@@ -8,6 +8,7 @@ command exit with status 1.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import os
 import re
@@ -141,10 +142,10 @@ def _learn(root: Path) -> list[str]:
     pages = [page for page in scanned.pages() if _sql_tables(page)]
     if not pages:
         return []
-    try:  # the smart-tables part; imported here so that a gen without SQL tables never loads SQLAlchemy
-        from .sql import errors as sql_errors
-        from .sql import facts
-        from .sql.sources import Sources
+    try:  # imported here so that a gen without SQL tables never loads SQLAlchemy
+        sql_errors = importlib.import_module("appyard.sql.errors")
+        facts = importlib.import_module("appyard.sql.facts")
+        Sources = importlib.import_module("appyard.sql.sources").Sources
     except ImportError as error:
         err.print(f"[yellow]warning:[/yellow] cannot learn SQL tables' facts ({error}); database.json files kept")
         return []

@@ -158,9 +158,7 @@ def _plan(page: PageProperties, database: PageDatabase | None = None) -> _Plan:
         state_base = "TableStateBase" if kind == "table" else "StateBase"
         units.append(
             _Unit(
-                state={
-                    state_class: _object(state_base, _state_fields(block, database), f"State of {selected}{what}.")
-                },
+                state={state_class: _object(state_base, _state_fields(block, database), f"State of {selected}{what}.")},
                 context={
                     members_class: _object(members_base, members, f"The {key} of {what}."),
                     context_class: _object(block.context_base, {key: _ref(members_class)}, f"Context of {what}."),

@@ -140,7 +140,7 @@ def discover(page_dir: Path) -> tuple[dict[str, FunctionInfo], list[Issue]]:
         except PropertiesInvalid as invalid:
             issues += invalid.issues
             continue
-        if info.name in functions:
+        if info.name in functions:  # the .sql file wins: it is nothing but this function
             other = functions[info.name]
             issues.append(
                 Issue(
@@ -149,6 +149,5 @@ def discover(page_dir: Path) -> tuple[dict[str, FunctionInfo], list[Issue]]:
                     f"function {info.name!r} is also defined in {other.file} (line {other.line}); rename one of them",
                 )
             )
-        else:
-            functions[info.name] = info
+        functions[info.name] = info
     return functions, issues

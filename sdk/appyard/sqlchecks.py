@@ -74,10 +74,12 @@ def _check_params(info: FunctionInfo, targets: Targets, file: str, text: str) ->
     assert info.sql is not None
     _, problems = resolve_params(info.sql, targets)
     for problem in problems:
-        quoted = re.search(r"':?([A-Za-z_][A-Za-z0-9_.]*)'|:([A-Za-z_][A-Za-z0-9_.]*)", problem)
-        param = next((group for group in quoted.groups() if group), None) if quoted else None
-        where = _line_of(text, rf"(?<!:):{re.escape(param)}\b") if param else "$"
-        yield Issue(file, where, problem)
+        if located := re.match(r"line (\d+): ", problem):
+            yield Issue(file, f"line {located[1]}", problem[located.end() :])
+        elif directive := re.match(r"'-- param (\w+)", problem):
+            yield Issue(file, _line_of(text, rf"^\s*--\s*param\s+{directive[1]}\b"), problem)
+        else:
+            yield Issue(file, "$", problem)
 
 
 def _check_reload(info: FunctionInfo, tables: list[str], file: str, text: str) -> Iterator[Issue]:

@@ -214,16 +214,14 @@ def _message(error: ErrorDetails, data: Any = None, root: type[BaseModel] | None
         return _unknown_tag(key, ctx.get("tag"))
     value = error.get("input")
     if kind == "string_type" and _is_function_field(tuple(error["loc"])):
-        return f"expected a function name (text such as \"list_orders\"), got {json.dumps(value)}"
+        return f'expected a function name (text such as "list_orders"), got {json.dumps(value)}'
     message = error["msg"].removeprefix("Value error, ")
     if kind != "value_error" and isinstance(value, (str, int, float, bool)) and not isinstance(value, Mapping):
         message += f" (got {json.dumps(value)})"
     return message
 
 
-def issues_from(
-    error: ValidationError, data: Any, file: str, root: type[BaseModel] | None = None
-) -> list[Issue]:
+def issues_from(error: ValidationError, data: Any, file: str, root: type[BaseModel] | None = None) -> list[Issue]:
     """Issues for every error pydantic found, with union tags removed from the paths."""
     issues = []
     for detail in error.errors(include_url=False):
@@ -337,8 +335,7 @@ def _check_rules(rules: DisplayRules, path: list[PathElem], targets: Targets, fi
             yield Issue(
                 file,
                 f"{where}.target",
-                f"display rule target {leaf.target!r} does not exist{suggest(leaf.target, targets)} "
-                f"(targets: {known})",
+                f"display rule target {leaf.target!r} does not exist{suggest(leaf.target, targets)} (targets: {known})",
             )
             continue
         data_type, multiple = targets[leaf.target]
@@ -448,7 +445,8 @@ def _check_table(
                 f"data_type {column.data_type!r} contradicts the database: {column.name} is "
                 f"{column_facts.db_type} ({column_facts.data_type}); drop data_type to take the database's type",
             )
-        elif column.data_type is None:
+        elif column.data_type is None and (column_facts is not None or not sql):
+            # (a SQL table that database.json does not know yet: the type is unknown until `appyard gen`)
             problem = column.display_problem(column.effective_data_type(column_facts))
             if problem:
                 origin = f" ({column_facts.db_type} in the database)" if column_facts is not None else ""
@@ -457,16 +455,23 @@ def _check_table(
             reason = _not_editable(table, column, facts, sql)
             if reason:
                 yield Issue(file, format_path([*where, "editable"]), reason)
-    if facts is not None and facts.columns:
-        returned = list(facts.columns)
-        for index, item in enumerate(table.filters):
-            if item.column not in returned:
-                yield Issue(
-                    file,
-                    format_path([*prefix, "filters", index, "column"]),
-                    f"the fetcher's query does not return column {item.column!r}{suggest(item.column, returned)} "
-                    f"(it returns: {', '.join(returned)})",
-                )
+    declared = [column.name for column in table.data_columns()]
+    returned = list(facts.columns) if facts is not None else []
+    for index, item in enumerate(table.filters):
+        if item.column not in declared:
+            yield Issue(
+                file,
+                format_path([*prefix, "filters", index, "column"]),
+                f"{item.column!r} is not a data column of the table{suggest(item.column, declared)} "
+                f"(columns: {', '.join(declared) or 'none'})",
+            )
+        elif returned and item.column not in returned:
+            yield Issue(
+                file,
+                format_path([*prefix, "filters", index, "column"]),
+                f"the fetcher's query does not return column {item.column!r}{suggest(item.column, returned)} "
+                f"(it returns: {', '.join(returned)})",
+            )
     for flag in ("insertable", "deletable"):
         if getattr(table, flag):
             reason = _not_smart(facts, sql, flag)

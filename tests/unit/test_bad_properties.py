@@ -1,5 +1,9 @@
 """Broken copies of the sample workspace: each problem is reported with its file, JSON path and a message a
-person can act on; `appyard validate` and `appyard gen` exit 1, and nothing is written."""
+person can act on; `appyard validate` and `appyard gen` exit 1, and nothing is written.
+
+The SQL cases run on the samples plus a small `shop` app (:func:`install_shop`): a PostgreSQL source whose URL
+is never set (so `appyard gen` cannot learn anything and keeps the committed database.json), a `.sql` fetcher
+over one table, a `.sql` statement on a button, and the database.json facts `appyard gen` would have written."""
 
 from __future__ import annotations
 
@@ -11,7 +15,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from appyard import codegen
 from appyard.cli import app
+from appyard.database import PageDatabase
+from appyard.workspace import load_page
 
 Json = dict[str, Any]
 Mutation = Callable[[Path], None]
@@ -19,6 +26,74 @@ Mutation = Callable[[Path], None]
 ORDERS = "orders/orders/properties.json"
 CUSTOMERS = "orders/customers/properties.json"
 CLOCK = "ops/clock/properties.json"
+WORKSPACE = "properties.json"
+SHOP_APP = "shop/properties.json"
+SHOP = "shop/items/properties.json"
+SHOP_DB = "shop/items/database.json"
+LIST_ITEMS = "shop/items/scripts/list_items.sql"
+MARK_SOLD = "shop/items/scripts/mark_sold.sql"
+
+SHOP_PAGE: Json = {
+    "blocks": [
+        {
+            "block_type": "widget",
+            "name": "filters",
+            "components": [
+                {"component_type": "input", "name": "name"},
+                {"component_type": "button", "name": "mark", "on_click": "mark_sold"},
+            ],
+        },
+        {
+            "block_type": "table",
+            "name": "items",
+            "fetcher": "list_items",
+            "columns": [
+                {"name": "id"},
+                {"name": "name", "editable": True},
+                {"name": "price", "display_type": "currency", "currency": "EUR", "locale": "de-DE", "editable": True},
+                {"name": "total"},
+            ],
+            "filters": [{"column": "name", "operator": "contains"}],
+            "deletable": True,
+        },
+    ]
+}
+
+LIST_ITEMS_SQL = """-- The shop's items, filtered by name.
+-- source: shop
+SELECT id, name, price, price * 2 AS total
+FROM items
+WHERE :filters.name IS NULL OR name LIKE :filters.name
+"""
+
+MARK_SOLD_SQL = """-- Mark the selected item as sold.
+-- reload: items
+-- message: Marked as sold.
+UPDATE items SET sold = true WHERE id = :items.id
+"""
+
+SHOP_FACTS: Json = {
+    "tables": {
+        "items": {
+            "source": "shop",
+            "base_table": "items",
+            "primary_key": ["id"],
+            "columns": {
+                "id": {
+                    "data_type": "integer",
+                    "db_type": "INTEGER",
+                    "nullable": False,
+                    "primary_key": True,
+                    "base_column": "id",
+                    "has_default": True,
+                },
+                "name": {"data_type": "text", "db_type": "TEXT", "nullable": False, "base_column": "name"},
+                "price": {"data_type": "float", "db_type": "NUMERIC(10, 2)", "base_column": "price"},
+                "total": {"data_type": "float", "db_type": "NUMERIC"},
+            },
+        }
+    }
+}
 
 
 def edit(relative: str, change: Callable[[Json], None]) -> Mutation:
@@ -345,6 +420,292 @@ CASES: list[tuple[str, Mutation, str, str, str]] = [
 ]
 
 
+def install_shop(root: Path) -> None:
+    """Add the `shop` app (a SQL table over a PostgreSQL source) with its generated models to a workspace copy."""
+    workspace = json.loads((root / WORKSPACE).read_text())
+    workspace["apps"].append({"name": "shop"})
+    workspace["data_sources"] = {"shop": {"kind": "postgres", "url_env": "APPYARD_TEST_SHOP_URL_NEVER_SET"}}
+    (root / WORKSPACE).write_text(json.dumps(workspace, indent=2))
+    files = {
+        SHOP_APP: json.dumps({"label": "Shop", "pages": [{"name": "items"}], "data_sources": ["shop"]}),
+        SHOP: json.dumps(SHOP_PAGE, indent=2),
+        SHOP_DB: json.dumps(SHOP_FACTS, indent=2),
+        LIST_ITEMS: LIST_ITEMS_SQL,
+        MARK_SOLD: MARK_SOLD_SQL,
+    }
+    for relative, text in files.items():
+        write(relative, text)(root)
+    page = load_page("shop", root / "shop" / "items")
+    codegen.write(page.dir, codegen.generate(page.properties, page.database))
+
+
+def shop(*mutations: Mutation) -> Mutation:
+    """A mutation of the samples with the `shop` app installed first."""
+
+    def apply(root: Path) -> None:
+        install_shop(root)
+        for mutation in mutations:
+            mutation(root)
+
+    return apply
+
+
+def shop_table(data: Json) -> Json:
+    table: Json = data["blocks"][1]
+    return table
+
+
+def shop_column(index: int) -> Callable[[Json], Json]:
+    return lambda data: shop_table(data)["columns"][index]
+
+
+def facts_column(name: str) -> Callable[[Json], Json]:
+    return lambda data: data["tables"]["items"]["columns"][name]
+
+
+SQL_CASES: list[tuple[str, Mutation, str, str, str]] = [
+    (
+        "app-source-undeclared",
+        shop(edit(SHOP_APP, lambda data: data.__setitem__("data_sources", ["shp"]))),
+        SHOP_APP,
+        "data_sources[0]",
+        "data source 'shp' is not declared in the workspace's properties.json; did you mean 'shop'?",
+    ),
+    (
+        "default-url-on-postgres",
+        shop(edit(WORKSPACE, lambda data: data["data_sources"]["shop"].__setitem__("default_url", "sqlite:///x.db"))),
+        WORKSPACE,
+        "data_sources.shop.default_url",
+        "default_url is for sqlite sources only; a postgres URL belongs in the environment variable "
+        "APPYARD_TEST_SHOP_URL_NEVER_SET",
+    ),
+    (
+        "seed-on-postgres",
+        shop(edit(WORKSPACE, lambda data: data["data_sources"]["shop"].__setitem__("seed", "seed.sql"))),
+        WORKSPACE,
+        "data_sources.shop.seed",
+        "seed applies only to a sqlite source with a default_url",
+    ),
+    (
+        "sql-source-undeclared",
+        shop(write(LIST_ITEMS, LIST_ITEMS_SQL.replace("source: shop", "source: shopp"))),
+        LIST_ITEMS,
+        "line 2",
+        "data source 'shopp' is not declared; did you mean 'shop'? (this app's data sources: shop)",
+    ),
+    (
+        "sql-no-source",
+        shop(
+            write(LIST_ITEMS, LIST_ITEMS_SQL.replace("-- source: shop\n", "")),
+            edit(SHOP_APP, lambda data: data.__setitem__("data_sources", [])),
+        ),
+        LIST_ITEMS,
+        "$",
+        "no data source to run on: add the source to data_sources in workspace/shop/properties.json",
+    ),
+    (
+        "sql-parameter-matches-nothing",
+        shop(write(LIST_ITEMS, LIST_ITEMS_SQL.replace("OR name LIKE :filters.name", "OR name LIKE :filters.nam"))),
+        LIST_ITEMS,
+        "line 5",
+        "filters.nam",
+    ),
+    (
+        "sql-statement-as-fetcher",
+        shop(edit(SHOP, lambda data: shop_table(data).__setitem__("fetcher", "mark_sold"))),
+        SHOP,
+        "blocks[1].fetcher",
+        "mark_sold.sql is a statement, not a query: a table's fetcher must return rows",
+    ),
+    (
+        "sql-query-on-a-button",
+        shop(edit(SHOP, lambda data: component(data, 0, 1).__setitem__("on_click", "list_items"))),
+        SHOP,
+        "blocks[0].components[1].on_click",
+        "list_items.sql is a query (it returns rows): bind it as a table's fetcher",
+    ),
+    (
+        "sql-reload-names-no-table",
+        shop(write(MARK_SOLD, MARK_SOLD_SQL.replace("reload: items", "reload: itemz"))),
+        MARK_SOLD,
+        "line 2",
+        "`-- reload:` names 'itemz', which is no table of this page; did you mean 'items'? (tables: items)",
+    ),
+    (
+        "sql-and-py-function-clash",
+        shop(write("shop/items/scripts/helpers.py", "def list_items(state, context):\n    return context\n")),
+        LIST_ITEMS,
+        "$",
+        "function 'list_items' is also defined in helpers.py (line 1); rename one of them",
+    ),
+    (
+        "sql-file-name-not-identifier",
+        shop(write("shop/items/scripts/list-all.sql", "SELECT 1\n")),
+        "shop/items/scripts/list-all.sql",
+        "$",
+        "'list-all.sql' is not a function name",
+    ),
+    (
+        "data-type-contradicts-database",
+        shop(edit(SHOP, set_(shop_column(1), "data_type", "integer"))),
+        SHOP,
+        "blocks[1].columns[1].data_type",
+        "data_type 'integer' contradicts the database: name is TEXT (text); drop data_type",
+    ),
+    (
+        "display-type-database-cannot-show",
+        shop(edit(SHOP, set_(shop_column(1), "display_type", "currency"))),
+        SHOP,
+        "blocks[1].columns[1].display_type",
+        "display_type 'currency' cannot show text values; use one of ['text', 'link', 'select', 'tags'] "
+        "(TEXT in the database)",
+    ),
+    (
+        "filter-on-column-the-query-does-not-return",
+        shop(
+            edit(SHOP, lambda data: shop_table(data)["columns"].append({"name": "colour"})),
+            edit(SHOP, lambda data: shop_table(data).__setitem__("filters", [{"column": "colour"}])),
+        ),
+        SHOP,
+        "blocks[1].filters[0].column",
+        "the fetcher's query does not return column 'colour' (it returns: id, name, price, total)",
+    ),
+    (
+        "filter-on-undeclared-column",
+        shop(edit(SHOP, lambda data: shop_table(data).__setitem__("filters", [{"column": "nmae"}]))),
+        SHOP,
+        "blocks[1].filters[0].column",
+        "'nmae' is not a data column of the table; did you mean 'name'? (columns: id, name, price, total)",
+    ),
+    (
+        "filter-operator-unknown",
+        shop(edit(SHOP, lambda data: shop_table(data)["filters"][0].__setitem__("operator", "like"))),
+        SHOP,
+        "blocks[1].filters[0].operator",
+        "'equals', 'not_equals', 'contains', 'starts_with'",
+    ),
+    (
+        "editable-computed-column",
+        shop(edit(SHOP, set_(shop_column(3), "editable", True))),
+        SHOP,
+        "blocks[1].columns[3].editable",
+        "column 'total' is editable but the query computes it (it is no column of items)",
+    ),
+    (
+        "editable-primary-key",
+        shop(edit(SHOP, set_(shop_column(0), "editable", True))),
+        SHOP,
+        "blocks[1].columns[0].editable",
+        "it is the primary key of items, which is never edited",
+    ),
+    (
+        "editable-without-facts",
+        shop(lambda root: (root / SHOP_DB).unlink()),
+        SHOP,
+        "blocks[1].columns[1].editable",
+        "database.json knows nothing of this table yet, so edits cannot be saved by primary key: run `appyard gen` "
+        "with the data source reachable, or set on_edit",
+    ),
+    (
+        "deletable-not-smart",
+        shop(edit(SHOP_DB, lambda data: data["tables"]["items"].__setitem__("base_table", None))),
+        SHOP,
+        "blocks[1].deletable",
+        "deletable needs the fetcher to read one table with its whole primary key",
+    ),
+    (
+        "database-json-malformed",
+        shop(edit(SHOP_DB, set_(facts_column("name"), "data_type", "string"))),
+        SHOP_DB,
+        "tables.items.columns.name.data_type",
+        "it is generated: run `appyard gen`",
+    ),
+    (
+        "currency-not-iso-4217",
+        shop(edit(SHOP, set_(shop_column(2), "currency", "euro"))),
+        SHOP,
+        "blocks[1].columns[2].currency",
+        "String should match pattern '^[A-Z]{3}$'",
+    ),
+    (
+        "link-text-without-link",
+        shop(edit(SHOP, set_(shop_column(1), "link_text", "open"))),
+        SHOP,
+        "blocks[1].columns[1]",
+        "link_text applies only when display_type is 'link'",
+    ),
+]
+
+MESSAGE_CASES: list[tuple[str, Mutation, str, str, str]] = [
+    (
+        "alias-tables-for-blocks",
+        edit(ORDERS, lambda data: data.__setitem__("tables", [])),
+        ORDERS,
+        "tables",
+        "unknown property 'tables'; did you mean 'blocks'?",
+    ),
+    (
+        "alias-size-for-page-size",
+        edit(ORDERS, lambda data: orders_table(data).__setitem__("size", 50)),
+        ORDERS,
+        "blocks[1].size",
+        "unknown property 'size'; did you mean 'page_size'?",
+    ),
+    (
+        "alias-type-for-column-type",
+        edit(ORDERS, lambda data: orders_table(data)["columns"][8].__setitem__("type", "button")),
+        ORDERS,
+        "blocks[1].columns[8].type",
+        "unknown property 'type'; the key is 'column_type' (one of: button, data)",
+    ),
+    (
+        "column-type-is-a-display-type",
+        edit(ORDERS, lambda data: orders_table(data)["columns"][4].__setitem__("column_type", "currency")),
+        ORDERS,
+        "blocks[1].columns[4].column_type",
+        "unknown column_type 'currency'; valid types: button, data ('currency' is a display_type: keep column_type "
+        "'data' and set display_type)",
+    ),
+    (
+        "column-type-unknown",
+        edit(ORDERS, lambda data: orders_table(data)["columns"][8].__setitem__("column_type", "chart")),
+        ORDERS,
+        "blocks[1].columns[8].column_type",
+        "unknown column_type 'chart'; valid types: button, data",
+    ),
+    (
+        "on-click-not-a-name",
+        edit(ORDERS, lambda data: component(data, 0, 4).__setitem__("on_click", 5)),
+        ORDERS,
+        "blocks[0].components[4].on_click",
+        'expected a function name (text such as "list_orders"), got 5',
+    ),
+    (
+        "suggestion-is-never-the-same-name",
+        edit(ORDERS, lambda data: data["blocks"][2].__setitem__("layout", {"x": 0, "label": "x"})),
+        ORDERS,
+        "blocks[2].layout.label",
+        "unknown property 'label'",
+    ),
+    (
+        "editable-without-on-edit",
+        edit(ORDERS, lambda data: orders_table(data).pop("on_edit")),
+        ORDERS,
+        "blocks[1].columns[7].editable",
+        "column 'notes' is editable but the table has no on_edit to save edits",
+    ),
+    (
+        "column-named-edited-cell",
+        edit(ORDERS, lambda data: orders_table(data)["columns"][7].__setitem__("name", "edited_cell")),
+        ORDERS,
+        "blocks[1].columns[7].name",
+        "'edited_cell' is reserved by the table's State",
+    ),
+]
+
+CASES += MESSAGE_CASES + SQL_CASES
+
+
 def generated(root: Path) -> dict[Path, bytes]:
     return {path: path.read_bytes() for pattern in ("*/*/state.py", "*/*/context.py") for path in root.glob(pattern)}
 
@@ -361,6 +722,15 @@ def test_the_samples_are_valid(cli: CliRunner) -> None:
     assert "3 apps, 5 pages, no problems" in result.output
 
 
+def test_a_sql_table_with_smart_edits_is_valid(cli: CliRunner, workspace_copy: Path) -> None:
+    install_shop(workspace_copy)
+    result = cli.invoke(app, ["validate", "--no-imports", "workspace"])
+    assert result.exit_code == 0, result.output
+    page = load_page("shop", workspace_copy / "shop" / "items")
+    assert page.functions["list_items"].kind == "sql"
+    assert page.database == PageDatabase.model_validate(SHOP_FACTS)
+
+
 @pytest.mark.parametrize(("mutate", "file", "path", "message"), [case[1:] for case in CASES], ids=[c[0] for c in CASES])
 def test_broken_properties_are_reported_precisely(
     cli: CliRunner, workspace_copy: Path, mutate: Mutation, file: str, path: str, message: str
@@ -368,13 +738,14 @@ def test_broken_properties_are_reported_precisely(
     mutate(workspace_copy)
     before = generated(workspace_copy)
 
-    result = cli.invoke(app, ["validate", "workspace"])
+    result = cli.invoke(app, ["validate", "--no-imports", "workspace"])  # imports: their own test below
 
     assert result.exit_code == 1
     lines = [line for line in result.stdout.splitlines() if line.startswith("workspace/")]
     prefix = f"workspace/{file}: {path}"
     matching = [line for line in lines if line.startswith(prefix) and message in line]
     assert matching, f"no line starts with {prefix!r} and contains {message!r}; got:\n" + "\n".join(lines)
+    assert not [line for line in lines if "did you mean" in line and _suggests_itself(line)]
 
     generation = cli.invoke(app, ["gen", "workspace"])
     assert generation.exit_code == 1
@@ -392,3 +763,65 @@ def test_every_problem_of_a_page_is_reported_at_once(cli: CliRunner, workspace_c
     assert "blocks[0].components[4].on_click: function 'nope' not found" in result.stdout
     assert "blocks[2].name: duplicate block name 'orders'" in result.stdout
     assert "2 problems in 1 file" in result.output
+
+
+def _suggests_itself(line: str) -> bool:
+    if "unknown property " not in line:
+        return False
+    unknown = line.rsplit("unknown property ", maxsplit=1)[-1].split(";", maxsplit=1)[0]
+    return f"did you mean {unknown}?" in line
+
+
+def test_structure_errors_do_not_hide_function_checks(cli: CliRunner, workspace_copy: Path) -> None:
+    def break_twice(data: Json) -> None:
+        component(data, 0, 0)["component_type"] = "slider"
+        component(data, 0, 4)["on_click"] = "list_order"
+
+    edit(ORDERS, break_twice)(workspace_copy)
+    result = cli.invoke(app, ["validate", "--no-imports", "workspace"])
+    assert result.exit_code == 1
+    assert "blocks[0].components[0].component_type: unknown component_type 'slider'" in result.stdout
+    missing = "blocks[0].components[4].on_click: function 'list_order' not found; did you mean 'list_orders'?"
+    assert missing in result.stdout
+
+
+def test_structure_errors_do_not_hide_sql_parameter_checks(cli: CliRunner, workspace_copy: Path) -> None:
+    shop(
+        edit(SHOP, lambda data: data["blocks"][1].__setitem__("page_size", 0)),
+        write(LIST_ITEMS, LIST_ITEMS_SQL.replace("LIKE :filters.name", "LIKE :filters.nam")),
+    )(workspace_copy)
+    result = cli.invoke(app, ["validate", "--no-imports", "workspace"])
+    assert result.exit_code == 1
+    assert f"workspace/{SHOP}: blocks[1].page_size" in result.stdout
+    assert f"workspace/{LIST_ITEMS}: line 5" in result.stdout and "filters.nam" in result.stdout
+
+
+def test_validate_before_the_first_gen_says_to_generate(cli: CliRunner, workspace_copy: Path) -> None:
+    (workspace_copy / "ops" / "clock" / "state.py").unlink()
+    (workspace_copy / "ops" / "clock" / "context.py").unlink()
+    result = cli.invoke(app, ["validate", "--no-imports", "workspace"])
+    assert result.exit_code == 1
+    assert "workspace/ops/clock/state.py: $: not generated yet; run `appyard gen`" in result.stdout
+    assert "differs" not in result.stdout
+    assert cli.invoke(app, ["gen", "workspace"]).exit_code == 0
+    assert cli.invoke(app, ["validate", "--no-imports", "workspace"]).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("script", "line", "message"),
+    [
+        ("import appyard_no_such_module\n", "line 1", "ModuleNotFoundError: No module named 'appyard_no_such_module'"),
+        ("from appyard import no_such_name\n", "line 1", "ImportError: cannot import name 'no_such_name'"),
+        ("X = 1\nraise RuntimeError('needs a token')\n", "line 2", "RuntimeError: needs a token"),
+    ],
+    ids=["missing-module", "missing-name", "raises"],
+)
+def test_validate_reports_a_failing_import(
+    cli: CliRunner, workspace_copy: Path, script: str, line: str, message: str
+) -> None:
+    write("ops/clock/scripts/broken_import.py", script)(workspace_copy)
+    result = cli.invoke(app, ["validate", "workspace"])
+    assert result.exit_code == 1, result.output
+    expected = f"workspace/ops/clock/scripts/broken_import.py: {line}: importing failed: {message}"
+    assert expected in result.stdout, result.stdout
+    assert "1 problem in 1 file" in result.output

@@ -14,8 +14,9 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 import appyard
-from appyard import codegen
-from appyard.errors import GenerationFailed
+from appyard import codegen, generated
+from appyard.database import PageDatabase
+from appyard.errors import GenerationFailed, PropertiesInvalid
 from appyard.properties import PageProperties
 from appyard.validation import validate_page
 
@@ -247,3 +248,75 @@ def test_a_generation_failure_writes_nothing(tmp_path: Path, monkeypatch: pytest
     with pytest.raises(GenerationFailed):
         codegen.write(folder, codegen.generate(page()))
     assert list(folder.iterdir()) == []
+
+
+SQL_PAGE: dict[str, Any] = {
+    "blocks": [
+        {
+            "block_type": "table",
+            "name": "items",
+            "fetcher": "f",
+            "columns": [{"name": "id"}, {"name": "price"}, {"name": "label", "data_type": "text"}, {"name": "note"}],
+        }
+    ]
+}
+
+
+def facts(price: str = "float") -> PageDatabase:
+    return PageDatabase.model_validate(
+        {
+            "tables": {
+                "items": {
+                    "source": "shop",
+                    "base_table": "items",
+                    "primary_key": ["id"],
+                    "columns": {
+                        "id": {"data_type": "integer", "db_type": "INTEGER", "primary_key": True, "base_column": "id"},
+                        "price": {"data_type": price, "db_type": "NUMERIC", "base_column": "price"},
+                        "label": {"data_type": "text", "db_type": "TEXT", "base_column": "label"},
+                    },
+                }
+            }
+        }
+    )
+
+
+def test_table_state_derives_from_table_state_base(modules: tuple[type[BaseModel], type[BaseModel]]) -> None:
+    state_class, _ = modules
+    state: Any = state_class.model_validate(
+        {"rows": {"id": 3, "edited_cell": {"column": "ok", "old": False, "new": True}}}
+    )
+    assert isinstance(state.rows, appyard.TableStateBase)
+    assert state.rows.edited_cell == appyard.EditedCell(column="ok", old=False, new=True)
+    assert not isinstance(state.form, appyard.TableStateBase)
+
+
+def test_a_column_without_a_data_type_takes_the_database_type(tmp_path: Path) -> None:
+    properties = page(SQL_PAGE)
+    state, _ = import_models(tmp_path, codegen.generate(properties, facts()), "typed")
+    row: Any = state.State.model_validate({"items": {"id": "7", "price": "2.5", "label": "x", "note": "n"}})
+    assert (row.items.id, row.items.price, row.items.label, row.items.note) == (7, 2.5, "x", "n")
+    with pytest.raises(ValidationError):
+        state.State.model_validate({"items": {"id": "seven"}})
+
+    untyped, _ = import_models(tmp_path, codegen.generate(properties), "untyped")
+    assert untyped.State.model_validate({"items": {"id": "7"}}).items.id == "7"  # no facts: text
+
+
+def test_database_facts_change_the_digest_and_only_then(tmp_path: Path) -> None:
+    properties = page(SQL_PAGE)
+    assert codegen.generate(properties, facts()) == codegen.generate(properties, facts())
+    assert codegen.source_digest(properties, facts()) != codegen.source_digest(properties)
+    assert codegen.source_digest(properties, facts("integer")) != codegen.source_digest(properties, facts())
+    relabelled = facts()
+    relabelled.tables["items"].columns["price"].db_type = "NUMERIC(12, 2)"  # same data type: same code
+    assert codegen.generate(properties, relabelled) == codegen.generate(properties, facts())
+    assert generated.source(properties, facts()) is generated.source(properties, facts())
+    assert generated.source(properties, facts()) is not generated.source(properties)
+
+
+def test_edited_cell_is_a_reserved_column_name() -> None:
+    data = {"blocks": [{"block_type": "table", "name": "t", "columns": [{"name": "edited_cell"}]}]}
+    with pytest.raises(PropertiesInvalid) as raised:
+        page(data)
+    assert "'edited_cell' is reserved by the table's State" in str(raised.value)

@@ -284,15 +284,6 @@ class Table(BlockBase):
 
     context_base: ClassVar[str] = "TableContextBase"
 
-    @model_validator(mode="after")
-    def _filters_on_columns(self) -> Table:
-        names = [column.name for column in self.data_columns()]
-        for index, item in enumerate(self.filters):
-            if item.column not in names:
-                known = ", ".join(names) or "none"
-                raise ValueError(f"filters[{index}].column {item.column!r} is not a data column of the table ({known})")
-        return self
-
     def data_columns(self) -> list[DataColumn]:
         """Columns that hold values (and so appear in State)."""
         return [column for column in self.columns if isinstance(column, DataColumn)]
