@@ -5,13 +5,13 @@ The declarations (kind, options, which variable holds the URL; never a URL) come
 sets), and are filtered to the app's own ``data_sources``: an app reaches no other source. The URLs are in
 the runner's environment as it started (``APPYARD_DB_<NAME>`` by default), read before
 :func:`.environment.seal` takes the APPYARD_* variables away. Runs (children) get the declarations as
-``APPYARD_DATA_SOURCES`` and each URL in its variable, so ``appyard.db("name")`` works in scripts; every URL
-and its password are redacted from what leaves the runner, like ``runner.secrets``.
+``APPYARD_DATA_SOURCES`` and each URL in its variable (:meth:`appyard.sql.sources.Sources.child_environment`),
+so ``appyard.db("name")`` works in scripts; every URL and its password are redacted from what leaves the
+runner, like ``runner.secrets``.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,7 +25,6 @@ from appyard.workspace import PROPERTIES, read_properties
 
 log = logging.getLogger("appyard.runner.sources")
 
-DECLARATIONS_ENV = "APPYARD_DATA_SOURCES"
 _DECLARED = TypeAdapter(dict[DataSourceName, DataSource])
 
 
@@ -63,18 +62,14 @@ def urls(sources: Mapping[str, DataSource], environ: Mapping[str, str]) -> dict[
     return {name: environ[name] for name in names if environ.get(name)}
 
 
-def for_children(sources: Mapping[str, DataSource], environ: Mapping[str, str]) -> dict[str, str]:
-    """What runs get in their environment for ``appyard.db()``: the declarations and the URLs."""
-    if not sources:
-        return {}
-    declarations = {name: source.model_dump(mode="json", exclude_defaults=True) for name, source in sources.items()}
-    return {DECLARATIONS_ENV: json.dumps(declarations, separators=(",", ":")), **urls(sources, environ)}
-
-
 def secrets(sources: Mapping[str, DataSource], environ: Mapping[str, str]) -> dict[str, str]:
-    """Values to redact: each URL whole, and its password on its own (an error may quote only that)."""
+    """Values to redact: each URL whole, and its password on its own (an error may quote only that).
+
+    A SQLite source's URL is a file's path, no secret: redacting it would only hide where the file is.
+    """
     found: dict[str, str] = {}
-    for name, url in urls(sources, environ).items():
+    servers = {name: source for name, source in sources.items() if source.kind != "sqlite"}
+    for name, url in urls(servers, environ).items():
         found[name] = url
         try:
             password = urlsplit(url).password

@@ -70,6 +70,7 @@ class Runner:
         self.environ = dict(environ or {})
         self.sources: dict[str, DataSource] = {}
         self.queries: Queries | None = None
+        self._run_environment: dict[str, str] = {}
         # Only the pages' models, for validating what children return: user code runs in children only.
         self.code = AppCode(settings.workspace, settings.app, functions=False)
         self._nc: Client | None = None
@@ -95,22 +96,26 @@ class Runner:
         sources = datasources.for_app(
             datasources.declared(self.settings.workspace, self.settings.data_sources), self.code.data_sources
         )
-        secrets = {name: os.environ[name] for name in self.code.settings.secrets if name in os.environ}
-        self.redactor = Redactor({**secrets, **datasources.secrets(sources, self.environ)})
         if self.queries is None or sources != self.sources:
             from appyard.sql.sources import Sources  # SQLAlchemy loads here, once, not per run
 
             if self.queries is not None:
                 self.queries.close()
             self.sources = sources
+            app = self.settings.app
             pool = Sources(
                 sources,
+                app=app,
                 environ=self.environ,
-                data_dir=datadir.data_dir(self.settings.app),
+                data_dir=datadir.data_dir(app),
                 workspace=self.settings.workspace,
             )
             default = self.code.data_sources[0] if self.code.data_sources else None
             self.queries = Queries(pool, sources, default, self._capacity)
+            # What runs get for appyard.db(): the declarations and each URL (a SQLite default made absolute).
+            self._run_environment = pool.child_environment()
+        secrets = {name: os.environ[name] for name in self.code.settings.secrets if name in os.environ}
+        self.redactor = Redactor({**secrets, **datasources.secrets(sources, self._run_environment)})
 
     @property
     def _capacity(self) -> int:
@@ -166,9 +171,7 @@ class Runner:
             self._limits(),
             tmp_root=settings.tmp_dir,
             warm=capacity,
-            environment=lambda: environment.for_runs(
-                self.code.settings.secrets, datasources.for_children(self.sources, self.environ)
-            ),
+            environment=lambda: environment.for_runs(self.code.settings.secrets, self._run_environment),
         )
         await self.sandbox.start()
         self._loop = PullLoop(self._nc, RUNS_STREAM, self._consumer, capacity, self._handle)

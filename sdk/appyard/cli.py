@@ -287,7 +287,7 @@ def run(
     try:
         found = workspace.load(target)
         page = found.page(app_name, page_name)
-        if getattr(page.function(function), "kind", "python") == "sql":  # SQL runs here too, without a runner
+        if page.function(function).kind == "sql":  # SQL runs here too, without a runner
             from .sql.answers import SqlFailed, run_locally
 
             try:
@@ -298,6 +298,11 @@ def run(
             typer.echo(json.dumps(changes, indent=2, ensure_ascii=False))
             return
         loaded = execution.load(page, target)
+        if found.app(app_name).properties.data_sources:  # appyard.db() in the function: the app's sources
+            from .sql.answers import local_sources
+            from .sql.sources import use
+
+            use(local_sources(found, app_name))
         with contextlib.redirect_stdout(sys.stderr):
             outcome = execution.execute(loaded, function, state_value, target)
     except PropertiesInvalid as invalid:

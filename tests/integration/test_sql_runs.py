@@ -16,7 +16,6 @@ import httpx
 import pytest
 
 from appyard import codegen
-from appyard.database import ColumnFacts, PageDatabase, TableFacts, dumps
 from appyard.workspace import load_page
 
 from ..postgres import Postgres
@@ -34,37 +33,6 @@ def _closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])  # nothing listens here once the probe is closed
-
-
-FACTS = PageDatabase(
-    tables={
-        "orders": TableFacts(
-            source="shop",
-            base_table="orders",
-            primary_key=["id"],
-            columns={
-                "id": ColumnFacts(
-                    data_type="integer", db_type="INTEGER", nullable=False, primary_key=True, base_column="id",
-                    has_default=True,
-                ),
-                "customer": ColumnFacts(data_type="text", db_type="TEXT", nullable=False, base_column="customer"),
-                "status": ColumnFacts(data_type="text", db_type="TEXT", nullable=True, base_column="status"),
-                "amount": ColumnFacts(data_type="float", db_type="DOUBLE PRECISION", base_column="amount"),
-            },
-        ),
-        "notes": TableFacts(
-            source="notes",
-            base_table="notes",
-            primary_key=["id"],
-            columns={
-                "id": ColumnFacts(
-                    data_type="integer", db_type="INTEGER", nullable=False, primary_key=True, base_column="id"
-                ),
-                "body": ColumnFacts(data_type="text", db_type="TEXT", nullable=False, base_column="body"),
-            },
-        ),
-    }
-)  # fmt: skip
 
 
 def fill_orders(postgres: Postgres) -> None:
@@ -95,10 +63,10 @@ def shop(tmp_path_factory: pytest.TempPathFactory, postgres: Postgres) -> Iterat
     root = tmp_path_factory.mktemp("shop")
     workspace = root / "workspace"
     shutil.copytree(FIXTURES / "shop", workspace, ignore=shutil.ignore_patterns("__pycache__"))
-    page_dir = workspace / "shop" / "orders"
-    (page_dir / "database.json").write_text(dumps(FACTS))
-    page = load_page("shop", page_dir)
-    codegen.write(page.dir, codegen.generate(page.properties))
+    page = load_page(
+        "shop", workspace / "shop" / "orders"
+    )  # its database.json is committed, as `appyard gen` writes it
+    codegen.write(page.dir, codegen.generate(page.properties, page.database))
     nats = NatsServer(store=root / "nats")
     nats.start()
     logs = root / "logs"

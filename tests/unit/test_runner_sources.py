@@ -9,6 +9,7 @@ import pytest
 
 from appyard.properties import DataSource
 from appyard.runs import RunRequest, RunResult, RunStatus
+from appyard.sql.sources import Sources
 from appyard_runner import datasources
 from appyard_runner.environment import for_runs
 from appyard_runner.redaction import Redactor
@@ -48,33 +49,30 @@ def test_an_app_gets_only_the_sources_it_lists_in_its_order() -> None:
     assert list(datasources.for_app(SOURCES, ["notes", "shop", "missing"])) == ["notes", "shop"]
 
 
-def test_runs_get_declarations_without_urls_and_each_url_in_its_variable() -> None:
+def test_runs_get_declarations_without_urls_and_each_url_in_its_variable(tmp_path: Path) -> None:
     environ = {"APPYARD_DB_SHOP": URL, "LEDGER_URL": "mysql+pymysql://x:y@h/l", "APPYARD_DB_OTHER": "nope"}
-    found = datasources.for_children(SOURCES, environ)
-    assert set(found) == {"APPYARD_DATA_SOURCES", "APPYARD_DB_SHOP", "LEDGER_URL"}
+    sources = Sources(SOURCES, app="shop", environ=environ, data_dir=tmp_path)
+    found = for_runs([], sources.child_environment())
     assert found["APPYARD_DB_SHOP"] == URL
+    assert found["APPYARD_DB_NOTES"] == f"sqlite:///{tmp_path}/notes.sqlite3"
+    assert "APPYARD_DB_OTHER" not in found
     declarations = json.loads(found["APPYARD_DATA_SOURCES"])
     assert {name: DataSource.model_validate(value) for name, value in declarations.items()} == SOURCES
     assert "pa55" not in found["APPYARD_DATA_SOURCES"]
-    assert datasources.for_children({}, environ) == {}
-
-
-def test_the_run_environment_carries_them_past_the_private_prefixes() -> None:
-    found = for_runs([], datasources.for_children(SOURCES, {"APPYARD_DB_SHOP": URL}))
-    assert found["APPYARD_DB_SHOP"] == URL
-    assert "APPYARD_DATA_SOURCES" in found
 
 
 @pytest.mark.parametrize(
     ("url", "redacted"),
     [
         (URL, {"APPYARD_DB_SHOP": URL, "APPYARD_DB_SHOP password": "pa55-w0rd"}),
+        ("", {}),
         ("postgresql://db.internal/shop", {"APPYARD_DB_SHOP": "postgresql://db.internal/shop"}),
         ("postgresql://[broken", {"APPYARD_DB_SHOP": "postgresql://[broken"}),
     ],
 )
 def test_urls_and_their_passwords_are_secrets(url: str, redacted: dict[str, str]) -> None:
-    assert datasources.secrets(SOURCES, {"APPYARD_DB_SHOP": url}) == redacted
+    environ = {"APPYARD_DB_SHOP": url, "APPYARD_DB_NOTES": "sqlite:////data/notes.sqlite3"}  # a path: no secret
+    assert datasources.secrets(SOURCES, environ) == redacted
 
 
 def test_a_password_quoted_in_an_error_is_redacted_from_the_result() -> None:

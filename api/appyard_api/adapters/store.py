@@ -265,15 +265,21 @@ class FileStore:
         return self.page(app, page)
 
     def _learn(self, page: Page) -> database.PageDatabase | None:
-        from appyard.sql.facts import learn_page
-        from appyard.sql.sources import Sources
+        try:
+            from appyard.sql.facts import learn_page
+            from appyard.sql.sources import Sources
+        except ImportError as error:  # an SDK without the smart-tables part
+            log.warning("cannot learn SQL tables' facts (%s); database.json files kept", error)
+            return None
 
         try:
             declared = self.workspace().properties.data_sources
         except PropertiesInvalid:
             return None
         used = {name: declared[name] for name in self.app(page.app).properties.data_sources if name in declared}
-        sources = Sources(used, environ=os.environ, data_dir=datadir.data_dir(page.app), workspace=self.root)
+        sources = Sources(
+            used, app=page.app, environ=os.environ, data_dir=datadir.data_dir(page.app), workspace=self.root
+        )
         try:
             return learn_page(page, sources)
         except AppyardError as error:

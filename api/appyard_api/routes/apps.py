@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Literal
 
 from fastapi import APIRouter, Request
 
@@ -47,13 +46,9 @@ def _summary(app: App) -> AppSummary:
 
 def _functions(page: Page) -> list[FunctionPublic]:
     return [
-        FunctionPublic(name=info.name, script=info.module, line=info.line, doc=info.doc, kind=_kind(info))
+        FunctionPublic(name=info.name, script=info.module, line=info.line, doc=info.doc, kind=info.kind)
         for info in sorted(page.functions.values(), key=lambda info: (info.module, info.line))
     ]
-
-
-def _kind(info: object) -> Literal["python", "sql"]:
-    return "sql" if getattr(info, "kind", "python") == "sql" else "python"
 
 
 def _of_script(page: Page, name: str) -> list[FunctionPublic]:
@@ -77,7 +72,7 @@ def _page(store: FileStore, page: Page) -> PagePublic:
         functions=_functions(page),
         scripts=sorted(path.stem for path in (page.dir / "scripts").glob("*.py"))
         + sorted(path.name for path in (page.dir / "scripts").glob("*.sql")),
-        tables=database.tables if (database := getattr(page, "database", None)) is not None else {},
+        tables=page.database.tables if page.database is not None else {},
     )
 
 

@@ -23,7 +23,7 @@ import os
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pydantic_core
 from pydantic import BaseModel, ValidationError
@@ -33,8 +33,13 @@ from ..catalog.blocks import Table
 from ..errors import AppyardError, NotFound, StateInvalid
 from ..properties import DataSource
 from ..runs import RunError, TableQuery, TableRequest
+from ..scripts import FunctionInfo
 from ..workspace import Page, Workspace
+
+if TYPE_CHECKING:
+    from .sources import Sources
 from .requests import TableRefused, check_table_request, first_query, is_sql, sql_tables, table_of
+from .text import SqlScript
 
 
 class SqlFailed(AppyardError):
@@ -117,19 +122,20 @@ def run_error(error: Exception) -> RunError:
     """Any failure of a SQL run as the run's error (data-source messages never carry a URL)."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from .errors import DataSourceError, SourceUnreachable
+    from .errors import DataSourceError
+    from .smart import TableRequestInvalid
 
     if isinstance(error, SqlFailed):
         return error.error
     if isinstance(error, Stopped):
         return RunError(kind="cancelled", message="the run was cancelled")
     if isinstance(error, DataSourceError):
-        return RunError(kind="data_source", message=str(error), retryable=isinstance(error, SourceUnreachable))
+        return error.run_error()
     if isinstance(error, SQLAlchemyError):  # a driver's error SQLAlchemy wrapped: its first line, no SQL or values
         orig = getattr(error, "orig", None)
         lines = str(orig if orig is not None else error).strip().splitlines()
         return RunError(kind="data_source", message=f"the database refused the statement: {lines[0] if lines else ''}")
-    if isinstance(error, StateInvalid):
+    if isinstance(error, (StateInvalid, TableRequestInvalid)):  # the request does not fit the page or the table
         return RunError(kind="invalid_state", message=str(error))
     if isinstance(error, (NotFound, TableRefused)):
         return RunError(kind="not_found", message=str(error))
@@ -197,7 +203,7 @@ class Answerer:
         state_model = execution.validate_state(loaded, state)
         if table is not None:
             return self._table_request(work, loaded, state_model, function, table)
-        script = info.script  # type: ignore[attr-defined]  # FunctionInfo.script: the parsed `.sql` file
+        script = _script(info)
         fetched = [block for block in sql_tables(page) if block.fetcher == function]
         if script.is_query:
             if not fetched:
@@ -216,7 +222,7 @@ class Answerer:
             stdout = f"{changed} row{'s' if changed != 1 else ''} affected\n"
         return Answer(changes=changes, stdout=stdout)
 
-    def _source(self, script: Any) -> str:
+    def _source(self, script: SqlScript) -> str:
         name = script.source or self.default_source
         if name is None:
             raise SqlFailed(
@@ -234,15 +240,12 @@ class Answerer:
             yield connection
             work.check()  # stopped meanwhile: raise inside the transaction, so it rolls back
 
-    def _statement(self, work: Work, loaded: execution.LoadedPage, script: Any, state_model: BaseModel) -> int:
-        from sqlalchemy import text
+    def _statement(self, work: Work, loaded: execution.LoadedPage, script: SqlScript, state_model: BaseModel) -> int:
+        from .execution import bind_state, statement
 
-        from .execution import bind_state
-
+        bound = bind_state(script, loaded.page.properties, state_model)
         with self._transaction(work, self._source(script)) as connection:
-            bound = bind_state(script, loaded.page, state_model)
-            result = connection.execute(text(script.driver_sql()), bound)
-            return int(result.rowcount)
+            return int(connection.execute(statement(script, bound)).rowcount)
 
     def _first_pages(
         self, work: Work, loaded: execution.LoadedPage, tables: list[Table], state_model: BaseModel
@@ -250,7 +253,7 @@ class Answerer:
         return {table.name: self._page(work, loaded, state_model, table, first_query(table)) for table in tables}
 
     def _facts(self, loaded: execution.LoadedPage, table: Table) -> Any:
-        database = getattr(loaded.page, "database", None)
+        database = loaded.page.database
         facts = database.tables.get(table.name) if database is not None else None
         if facts is None:
             raise SqlFailed(
@@ -266,7 +269,7 @@ class Answerer:
         self, work: Work, loaded: execution.LoadedPage, state_model: BaseModel, table: Table, query: TableQuery
     ) -> dict[str, Any]:
         assert table.fetcher is not None
-        script = loaded.page.function(table.fetcher).script  # type: ignore[attr-defined]
+        script = _script(loaded.page.function(table.fetcher))
         facts = self._facts(loaded, table)
         with self._transaction(work, self._source(script)) as connection:
             return self._fetch(connection, loaded, state_model, table, script, facts, query)
@@ -277,18 +280,20 @@ class Answerer:
         loaded: execution.LoadedPage,
         state_model: BaseModel,
         table: Table,
-        script: Any,
+        script: SqlScript,
         facts: Any,
         query: TableQuery,
     ) -> dict[str, Any]:
         from .execution import bind_state
         from .smart import fetch_page
 
-        bound = bind_state(script, loaded.page, state_model)
+        bound = {
+            bind: value.parameter(bind)
+            for bind, value in bind_state(script, loaded.page.properties, state_model).items()
+        }
         source = self.declared.get(self._source(script))
         max_rows = source.options.max_rows if source is not None else 10_000
-        declared_filters = getattr(table, "filters", [])
-        found = fetch_page(connection, connection.dialect, script, bound, facts, query, declared_filters, max_rows)
+        found = fetch_page(connection, connection.dialect, script, bound, facts, query, table.filters, max_rows)
         return {"data": found.rows, "total": found.total, "offset": found.offset, "more": found.more}
 
     def _table_request(
@@ -299,7 +304,7 @@ class Answerer:
         page = loaded.page
         table = check_table_request(page, function, request)  # the API checked; what the broker brings is checked
         assert table.fetcher is not None
-        script = page.function(table.fetcher).script  # type: ignore[attr-defined]
+        script = _script(page.function(table.fetcher))
         facts = self._facts(loaded, table)
         conflict = None
         with self._transaction(work, self._source(script)) as connection:  # the change and the page it shows
@@ -309,7 +314,7 @@ class Answerer:
             elif request.action == "insert":
                 insert_row(connection, facts, request.values or {})
             elif request.action == "delete":
-                delete_row(connection, facts, request.key or {})
+                conflict = delete_row(connection, facts, request.key or {})
             work.check()
             changes = self._fetch(connection, loaded, state_model, table, script, facts, request.query)
         if conflict is not None:
@@ -318,6 +323,12 @@ class Answerer:
         if request.action == "update" and conflict is None and table.on_edit:
             follow = FollowUp(table.on_edit, _edited_state(state_model, table, request, changes))
         return Answer(changes={table.name: changes}, follow=follow)
+
+
+def _script(info: FunctionInfo) -> SqlScript:
+    if info.sql is None:
+        raise NotFound(f"{info.name} is a Python function, not a .sql one")
+    return info.sql
 
 
 def _edited_state(
@@ -338,23 +349,29 @@ def _edited_state(
     return diff.merge({k: v for k, v in current.items() if k != table.name}, {table.name: edited})
 
 
+def local_sources(found: Workspace, app: str) -> Sources:
+    """The sources of ``app`` for this process (``appyard run``): URLs from its environment, else the workspace's
+    ``.env``; a SQLite ``default_url`` in the app's data folder."""
+    from .. import datadir
+    from .dotenv import read_dotenv
+    from .sources import Sources
+
+    environ = {**read_dotenv(found.root / ".env"), **os.environ}
+    declared = found.properties.data_sources
+    used = {name: declared[name] for name in found.app(app).properties.data_sources if name in declared}
+    return Sources(used, app=app, environ=environ, data_dir=datadir.data_dir(app), workspace=found.root)
+
+
 def run_locally(found: Workspace, page: Page, function: str, state: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
     """``appyard run`` of a `.sql` function: its context changes (validated) and output, in this process.
 
-    The app's sources are the workspace's declarations it lists; their URLs come from this process's
-    environment (and the workspace's ``.env``, under variables already set). Raises :class:`SqlFailed`.
+    Raises :class:`SqlFailed`.
     """
-    from .. import datadir
-    from .sources import Sources, read_dotenv
-
-    dotenv = found.root / ".env"
-    environ = {**(read_dotenv(dotenv) if dotenv.is_file() else {}), **os.environ}
     used = found.app(page.app).properties.data_sources
-    declared = {name: found.properties.data_sources[name] for name in used if name in found.properties.data_sources}
     loaded = execution.load(page, found.root, functions=False)
-    sources = Sources(declared, environ=environ, data_dir=datadir.data_dir(page.app), workspace=found.root)
+    sources = local_sources(found, page.app)
     try:
-        answer = Answerer(sources, declared, used[0] if used else None).answer(Work(), loaded, function, state)
+        answer = Answerer(sources, sources.declared, used[0] if used else None).answer(Work(), loaded, function, state)
     finally:
         sources.close()
     try:

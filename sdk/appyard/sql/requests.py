@@ -9,9 +9,8 @@ by :mod:`appyard.sql.smart` when the page is fetched.
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..catalog.blocks import DataColumn, Table
+from ..database import TableFacts
 from ..errors import AppyardError, NotFound
 from ..runs import TableQuery, TableRequest
 from ..workspace import Page
@@ -28,7 +27,7 @@ class TableRefused(AppyardError):
 def is_sql(page: Page, function: str | None) -> bool:
     """Whether ``function`` is a `.sql` function of the page."""
     info = page.functions.get(function) if function else None
-    return info is not None and getattr(info, "kind", "python") == "sql"
+    return info is not None and info.kind == "sql"
 
 
 def sql_tables(page: Page) -> list[Table]:
@@ -51,9 +50,8 @@ def first_query(table: Table) -> TableQuery:
     return TableQuery(limit=table.page_size)
 
 
-def _facts(page: Page, table: Table) -> Any:
-    database = getattr(page, "database", None)
-    return database.tables.get(table.name) if database is not None else None
+def _facts(page: Page, table: Table) -> TableFacts | None:
+    return page.database.tables.get(table.name) if page.database is not None else None
 
 
 def check_table_request(page: Page, function: str, request: TableRequest) -> Table:
@@ -68,7 +66,8 @@ def check_table_request(page: Page, function: str, request: TableRequest) -> Tab
             if table.fetcher
             else f"table {table.name} has no fetcher to page"
         )
-    if not is_sql(page, function):
+    info = page.functions.get(function)
+    if info is None or not info.is_query:
         raise TableRefused(f"table {table.name}'s fetcher {function} is not a .sql query: it pages in the browser")
     facts = _facts(page, table)
     if request.action == "update":
@@ -93,7 +92,7 @@ def check_table_request(page: Page, function: str, request: TableRequest) -> Tab
             raise TableRefused(f"column {column!r} is table {table.name}'s primary key and cannot be edited")
     elif request.action in ("insert", "delete"):
         flag = "insertable" if request.action == "insert" else "deletable"
-        if not getattr(table, flag, False):
+        if not (table.insertable if request.action == "insert" else table.deletable):
             raise TableRefused(
                 f"table {table.name} does not allow {request.action}s: set {flag} in the page's properties",
                 forbidden=True,

@@ -255,7 +255,7 @@ class DevServer:
 
     def _read_dotenv(self, sources: Mapping[str, DataSource]) -> None:
         """Read ``<workspace>/.env`` and say which data sources have their URL and which do not."""
-        from ..sql.sources import read_dotenv
+        from ..sql.dotenv import read_dotenv
 
         path = self.root / ".env"
         found = read_dotenv(path) if path.is_file() else {}
