@@ -524,6 +524,10 @@ export interface Table {
    */
   columns?: (DataColumn | ButtonColumn)[];
   /**
+   * Users can delete rows (a smart table: a .sql fetcher over one table).
+   */
+  deletable?: boolean;
+  /**
    * Help text shown under the title.
    */
   description?: string | null;
@@ -535,6 +539,16 @@ export interface Table {
    * Function run when the page opens that sets context.<name>.data.
    */
   fetcher?: string | null;
+  /**
+   * Filters shown above the table, each an input for one column (a smart table applies them in the database).
+   *
+   * @maxItems 32
+   */
+  filters?: TableFilter[];
+  /**
+   * Users can add rows (a smart table: a .sql fetcher over one table).
+   */
+  insertable?: boolean;
   /**
    * Title shown above the block; defaults to the name.
    */
@@ -548,7 +562,7 @@ export interface Table {
    */
   name: string;
   /**
-   * Function to run after a cell of an editable column changes; state.<name> holds the edited row.
+   * Function to run after a cell of an editable column changes; state.<name> holds the edited row and state.<name>.edited_cell the cell. In a smart table it runs after the edit is saved.
    */
   on_edit?: string | null;
   /**
@@ -576,9 +590,13 @@ export interface DataColumn {
    */
   column_type?: "data";
   /**
-   * Type of the values; decides the type of state.<table>.<name>.
+   * ISO 4217 code of the currency shown when display_type is 'currency'.
    */
-  data_type?: "text" | "integer" | "float" | "boolean" | "date" | "datetime" | "time" | "json";
+  currency?: string;
+  /**
+   * Type of the values; decides the type of state.<table>.<name>. Leave it out to take it from the database (a table with a .sql fetcher, from database.json); otherwise it is text.
+   */
+  data_type?: ("text" | "integer" | "float" | "boolean" | "date" | "datetime" | "time" | "json") | null;
   /**
    * Tooltip on the column header.
    */
@@ -600,10 +618,11 @@ export interface DataColumn {
         | "time"
         | "json"
         | "select"
+        | "tags"
       )
     | null;
   /**
-   * Users can edit cells; the table's on_edit then runs.
+   * Users can edit cells: saved by primary key in a smart table (a .sql fetcher over one table), else the table's on_edit runs.
    */
   editable?: boolean;
   /**
@@ -614,6 +633,14 @@ export interface DataColumn {
    * Column header; defaults to the name.
    */
   label?: string | null;
+  /**
+   * When display_type is 'link': the text shown instead of the address.
+   */
+  link_text?: string | null;
+  /**
+   * BCP 47 locale (e.g. 'de-DE') for numbers, currencies and dates; defaults to the browser's.
+   */
+  locale?: string | null;
   /**
    * Key of the field in each row; the selected row's value is state.<table>.<name>.
    */
@@ -658,6 +685,37 @@ export interface ButtonColumn {
    * Function to run; state.<table> holds the clicked row.
    */
   on_click: string;
+}
+/**
+ * A filter the viewer shows above a table: one input per filter, applied in the database with a bound value.
+ *
+ * This interface was referenced by `PropertiesFiles`'s JSON-Schema
+ * via the `definition` "TableFilter".
+ */
+export interface TableFilter {
+  /**
+   * The data column to filter (one of the table's columns).
+   */
+  column: string;
+  /**
+   * Label of the input; defaults to the column's.
+   */
+  label?: string | null;
+  /**
+   * How the column is compared with the input: equals, not_equals, contains, starts_with, lt, lte, gt, gte, in, is_null, is_not_null.
+   */
+  operator?:
+    | "equals"
+    | "not_equals"
+    | "contains"
+    | "starts_with"
+    | "lt"
+    | "lte"
+    | "gt"
+    | "gte"
+    | "in"
+    | "is_null"
+    | "is_not_null";
 }
 /**
  * workspace/properties.json: the apps of this workspace, in the order users see them.

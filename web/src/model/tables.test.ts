@@ -3,6 +3,7 @@ import type { DataColumn } from "./catalog";
 import {
   type ColumnFilter,
   type DeclaredFilter,
+  type FilterOperator,
   type TableFacts,
   activeFilters,
   conflictAt,
@@ -47,7 +48,7 @@ describe("declared filters", () => {
     ["is_null", false, "text", undefined],
     ["is_not_null", undefined, "text", undefined],
     ["contains", "'; DROP TABLE orders; --", "text", "'; DROP TABLE orders; --"],
-  ] as [DeclaredFilter["operator"], unknown, string, unknown][])("%s with %j (%s) is %j", (operator, input, type, value) => {
+  ] as [FilterOperator, unknown, string, unknown][])("%s with %j (%s) is %j", (operator, input, type, value) => {
     expect(filterValue(operator, input, type)).toEqual(value);
   });
 
@@ -62,6 +63,7 @@ describe("declared filters", () => {
       { column: "shipped", operator: "is_null" },
     ]);
     expect(activeFilters(declared, {}, {})).toEqual([]);
+    expect(activeFilters([{ column: "customer" }], { 0: "Ada" }, {})).toEqual([{ column: "customer", operator: "equals", value: "Ada" }]);
   });
 });
 

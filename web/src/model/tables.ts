@@ -2,6 +2,7 @@
 // response), the table requests the viewer sends, and pure helpers over both (tested in tables.test.ts).
 // The names follow appyard.runs (TableRequest, TableQuery, …) and appyard.database (TableFacts, ColumnFacts).
 import type { DataColumn, Table } from "./catalog";
+import type { TableFilter } from "../generated/properties";
 
 export type FilterOperator =
   | "equals"
@@ -79,15 +80,16 @@ export interface TableFacts {
   columns: Record<string, ColumnFacts>;
 }
 
-/** A declared filter of a table (properties.json `filters`). */
-export interface DeclaredFilter {
-  column: string;
-  operator: FilterOperator;
-  label?: string | null;
-}
+/** A declared filter of a table (properties.json `filters`; the operator defaults to equals). */
+export type DeclaredFilter = TableFilter;
 
-/** The table block with the catalog's SQL-table fields (filters, insertable, deletable). */
-export type TableBlock = Table & { filters?: DeclaredFilter[] | null; insertable?: boolean; deletable?: boolean };
+/** The table block (with the SQL-table fields: filters, insertable, deletable). */
+export type TableBlock = Table;
+
+/** A declared filter's operator (equals when left out). */
+export function operatorOf(filter: DeclaredFilter): FilterOperator {
+  return filter.operator ?? "equals";
+}
 
 export function firstQuery(pageSize: number): TableQuery {
   return { offset: 0, limit: pageSize, sort: [], filters: [], search: null, count: true };
@@ -97,7 +99,7 @@ export function firstQuery(pageSize: number): TableQuery {
  * The value a declared filter's input stands for, or undefined when the filter is off: blank text is off;
  * `in` takes comma-separated text as a list; a valueless operator is on when its box is checked.
  */
-export function filterValue(operator: FilterOperator, input: unknown, dataType: string | undefined): unknown {
+export function filterValue(operator: FilterOperator, input: unknown, dataType: string | null | undefined): unknown {
   if (VALUELESS.has(operator)) return input === true ? null : undefined;
   if (input === undefined || input === null) return undefined;
   if (typeof input === "string" && input.trim() === "") return undefined;
@@ -121,13 +123,14 @@ export function filterValue(operator: FilterOperator, input: unknown, dataType: 
 export function activeFilters(
   declared: DeclaredFilter[],
   inputs: Record<number, unknown>,
-  dataTypes: Record<string, string | undefined>,
+  dataTypes: Record<string, string | null | undefined>,
 ): ColumnFilter[] {
   const result: ColumnFilter[] = [];
   declared.forEach((filter, index) => {
-    const value = filterValue(filter.operator, inputs[index], dataTypes[filter.column]);
+    const operator = operatorOf(filter);
+    const value = filterValue(operator, inputs[index], dataTypes[filter.column]);
     if (value === undefined) return;
-    result.push(VALUELESS.has(filter.operator) ? { column: filter.column, operator: filter.operator } : { column: filter.column, operator: filter.operator, value });
+    result.push(VALUELESS.has(operator) ? { column: filter.column, operator } : { column: filter.column, operator, value });
   });
   return result;
 }

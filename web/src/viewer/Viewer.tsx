@@ -14,8 +14,8 @@ export function storeFor(page: PagePublic): PageStore {
     properties: page.properties as unknown as PageProperties,
     functions: page.functions.map((item) => item.name),
     // SQL tables (issue 11): functions from .sql files, and what the database says about each table.
-    sqlFunctions: page.functions.filter((item) => (item as { kind?: string }).kind === "sql").map((item) => item.name),
-    facts: ((page as { tables?: Record<string, TableFacts> }).tables ?? {}),
+    sqlFunctions: page.functions.filter((item) => item.kind === "sql").map((item) => item.name),
+    facts: (page.tables ?? {}) as Record<string, TableFacts>,
   });
 }
 

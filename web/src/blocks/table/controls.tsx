@@ -1,7 +1,7 @@
 // The parts around a table's rows: its declared filters, the "new row" form, and the pager.
 import { useState } from "react";
 import { labelOf } from "../../model/catalog";
-import { type DeclaredFilter, VALUELESS, pageSummary } from "../../model/tables";
+import { type DeclaredFilter, VALUELESS, operatorOf, pageSummary } from "../../model/tables";
 import { CellEditor } from "./cells";
 import type { ColumnView } from "./format";
 
@@ -23,7 +23,8 @@ const OPERATOR_WORDS: Record<string, string> = {
 export function filterLabel(filter: DeclaredFilter, column: ColumnView | undefined): string {
   if (filter.label) return filter.label;
   const name = column ? labelOf(column) : labelOf({ name: filter.column });
-  return filter.operator === "equals" ? name : `${name} ${OPERATOR_WORDS[filter.operator] ?? filter.operator}`;
+  const operator = operatorOf(filter);
+  return operator === "equals" ? name : `${name} ${OPERATOR_WORDS[operator] ?? operator}`;
 }
 
 function filterInputType(column: ColumnView | undefined, operator: string): string {
@@ -47,7 +48,8 @@ export function DeclaredFilters(props: {
   if (filters.length === 0) return null;
   return (
     <div className="table-filters" role="group" aria-label={`Filters of ${table}`}>
-      {filters.map((filter, index) => {
+      {filters.map((declared, index) => {
+        const filter = { ...declared, operator: operatorOf(declared) };
         const column = columns[filter.column];
         const label = filterLabel(filter, column);
         const key = `${filter.column}-${filter.operator}-${index}`;

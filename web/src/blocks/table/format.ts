@@ -3,17 +3,11 @@
 // ever http(s) or mailto; tags come from a JSON list or comma-separated text.
 import type { DataColumn } from "../../model/catalog";
 
-/** Every display type the viewer knows (the catalog's, plus ones newer than this build's catalog). */
-export type DisplayType = NonNullable<DataColumn["display_type"]> | "tags";
+export type DisplayType = NonNullable<DataColumn["display_type"]>;
 export type DataType = NonNullable<DataColumn["data_type"]>;
 
-/** A data column with the display settings of the catalog (currency, locale, link_text). */
-export type ColumnView = Omit<DataColumn, "display_type"> & {
-  display_type?: DisplayType | null;
-  currency?: string | null;
-  locale?: string | null;
-  link_text?: string | null;
-};
+/** A data column as a cell shows it (display type, currency, locale, link_text). */
+export type ColumnView = DataColumn;
 
 const DEFAULT_DISPLAY: Record<DataType, DisplayType> = {
   text: "text",
