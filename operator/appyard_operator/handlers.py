@@ -130,7 +130,13 @@ async def workspace_settings_changed(memo: kopf.Memo, namespace: str | None, nam
             await _reconcile(memo, namespace or "", app.metadata.name)
 
 
-@kopf.timer(GROUP, VERSION, "apps", interval=60, initial_delay=30)
+@kopf.timer(
+    GROUP,
+    VERSION,
+    "apps",
+    interval=get_settings().app_check_seconds,
+    initial_delay=min(30.0, get_settings().app_check_seconds),
+)
 async def app_check(body: kopf.Body, memo: kopf.Memo, namespace: str | None, name: str, **_: Any) -> None:
     """A safety net: Apps not serving their spec yet are looked at again now and then (build and rollout
     events normally move them on at once); runner credentials are re-minted before they expire; and a changed

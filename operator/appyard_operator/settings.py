@@ -41,6 +41,12 @@ class OperatorSettings(BaseSettings):
     webhook_port: int = Field(8080, description="Port of the push-webhook endpoint (0: no endpoint).")
     health_port: int = Field(8081, description="Port of the liveness endpoint /healthz (0: none).")
     tick_seconds: float = Field(2.0, description="How often Workspaces are checked for being due a sync.")
+    app_check_seconds: float = Field(
+        60.0,
+        description="How often each App is looked at again: one not serving yet, runner credentials near expiry, "
+        "a data source's URL (in the Workspace's Secret) or host addresses changed.",
+        gt=0,
+    )
     git_timeout_seconds: float = Field(120.0, description="Longest a git command may take.")
 
 

@@ -18,8 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from appyard import bundles, database, generated
 from appyard.errors import Issue
 from appyard.resources import AppSpec, PageSource, kubernetes_name
@@ -126,18 +124,13 @@ def workspace_apps(root: Path, workspace: str, revision: str, base: str = ".") -
             continue
         code_hash = hashlib.sha256(code).hexdigest()
         requirements = app_dir / REQUIREMENTS
-        try:
-            facts = {page_entry.name: database.read(app_dir / page_entry.name) for page_entry in app.properties.pages}
-        except ValidationError as error:
-            result.invalid[entry.name] = f"a page's {database.DATABASE_FILE} is malformed: run `appyard gen`\n{error}"
-            continue
         pages = [
             PageSource(
                 name=page_entry.name,
                 label=page_entry.label or app.pages[page_entry.name].properties.label,
                 properties=json.loads((app_dir / page_entry.name / PROPERTIES).read_text(encoding="utf-8")),
                 functions=sorted(app.pages[page_entry.name].functions),
-                database=_facts(facts[page_entry.name]),
+                database=_facts(app.pages[page_entry.name].database),
             )
             for page_entry in app.properties.pages
         ]

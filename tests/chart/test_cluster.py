@@ -352,3 +352,46 @@ def test_notes_give_the_url_and_a_workspace_the_server_accepts(
         "apply", "--server-side", "--dry-run=server", "--validate=strict", "-f", "-", stdin=yaml.safe_dump(workspace)
     )
     assert "workspace.appyard.dev/apps serverside-applied (server dry run)" in applied
+
+
+WORKSPACE_DATA_SOURCES = [
+    ("a Secret", {"secretName": "databases"}, None),
+    (
+        "declared egress",
+        {
+            "secretName": "databases",
+            "egress": {
+                "shop": [{"cidr": "10.20.0.0/16", "ports": [5432]}, {"podLabels": {"app": "pg"}, "ports": [5432]}]
+            },
+        },
+        None,
+    ),
+    ("a Secret name with capitals", {"secretName": "Databases"}, "spec.dataSources.secretName"),
+    ("a port out of range", {"egress": {"shop": [{"cidr": "10.0.0.0/8", "ports": [70000]}]}}, "ports[0]"),
+    ("no ports", {"egress": {"shop": [{"cidr": "10.0.0.0/8", "ports": []}]}}, "ports"),
+    ("a host name as cidr", {"egress": {"shop": [{"cidr": "db.example.com", "ports": [5432]}]}}, "cidr"),
+    ("a typo", {"secret": "databases"}, ".spec.dataSources.secret: field not declared in schema"),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "sources", "refused"), WORKSPACE_DATA_SOURCES, ids=[case[0] for case in WORKSPACE_DATA_SOURCES]
+)
+@pytest.mark.usefixtures("lifecycle", "third_party_crds")  # the CRDs are in the cluster (kept by the uninstall)
+def test_the_server_checks_a_workspaces_data_sources(
+    tools: Tools, tmp_path: Path, case: str, sources: Obj, refused: str | None
+) -> None:
+    """The NOTES' Workspace with its data sources filled in: the chart's CRD takes good ones and refuses bad ones
+    with the field's path (the operator never sees them)."""
+    chart = stage(tmp_path / "appyard")
+    notes, workspace = _notes(tools, chart, LIFECYCLE, moved(merge(OIDC, {"crds": {"install": False}}), LIFECYCLE))
+    assert "# dataSources:" in notes and "secretName" in notes
+    workspace["spec"]["dataSources"] = sources
+    manifest = yaml.safe_dump(workspace)
+    arguments = ["apply", "--server-side", "--dry-run=server", "--validate=strict", "-f", "-"]
+    if refused is None:
+        assert "serverside-applied (server dry run)" in tools.kubectl(*arguments, stdin=manifest), case
+        return
+    with pytest.raises(HelmError) as error:
+        tools.kubectl(*arguments, stdin=manifest)
+    assert refused in str(error.value), (case, str(error.value))

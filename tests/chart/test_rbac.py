@@ -61,6 +61,8 @@ CLUSTER_WIDE_NS = "appyard-everywhere"  # the release namespace of the cluster-w
 BASE_IMAGE = "registry.test/appyard/runner:test"
 REGISTRY = "registry.test/appyard"
 HOOK_SECRET = b"push-hook-secret"
+DATABASES = "databases"
+DATABASE_URL = "postgresql://app:app-password@192.0.2.15:5433/warehouse"
 OPERATOR_ACCOUNT = "appyard-operator"
 API_ACCOUNT = "appyard-api"
 
@@ -85,7 +87,7 @@ OPERATOR_RULES: set[Rule] = {
     ("", "configmaps", "create"),  # code and images, created once
     ("", "configmaps", "patch"),
     ("", "configmaps", "delete"),  # old code of an app
-    ("", "secrets", "get"),  # by name only: git credentials, webhook keys, runner credentials
+    ("", "secrets", "get"),  # by name only: git credentials, webhook keys, runner credentials, data-source URLs
     ("", "secrets", "create"),  # the runners' Secret (server-side apply)
     ("", "secrets", "patch"),
     ("", "pods", "list"),  # a build's termination message
@@ -310,8 +312,12 @@ def story(
     git_server.create(repository)
     clone = Clone(tmp_path_factory.mktemp("clone") / "clone", git_server.url(repository))
     clone.copy(REPO / "workspace")
+    _use_a_database(clone.folder / "workspace")
     clone.commit("the sample apps")
     create_secret(admin, variant.release, "push-hook", {"secret": HOOK_SECRET.decode()})
+    # The data-source Secret, read by name like the others (the Workspace names it at run time, so no
+    # resourceNames could list it in the Role).
+    create_secret(admin, variant.release, DATABASES, {"APPYARD_DB_WAREHOUSE": DATABASE_URL})
     watched = [variant.release, variant.builds] if variant.watch else []
     operator = Operator(
         installed.plane, watched, nats, installed.folder / "operator", kubeconfig=installed.operator_config
@@ -319,7 +325,13 @@ def story(
     operator.start()
     build = {"registry": REGISTRY, "baseImage": BASE_IMAGE, "namespace": variant.builds}
     workspace = workspace_object(
-        "apps", clone.url, nats.url, "push-hook", build=build, ingress={"host": "apps.example.com"}
+        "apps",
+        clone.url,
+        nats.url,
+        "push-hook",
+        build=build,
+        ingress={"host": "apps.example.com"},
+        dataSources={"secretName": DATABASES},
     )
     create(admin, workspace, variant.release)
     result = Story(admin, variant, clone, operator, git_server)
@@ -332,6 +344,18 @@ def story(
         eventually(lambda: not result.apps(), 60, "the Workspace's Apps deleted")
     finally:
         operator.stop()
+
+
+def _use_a_database(workspace: Path) -> None:
+    """The workspace declares a database and orders uses it (after any source it uses already)."""
+    path = workspace / "properties.json"
+    properties = json.loads(path.read_text())
+    properties.setdefault("data_sources", {})["warehouse"] = {"kind": "postgres"}
+    path.write_text(json.dumps(properties, indent=2) + "\n")
+    path = workspace / "orders" / "properties.json"
+    properties = json.loads(path.read_text())
+    properties["data_sources"] = [*properties.get("data_sources", []), "warehouse"]
+    path.write_text(json.dumps(properties, indent=2) + "\n")
 
 
 def _forbidden(log: str) -> list[str]:
@@ -403,6 +427,12 @@ def test_the_operator_runs_the_git_push_flow_as_its_service_account(story: Story
     assert secret["metadata"]["ownerReferences"][0]["blockOwnerDeletion"] is True
     assert story.get(NetworkPolicy, "appyard-runner-ops")["spec"]["policyTypes"] == ["Ingress", "Egress"]
     assert story.get(Ingress, "appyard-ops")["spec"]["rules"][0]["host"] == "apps.example.com"
+    # orders's database: its URL from the data-source Secret (read as the operator account), its host in the egress.
+    env = story.get(Deployment, "appyard-runner-orders")["spec"]["template"]["spec"]["containers"][0]["env"]
+    reference = next(item for item in env if item["name"] == "APPYARD_DB_WAREHOUSE")["valueFrom"]["secretKeyRef"]
+    assert reference["name"] == DATABASES
+    egress = story.get(NetworkPolicy, "appyard-runner-orders")["spec"]["egress"]
+    assert {"to": [{"ipBlock": {"cidr": "192.0.2.15/32"}}], "ports": [{"protocol": "TCP", "port": 5433}]} in egress
     assert "apps.example.com" in story.get(App, "ops")["status"]["url"]
 
     # A code-only change: a new code ConfigMap, a rollout, the old code removed once the new one serves.

@@ -672,6 +672,126 @@ def test_deleting_the_workspace_removes_everything_it_owned(serving: Serving, tm
     assert _leftovers(setup.nats, setup.namespace, "ops") == (False, 0)
 
 
+# -- data sources --------------------------------------------------------------------------------------------
+
+DB_SECRET = "db-urls"
+DB_PASSWORD = "wh-s3cret"
+
+
+@pytest.fixture
+def quick_checks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The operator looks at each App every second (not every minute), so a Secret's new value (Secrets are read
+    by name, never watched) reaches the runners within the test's patience. Listed before ``setup``."""
+    monkeypatch.setenv("APPYARD_OPERATOR_APP_CHECK_SECONDS", "1")
+
+
+def _declare_data_sources(workspace: Path) -> None:
+    """The workspace declares two databases; orders uses one of them (after any it uses already), ops none."""
+    path = workspace / "properties.json"
+    properties = json.loads(path.read_text())
+    properties.setdefault("data_sources", {}).update(
+        {"warehouse": {"kind": "postgres"}, "crm": {"kind": "mysql", "secret": "crm-url"}}
+    )
+    path.write_text(json.dumps(properties, indent=2) + "\n")
+    path = workspace / "orders" / "properties.json"
+    properties = json.loads(path.read_text())
+    properties["data_sources"] = [*properties.get("data_sources", []), "warehouse"]
+    path.write_text(json.dumps(properties, indent=2) + "\n")
+
+
+def _env(deployment: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {item["name"]: item for item in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+
+
+def _stalled(setup: Setup, app: str) -> dict[str, Any] | None:
+    condition = setup.condition(app, "Stalled")
+    return condition if condition and condition["reason"] == "DataSource" else None
+
+
+def test_an_app_gets_exactly_its_declared_data_sources(quick_checks: None, setup: Setup, tmp_path: Path) -> None:
+    """orders declares the warehouse database: its runners get that URL from the Workspace's Secret and may reach
+    its host; the crm URL in the same Secret reaches no runner; ops, declaring none, gets neither. A missing key
+    stalls the App (naming the key, never a URL); a new password rolls the runners; a key removed later stalls the
+    App while the runners already serving go on."""
+    _declare_data_sources(setup.workspace)
+    setup.push("orders uses the warehouse database", notify=False)
+    create_secret(setup.kube, setup.namespace, DB_SECRET, {"crm-url": f"mysql://crm:{DB_PASSWORD}@10.1.2.3/crm"})
+    workspace = _workspace_object("apps", setup.clone.url, setup.builds, setup.nats.url)
+    workspace["spec"]["dataSources"] = {"secretName": DB_SECRET}
+    create(setup.kube, workspace, setup.namespace)
+
+    stalled = eventually(lambda: _stalled(setup, "orders"), 60, "orders Stalled for its data source")
+    assert "the Secret 'db-urls' has no key 'APPYARD_DB_WAREHOUSE'" in stalled["message"], stalled
+    assert DB_PASSWORD not in json.dumps(setup.app("orders")["status"])
+    with pytest.raises(ApiError):
+        setup.deployment("orders")  # runners that could not start are not made
+
+    url = f"postgresql+psycopg://wh:{DB_PASSWORD}@localhost:6543/warehouse"
+    setup.kube.patch(
+        Secret,
+        DB_SECRET,
+        {"stringData": {"APPYARD_DB_WAREHOUSE": url}},
+        namespace=setup.namespace,
+        patch_type=PatchType.MERGE,
+    )
+    env = _env(eventually(lambda: setup.deployment("orders"), 60, "orders's Deployment once the key is there"))
+    reference = env["APPYARD_DB_WAREHOUSE"]["valueFrom"]["secretKeyRef"]
+    assert (reference["name"], reference["key"]) == (DB_SECRET, "APPYARD_DB_WAREHOUSE")
+    assert "APPYARD_DB_CRM" not in env
+    declared = json.loads(env["APPYARD_RUNNER_DATA_SOURCES"]["value"])
+    assert "warehouse" in declared and "crm" not in declared and DB_PASSWORD not in json.dumps(declared)
+    egress = setup.get(NetworkPolicy, "appyard-runner-orders")["spec"]["egress"]
+    database = [rule for rule in egress if rule["ports"] == [{"protocol": "TCP", "port": 6543}]]
+    assert len(database) == 1 and {"ipBlock": {"cidr": "127.0.0.1/32"}} in database[0]["to"], egress
+    assert "10.1.2.3" not in json.dumps(egress)  # the crm host: no app here declares it
+    setup.start_runners("orders")
+    eventually(partial(setup.ready, "orders"), 60, "orders Ready")
+    eventually(lambda: _stalled(setup, "orders") is None, 30, "orders no longer Stalled")
+
+    # ops declares no data source: nothing of them, after its image is built.
+    job = eventually(setup.jobs, 60, "ops's build Job")[0]
+    setup.finish_build(job, "sha256:" + hashlib.sha256(b"ops image").hexdigest())
+    ops_env = _env(eventually(lambda: setup.deployment("ops"), 60, "ops's Deployment"))
+    assert not [name for name in ops_env if name.startswith("APPYARD_DB_") or name == "APPYARD_RUNNER_DATA_SOURCES"]
+    assert len(setup.get(NetworkPolicy, "appyard-runner-ops")["spec"]["egress"]) == 2  # NATS and DNS
+
+    # The API in cluster mode sees the same declarations as git (orders validates there too).
+    with _api(setup, tmp_path) as (api, server):
+        page = api.get("/api/apps/orders/pages/orders")
+        assert page.status_code == 200, page.text + server.output()[-3000:]
+
+    # A new password: the runners roll onto it (the periodic check reads the Secret); the egress stays.
+    template = setup.deployment("orders")["spec"]["template"]["metadata"]["annotations"]
+    rotated = url.replace(DB_PASSWORD, "rotated-pw")
+    setup.kube.patch(
+        Secret,
+        DB_SECRET,
+        {"stringData": {"APPYARD_DB_WAREHOUSE": rotated}},
+        namespace=setup.namespace,
+        patch_type=PatchType.MERGE,
+    )
+    eventually(
+        lambda: setup.deployment("orders")["spec"]["template"]["metadata"]["annotations"] != template,
+        60,
+        "orders's runners rolled onto the new URL",
+    )
+    assert setup.get(NetworkPolicy, "appyard-runner-orders")["spec"]["egress"] == egress
+    setup.start_runners("orders")
+    eventually(partial(setup.ready, "orders"), 60, "orders Ready on the new URL")
+
+    # The key removed: Stalled, while the runners already serving go on.
+    setup.kube.patch(
+        Secret,
+        DB_SECRET,
+        {"data": {"APPYARD_DB_WAREHOUSE": None}},
+        namespace=setup.namespace,
+        patch_type=PatchType.MERGE,
+    )
+    stalled = eventually(lambda: _stalled(setup, "orders"), 60, "orders Stalled once the key is gone")
+    assert "no key 'APPYARD_DB_WAREHOUSE'" in stalled["message"]
+    assert setup.ready("orders")
+
+
 def _leftovers(server: NatsServer, namespace: str, app: str) -> tuple[bool, int]:
     """:func:`_nats_leftovers` from a thread of its own: an earlier test (Playwright's sync API) may have left
     an event loop running in this one."""
