@@ -157,7 +157,7 @@ def load_page(app: str, page_dir: Path, *, sources: SourceScope | None = None, w
         issues += invalid.issues + check_raw_page(data, functions, file)
         issues += check_sql_functions(page_dir, functions, raw_state_targets(data), _raw_tables(data), sources)
         raise PropertiesInvalid(issues) from None
-    issues += check_page(properties, functions, file, database=database)
+    issues += check_page(properties, functions, file, database=database, facts_pending=not with_database)
     tables = [block.name for block in properties.blocks if block.block_type == "table"]
     issues += check_sql_functions(page_dir, functions, state_targets(properties, database), tables, sources)
     if issues:
