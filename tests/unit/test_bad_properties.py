@@ -424,7 +424,7 @@ def install_shop(root: Path) -> None:
     """Add the `shop` app (a SQL table over a PostgreSQL source) with its generated models to a workspace copy."""
     workspace = json.loads((root / WORKSPACE).read_text())
     workspace["apps"].append({"name": "shop"})
-    workspace["data_sources"] = {"shop": {"kind": "postgres", "url_env": "APPYARD_TEST_SHOP_URL_NEVER_SET"}}
+    workspace["data_sources"]["shop"] = {"kind": "postgres", "url_env": "APPYARD_TEST_SHOP_URL_NEVER_SET"}
     (root / WORKSPACE).write_text(json.dumps(workspace, indent=2))
     files = {
         SHOP_APP: json.dumps({"label": "Shop", "pages": [{"name": "items"}], "data_sources": ["shop"]}),
@@ -689,10 +689,10 @@ MESSAGE_CASES: list[tuple[str, Mutation, str, str, str]] = [
     ),
     (
         "editable-without-on-edit",
-        edit(ORDERS, lambda data: orders_table(data).pop("on_edit")),
-        ORDERS,
-        "blocks[1].columns[7].editable",
-        "column 'notes' is editable but the table has no on_edit to save edits",
+        edit(CUSTOMERS, lambda data: data["blocks"][1].pop("on_edit")),
+        CUSTOMERS,
+        "blocks[1].columns[4].editable",
+        "column 'vip' is editable but the table has no on_edit to save edits",
     ),
     (
         "column-named-edited-cell",

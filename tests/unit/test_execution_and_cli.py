@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from appyard import execution, workspace
+from appyard import datadir, execution, workspace
 from appyard.cli import app
 from appyard.errors import ContextInvalid, FunctionFailed, ModelsStale, NotFound, StateInvalid
+from appyard.sql import sources
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 
@@ -25,8 +26,18 @@ def _forget_apps() -> Iterator[None]:
 
 
 def run(root: Path, app_name: str, page: str, function: str, state: dict[str, Any]) -> execution.Outcome:
-    loaded = execution.load(workspace.load(root).page(app_name, page), root)
-    return execution.execute(loaded, function, state, root)
+    found = workspace.load(root)
+    loaded = execution.load(found.page(app_name, page), root)
+    # appyard.db() in this process: the app's declared sources, as a runner gives them to its children.
+    used = found.app(app_name).properties.data_sources
+    declared = {name: found.properties.data_sources[name] for name in used}
+    app_sources = sources.Sources(declared, data_dir=datadir.data_dir(app_name), workspace=root)
+    sources.use(app_sources)
+    try:
+        return execution.execute(loaded, function, state, root)
+    finally:
+        sources.use(None)
+        app_sources.close()
 
 
 @pytest.fixture
