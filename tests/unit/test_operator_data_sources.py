@@ -33,7 +33,7 @@ DECLARED = {
 def _declare(workspace: Path, app: str, names: list[str]) -> None:
     path = workspace / "properties.json"
     properties = json.loads(path.read_text(encoding="utf-8"))
-    properties["data_sources"] = DECLARED
+    properties["data_sources"] = {**properties.get("data_sources", {}), **DECLARED}  # beside the samples' own
     path.write_text(json.dumps(properties), encoding="utf-8")
     path = workspace / app / "properties.json"
     properties = json.loads(path.read_text(encoding="utf-8"))
@@ -103,7 +103,7 @@ def test_an_app_spec_carries_its_declared_sources_and_its_pages_database_facts(w
         "shop": DataSource(kind="postgres"),
         "local": DataSource(kind="sqlite", default_url="sqlite:///local.sqlite3"),
     }
-    assert specs["orders"].data_sources == {}
+    assert list(specs["orders"].data_sources) == ["orders"]  # the sample's own SQLite source, nothing else
     pages = {page.name: page for page in specs["ops"].pages}
     assert pages["clock"].database == facts.model_dump(mode="json")
     assert pages["hashing"].database is None
