@@ -262,6 +262,7 @@ def report(rows: list[tuple[str, list[float]]], plan: str) -> None:
 
 def main() -> None:
     scratch = Path(tempfile.mkdtemp(prefix="appyard-bench-sql-"))
+    scratch.chmod(0o711)  # the server runs as the postgres user (when we are root) and must reach scratch/pg
     workspace = scratch / "workspace"
     logs = scratch / "logs"
     logs.mkdir()
