@@ -134,44 +134,52 @@ def _sql_tables(page: workspace.Page) -> bool:
 def _learn(root: Path) -> list[str]:
     """Rewrite each page's database.json from its data sources; returns the problems that are the queries' own.
 
-    An unreachable (or unconfigured) source keeps the committed file and prints a warning naming it.
+    URLs come from the environment, else from ``<workspace>/.env`` (as in `appyard dev`). An unreachable or
+    unconfigured source keeps the committed file and prints a warning naming it.
     """
     scanned, issues = workspace.scan(root, with_database=False)
     if scanned is None or issues:
         _report(issues)
-    pages = [page for page in scanned.pages() if _sql_tables(page)]
-    if not pages:
+    apps = {name: [page for page in app.pages.values() if _sql_tables(page)] for name, app in scanned.apps.items()}
+    if not any(apps.values()):
         return []
     try:  # imported here so that a gen without SQL tables never loads SQLAlchemy
         sql_errors = importlib.import_module("appyard.sql.errors")
         facts = importlib.import_module("appyard.sql.facts")
-        Sources = importlib.import_module("appyard.sql.sources").Sources
+        sources_module = importlib.import_module("appyard.sql.sources")
+        dotenv = importlib.import_module("appyard.sql.dotenv")
     except ImportError as error:
         err.print(f"[yellow]warning:[/yellow] cannot learn SQL tables' facts ({error}); database.json files kept")
         return []
     from .tooling.devserver import data_root
 
+    environ = {**dotenv.read_dotenv(root / ".env"), **os.environ}
+    declared = scanned.properties.data_sources
     failures: list[str] = []
-    sources = Sources(scanned.properties.data_sources, data_dir=data_root(Path(".appyard")), workspace=root)
-    try:
-        for page in pages:
-            target = page.dir / database.DATABASE_FILE
-            try:
-                learned = facts.learn_page(page, sources)
-            except (sql_errors.StatementFailed, sql_errors.StatementTimeout, sql_errors.TooManyRows) as error:
-                failures.append(f"{shown(page.dir)}: {error}")
-                continue
-            except sql_errors.DataSourceError as error:
-                err.print(
-                    f"[yellow]warning:[/yellow] data source {error.source}: {error}; kept {shown(target)}",
-                )
-                continue
-            text = database.dumps(learned)
-            if not target.is_file() or target.read_text(encoding="utf-8") != text:
-                atomic.write_all({target: text})
-                err.print(f"wrote {shown(target)}")
-    finally:
-        sources.close()
+    for name, pages in apps.items():
+        if not pages:
+            continue
+        used = {source: declared[source] for source in scanned.apps[name].properties.data_sources}
+        data = data_root(Path(".appyard")) / name  # the app's data folder, as `appyard dev` and `appyard run` use
+        sources = sources_module.Sources(used, environ=environ, data_dir=data, workspace=root)
+        try:
+            for page in pages:
+                target = page.dir / database.DATABASE_FILE
+                try:
+                    learned = facts.learn_page(page, sources)
+                except (sql_errors.StatementFailed, sql_errors.StatementTimeout, sql_errors.TooManyRows) as error:
+                    failures.append(f"{shown(page.dir)}: {error}")
+                    continue
+                except sql_errors.DataSourceError as error:  # unreachable, not configured: keep what is committed
+                    err.print("[yellow]warning:[/yellow] ", end="")
+                    err.print(f"{error}; kept {shown(target)}", markup=False)  # the database's words: no markup
+                    continue
+                text = database.dumps(learned)
+                if not target.is_file() or target.read_text(encoding="utf-8") != text:
+                    atomic.write_all({target: text})
+                    err.print(f"wrote {shown(target)}")
+        finally:
+            sources.close()
     return failures
 
 

@@ -42,8 +42,8 @@ SECTIONS: list[tuple[str, str, list[type[BaseModel]]]] = [
     ("Blocks", "What `blocks` of a page may hold, chosen by `block_type`.", [catalog.Widget, catalog.Table]),
     (
         "Table columns",
-        "What a table's `columns` may hold, chosen by `column_type` (default `data`).",
-        [catalog.DataColumn, catalog.ButtonColumn],
+        "What a table's `columns` may hold, chosen by `column_type` (default `data`), and its `filters`.",
+        [catalog.DataColumn, catalog.ButtonColumn, catalog.TableFilter],
     ),
     (
         "Components",

@@ -186,10 +186,15 @@ def _unknown_property(name: str, model: type[BaseModel] | None) -> str:
 def _unknown_tag(key: str, tag: Any) -> str:
     valid = ", ".join(_UNION_TAGS.get(key, []))
     message = f"unknown {key} {tag!r}; valid types: {valid}"
-    if key == "column_type" and tag in get_args(DisplayType):
-        message += f" ({tag!r} is a display_type: keep column_type 'data' and set display_type)"
-    elif key == "column_type" and tag in datatypes.DATA_TYPES:
-        message += f" ({tag!r} is a data_type: keep column_type 'data' and set data_type)"
+    if key == "column_type":
+        keys = [
+            name
+            for name, values in (("data_type", datatypes.DATA_TYPES), ("display_type", get_args(DisplayType)))
+            if tag in values
+        ]
+        if keys:
+            what = " and a ".join(keys)
+            message += f" ({tag!r} is a {what}: keep column_type 'data' and set {' or '.join(keys)})"
     return message
 
 

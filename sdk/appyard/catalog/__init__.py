@@ -68,9 +68,11 @@ def all_models() -> list[type[BaseModel]]:
 
 
 def catalog_schema() -> dict[str, Any]:
-    """JSON schemas of every component, block and column type, keyed by type, plus the property groups."""
+    """JSON schemas of every component, block and column type, keyed by type, plus the property groups and
+    which display types can show each data type (the first is the default)."""
     return {
         "groups": list(GROUPS),
+        "display_types": {data_type: list(shown) for data_type, shown in DISPLAY_TYPES.items()},
         "components": {name: model.model_json_schema() for name, model in COMPONENT_TYPES.items()},
         "blocks": {name: model.model_json_schema() for name, model in BLOCK_TYPES.items()},
         "columns": {name: model.model_json_schema() for name, model in COLUMN_TYPES.items()},
