@@ -9,14 +9,15 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Date, bindparam, create_engine, text
 
 import appyard
-from appyard.properties import DataSource, DataSourceOptions
+from appyard.properties import AppProperties, DataSource, DataSourceOptions, WorkspaceProperties
 from appyard.sql import sources as sources_module
 from appyard.sql.errors import (
     DataSourceError,
@@ -144,6 +145,66 @@ def test_a_terminated_backend_is_replaced_on_the_next_transaction(postgres: Post
         sources.close()
 
 
+def _terminate_own_backend(sources: Sources, server: Postgres) -> None:
+    with sources.transaction("shop") as connection:
+        pid = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        server.psql("postgres", f"SELECT pg_terminate_backend({pid})")
+        connection.execute(text("SELECT 1"))
+
+
+def test_a_connection_lost_inside_a_transaction_is_a_retryable_error(postgres: Postgres) -> None:  # noqa: F811
+    sources = _postgres_sources(postgres.url("lost_inside"), pool_size=1)
+    try:
+        with pytest.raises(SourceUnreachable, match=r"^data source shop: connection lost: ") as raised:
+            _terminate_own_backend(sources, postgres)
+        assert raised.value.run_error().retryable
+        assert _backend_pid(sources) > 0  # the next transaction gets a new connection
+    finally:
+        sources.close()
+
+
+def test_many_threads_share_the_pool(postgres: Postgres) -> None:  # noqa: F811
+    sources = _postgres_sources(postgres.url("threads"), pool_size=3)
+    try:
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            pids = set(pool.map(lambda _: _backend_pid(sources), range(60)))
+        assert 1 <= len(pids) <= 3  # never more connections than the pool holds
+    finally:
+        sources.close()
+
+
+def test_threads_writing_one_sqlite_file_wait_for_each_other(sqlite_url: str) -> None:  # noqa: F811
+    declared = DataSource(kind="sqlite", options=DataSourceOptions(pool_size=4))
+    sources = Sources({"shop": declared}, environ={"APPYARD_DB_SHOP": sqlite_url})
+    with sources.transaction("shop") as connection:
+        connection.execute(text("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL)"))
+
+    def insert(number: int) -> None:
+        with sources.transaction("shop") as connection:
+            connection.execute(text("INSERT INTO items VALUES (:id, 'row')"), {"id": number})
+
+    try:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(insert, range(100)))
+        assert len(_names(sources)) == 100
+    finally:
+        sources.close()
+
+
+def _hold_and_wait(sources: Sources) -> None:
+    with sources.transaction("shop"), sources.transaction("shop"):
+        pass
+
+
+def test_a_busy_pool_is_an_error_that_says_so(postgres: Postgres) -> None:  # noqa: F811
+    sources = _postgres_sources(postgres.url("busy"), pool_size=1, connect_timeout_seconds=0.2)
+    try:
+        with pytest.raises(SourceUnreachable, match=r"all 1 connections stayed busy for 0.2 s; .*pool_size"):
+            _hold_and_wait(sources)
+    finally:
+        sources.close()
+
+
 def test_a_stopped_server_is_unreachable_naming_the_source() -> None:
     server = start_postgres()
     sources = _postgres_sources(server.url("gone"), connect_timeout_seconds=2)
@@ -218,6 +279,21 @@ def test_an_undeclared_source_lists_the_declared_ones() -> None:
     sources = Sources({"shop": DataSource(kind="postgres"), "crm": DataSource(kind="sqlite")}, environ={})
     with pytest.raises(SourceUndeclared, match=r"data source warehouse: not declared .*\(declared: crm, shop\)"):
         sources.engine("warehouse")
+
+
+def test_an_apps_sources_are_the_ones_it_lists_in_its_order(tmp_path: Path) -> None:
+    workspace = WorkspaceProperties.model_validate(
+        {"data_sources": {"shop": {"kind": "postgres"}, "crm": {"kind": "sqlite"}, "hr": {"kind": "mysql"}}}
+    )
+    app = AppProperties.model_validate({"data_sources": ["crm", "shop"]})
+    sources = Sources.for_app("orders", app, workspace, workspace=tmp_path, environ={})
+    assert list(sources.declared) == ["crm", "shop"]
+    assert sources.default == "crm"
+    with pytest.raises(SourceUndeclared, match=r"data source hr: not declared .*\(declared: crm, shop\)"):
+        sources.engine("hr")
+    broken = AppProperties.model_validate({"data_sources": ["warehouse"]})
+    with pytest.raises(SourceUndeclared, match=r"\(declared: crm, hr, shop\)"):
+        Sources.for_app("orders", broken, workspace)
 
 
 def test_the_first_declared_source_is_the_default() -> None:
@@ -295,7 +371,7 @@ def test_appyard_db_uses_the_sources_given_to_use(kind_sources: Sources) -> None
 CHILD_SCRIPT = """
 import json, sys
 import appyard
-from sqlalchemy import text
+from sqlalchemy import Date, bindparam, create_engine, text
 from appyard.sql.errors import DataSourceError
 with appyard.db("shop") as connection:
     connection.execute(text("INSERT INTO items VALUES (9, 'from a child')"))
@@ -338,19 +414,50 @@ def test_every_data_source_error_is_a_run_error_of_kind_data_source() -> None:
         assert error.run_error().kind == "data_source"
 
 
+def _p50_p99(run: Callable[[], object], count: int = 2000) -> str:
+    durations = []
+    for _ in range(count):
+        started = time.perf_counter()
+        run()
+        durations.append(time.perf_counter() - started)
+    durations.sort()
+    return f"p50 {statistics.median(durations) * 1000:.3f} ms, p99 {durations[int(count * 0.99)] * 1000:.3f} ms"
+
+
 def test_measure_a_small_query_through_a_transaction(postgres: Postgres) -> None:  # noqa: F811
-    """Not an assertion on time: prints p50/p99 of one small query through Sources.transaction (for the report)."""
-    sources = _postgres_sources(postgres.url("measure"))
+    """Not an assertion on time: prints one small query through Sources.transaction (for the report), beside the
+    same transaction on an engine that pings each connection it checks out (SQLAlchemy's pool_pre_ping)."""
+    url = postgres.url("measure")
+    sources = _postgres_sources(url)
+    pinging = create_engine(url, pool_size=5, pool_pre_ping=True)
+
+    def through_sources() -> None:
+        with sources.transaction("shop") as connection:
+            connection.execute(text("SELECT 1")).all()
+
+    def with_pre_ping() -> None:
+        with pinging.begin() as connection:
+            connection.exec_driver_sql("SET LOCAL statement_timeout = 10000")
+            connection.execute(text("SELECT 1")).all()
+
     try:
-        durations = []
-        for _ in range(2000):
-            started = time.perf_counter()
-            with sources.transaction("shop") as connection:
-                connection.execute(text("SELECT 1")).all()
-            durations.append(time.perf_counter() - started)
-        durations.sort()
-        p50 = statistics.median(durations) * 1000
-        p99 = durations[int(len(durations) * 0.99)] * 1000
-        print(f"\nSources.transaction, SELECT 1 on PostgreSQL: p50 {p50:.3f} ms, p99 {p99:.3f} ms (n=2000)")
+        for _ in range(200):  # warm both pools and psycopg's prepared statements
+            through_sources()
+            with_pre_ping()
+        print(f"\nSELECT 1 on PostgreSQL, n=2000: Sources.transaction {_p50_p99(through_sources)}")
+        print(f"SELECT 1 on PostgreSQL, n=2000: pool_pre_ping + SET LOCAL {_p50_p99(with_pre_ping)}")
     finally:
         sources.close()
+        pinging.dispose()
+
+
+def _bad_bind(sources: Sources) -> None:
+    with sources.transaction("shop") as connection:
+        connection.execute(text("SELECT :day").bindparams(bindparam("day", "not a date", type_=Date())))
+
+
+def test_a_value_the_driver_cannot_bind_is_a_statement_error(sqlite_url: str) -> None:  # noqa: F811
+    sources = Sources({"shop": DataSource(kind="sqlite")}, environ={"APPYARD_DB_SHOP": sqlite_url})
+    with pytest.raises(StatementFailed, match="SQLite Date type only accepts Python date objects"):
+        _bad_bind(sources)
+    sources.close()

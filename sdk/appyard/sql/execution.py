@@ -103,6 +103,8 @@ class BoundValue:
     def parameter(self, bind: str) -> BindParameter[Any]:
         """This value as SQLAlchemy's bound parameter ``bind`` (typed, expanding for a list)."""
         type_ = _SQL_TYPES[self.data_type] if self.data_type is not None else None
+        if isinstance(self.value, dt.datetime) and self.value.tzinfo is not None:
+            type_ = DateTime(timezone=True)  # an instant: compared as one with timestamptz and timestamp columns
         return bindparam(bind, self.value, type_=type_, expanding=self.expanding)
 
 
@@ -115,24 +117,28 @@ class SqlOutcome:
     rowcount: int
 
 
-def bind_state(script: SqlScript, page: PageProperties, state: BaseModel) -> dict[str, BoundValue]:
+def bind_state(
+    script: SqlScript, page: PageProperties, state: BaseModel, *, source: str | None = None
+) -> dict[str, BoundValue]:
     """The script's parameters as bound values, by bind name (``p0``, ``p1``…), read from the page's ``state``.
 
-    A parameter that names no state value is an error (validation reports it first, with "did you mean").
+    A parameter that names no state value is an error (validation reports it first, with "did you mean");
+    ``source`` names the data source in that message when the script names none.
     """
+    source = script.source or source or "(default)"
     targets = state_targets(page)
     paths, problems = resolve_params(script, targets)
     if problems:
-        raise StatementFailed(
-            script.source or "?", f"{script_label(script)}: " + "; ".join(problems) + " (run `appyard validate`)"
-        )
+        raise StatementFailed(source, f"{script_label(script)}: " + "; ".join(problems) + " (run `appyard validate`)")
     bound: dict[str, BoundValue] = {}
     for param in dict.fromkeys(script.params):
         path = paths[param]
         declared_type, multiple = targets.get(path, (None, False))
-        value, annotation_type, annotation_multiple = _read(state, path)
+        value, annotation_type, annotation_multiple = _read(state, path, source)
         data_type = declared_type or annotation_type or _type_of(value)
-        expanding = multiple or annotation_multiple or isinstance(value, (list, tuple))
+        listed = multiple or annotation_multiple
+        # A multi-select's list expands (IN :x); a json value that happens to be a list is one value.
+        expanding = listed or (data_type != "json" and isinstance(value, (list, tuple)))
         if expanding:
             value = list(value) if value is not None else []
             if data_type == "json":  # a list of tags: each element is text
@@ -152,8 +158,8 @@ def run_function(sources: Sources, page: PageProperties, script: SqlScript, stat
     """Run a `.sql` function once in a transaction of its source (committed unless it fails)."""
     source = script.source or sources.default
     if source is None:
-        raise SourceUndeclared(script_label(script), ())
-    bound = bind_state(script, page, state)
+        raise SourceUndeclared("(default)", ())
+    bound = bind_state(script, page, state, source=source)
     max_rows = sources.options(source).options.max_rows
     with sources.transaction(source) as connection:
         result = connection.execute(statement(script, bound))
@@ -180,15 +186,15 @@ def fetch_rows(result: CursorResult[Any], source: str, max_rows: int) -> list[Ro
 
 def script_label(script: SqlScript) -> str:
     """How messages name the script: its file name."""
-    return f"{getattr(script, 'name', 'script')}.sql"
+    return f"{script.name}.sql"
 
 
-def _read(state: BaseModel, path: str) -> tuple[Any, DataType | None, bool]:
+def _read(state: BaseModel, path: str, source: str) -> tuple[Any, DataType | None, bool]:
     """The value at ``block.field`` and the data type its State annotation says (and whether it is a list)."""
     block_name, _, field_name = path.partition(".")
     block = getattr(state, block_name, None)
     if not isinstance(block, BaseModel) or field_name not in type(block).model_fields:
-        raise StatementFailed("?", f"state has no value {path}; regenerate the page's models with `appyard gen`")
+        raise StatementFailed(source, f"state has no value {path}; regenerate the page's models with `appyard gen`")
     annotation = type(block).model_fields[field_name].annotation
     data_type, multiple = _annotation_type(annotation)
     return getattr(block, field_name), data_type, multiple

@@ -41,7 +41,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.engine import URL, make_url
 
 from ..datadir import data_dir as app_data_dir
-from ..properties import DataSource
+from ..properties import AppProperties, DataSource, WorkspaceProperties
 from .errors import (
     DataSourceError,
     SourceNotConfigured,
@@ -103,6 +103,29 @@ class Sources:
         self._sources: dict[str, _Source] = {}
         self._lock = threading.Lock()
 
+    @classmethod
+    def for_app(
+        cls,
+        app: str,
+        properties: AppProperties,
+        workspace_properties: WorkspaceProperties,
+        *,
+        workspace: Path | None = None,
+        environ: Mapping[str, str] = os.environ,
+        data_dir: Path | None = None,
+    ) -> Sources:
+        """The sources app ``app`` declares (its ``data_sources``, in order), as the workspace describes them.
+
+        A name the workspace does not describe is :class:`~.errors.SourceUndeclared` (validation reports it first).
+        """
+        described = workspace_properties.data_sources
+        declared: dict[str, DataSource] = {}
+        for name in properties.data_sources:
+            if name not in described:
+                raise SourceUndeclared(name, described)
+            declared[name] = described[name]
+        return cls(declared, app=app, environ=environ, data_dir=data_dir, workspace=workspace)
+
     @property
     def default(self) -> str | None:
         """The source of `.sql` functions that name none: the first declared one."""
@@ -132,13 +155,14 @@ class Sources:
         try:
             yield connection
             connection.commit()
-        except exc.DBAPIError as error:
+        except exc.StatementError as error:
             _rollback(connection)
             raise translate(error, source.name, source.secrets, source.timeout_ms) from error
         except BaseException:
             _rollback(connection)
             raise
         finally:
+            _clear_deadline(connection)
             connection.close()
 
     def url(self, name: str) -> URL:
@@ -275,7 +299,7 @@ class Sources:
                 engine = create_engine(
                     url, connect_args=connect_args, hide_parameters=True, **({} if memory else pooled)
                 )
-                _prepare_sqlite(engine, memory)
+                _prepare_sqlite(engine, memory, options.statement_timeout_ms)
         except (exc.ArgumentError, exc.NoSuchModuleError, ImportError, TypeError) as error:
             reason = redact(str(error), secrets)
             raise SourceNotConfigured(name, f"cannot use its URL: {reason}") from None
@@ -319,21 +343,25 @@ def _start(connection: Connection, source: _Source) -> None:
         connection.exec_driver_sql(f"SET SESSION max_execution_time = {timeout}")
     else:
         connection.begin()
-        deadline = connection.info.get(_DEADLINE)
-        if deadline is not None:
-            deadline[0] = time.monotonic() + timeout / 1000
 
 
 def _rollback(connection: Connection) -> None:
-    deadline = connection.info.get(_DEADLINE) if not connection.invalidated else None
-    if deadline is not None:
-        deadline[0] = math.inf
     with contextlib.suppress(exc.SQLAlchemyError):
         connection.rollback()
 
 
-def _prepare_sqlite(engine: Engine, memory: bool) -> None:
-    """SQLite in real transactions (BEGIN on begin), with foreign keys, WAL, and a timeout by progress handler."""
+def _clear_deadline(connection: Connection) -> None:
+    deadline = connection.info.get(_DEADLINE) if not connection.invalidated else None
+    if deadline is not None:
+        deadline[0] = math.inf
+
+
+def _prepare_sqlite(engine: Engine, memory: bool, timeout_ms: int) -> None:
+    """SQLite in real transactions (BEGIN on begin), with foreign keys, WAL, and a timeout by progress handler.
+
+    Each statement's deadline starts when it is sent and lasts while its rows are fetched (SQLite computes rows
+    as they are fetched); the transaction's end clears it.
+    """
 
     @event.listens_for(engine, "connect")
     def connect(dbapi_connection: sqlite3.Connection, record: Any) -> None:
@@ -350,8 +378,14 @@ def _prepare_sqlite(engine: Engine, memory: bool) -> None:
     def begin(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN")
 
+    @event.listens_for(engine, "before_cursor_execute")
+    def before_execute(connection: Connection, *_: Any) -> None:
+        deadline = connection.info.get(_DEADLINE)
+        if deadline is not None:
+            deadline[0] = time.monotonic() + timeout_ms / 1000
 
-def translate(error: exc.DBAPIError, source: str, secrets: tuple[str, ...], timeout_ms: int) -> DataSourceError:
+
+def translate(error: exc.StatementError, source: str, secrets: tuple[str, ...], timeout_ms: int) -> DataSourceError:
     """A database error as the :class:`~.errors.DataSourceError` a user sees (never with the URL or password)."""
     original = error.orig
     reason = redact(str(original if original is not None else error), secrets)
@@ -361,7 +395,7 @@ def translate(error: exc.DBAPIError, source: str, secrets: tuple[str, ...], time
             f"statement cancelled after the source's statement timeout ({timeout_ms} ms); make the query faster "
             "(an index, fewer rows) or raise options.statement_timeout_ms",
         )
-    if error.connection_invalidated:
+    if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
         return SourceUnreachable(source, f"connection lost: {reason}")
     return StatementFailed(source, reason)
 
