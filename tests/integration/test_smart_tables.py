@@ -19,6 +19,7 @@ from sqlalchemy import Engine, create_engine, text
 
 from appyard.database import TableFacts
 from appyard.runs import CellEdit, ColumnFilter, SortKey, TableQuery
+from appyard.sql.errors import StatementFailed
 from appyard.sql.smart import (
     TablePage,
     TableRequestInvalid,
@@ -208,7 +209,7 @@ def test_learn_without_the_primary_key_is_not_smart(db: Engine) -> None:
 
 
 def test_learn_refuses_two_columns_of_one_name(db: Engine) -> None:
-    with pytest.raises(TableRequestInvalid, match="more than one column called 'id'"):
+    with pytest.raises(StatementFailed, match="data source shop: the query returns more than one column called 'id'"):
         facts_of(db, Script("SELECT id, customer AS id FROM orders"))
 
 

@@ -21,7 +21,8 @@ from sqlalchemy.engine.interfaces import ReflectedColumn
 
 from ..catalog.datatypes import DataType
 from ..database import ColumnFacts, TableFacts
-from .cells import FetcherScript, TableRequestInvalid, statement
+from .cells import FetcherScript, statement
+from .errors import StatementFailed
 
 _TOKEN = re.compile(
     r"""
@@ -300,10 +301,10 @@ def learn(connection: Connection, script: FetcherScript, bound: Mapping[str, Any
     # SQLite renames the second `id` of a subquery to `id:1`
     repeated += [renamed[1] for name in names if (renamed := _SQLITE_RENAMED.match(name)) and renamed[1] in names]
     if repeated:
-        raise TableRequestInvalid(
+        raise StatementFailed(
+            source,
             f"the query returns more than one column called {', '.join(map(repr, repeated))}; give each a "
             "different name with AS",
-            source=source,
         )
     sample: Sequence[Any] = ()
     if connection.dialect.name == "sqlite":  # SQLite's cursor knows no types: one row tells computed columns'

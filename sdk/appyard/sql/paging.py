@@ -72,8 +72,11 @@ class TablePage:
 class DeclaredFilter(Protocol):
     """A filter the table declares in properties.json (its value comes with the query's filters)."""
 
-    column: str
-    operator: str
+    @property
+    def column(self) -> str: ...
+
+    @property
+    def operator(self) -> str: ...
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,88 @@
+"""A page's ``database.json``: what each table whose fetcher is a `.sql` query learns from its database.
+
+``appyard gen`` (and the local API when a page is saved) call :func:`learn_page` for every page with SQL tables
+and write the result with :func:`appyard.database.dumps`. Each fetcher runs once as ``SELECT * FROM (…) LIMIT 0``
+in a transaction of its data source (see :func:`appyard.sql.inspection.learn`), with every parameter bound to a
+NULL of its State field's type: no rows are read, and a parameter's type is still known to the database.
+
+A source that cannot be reached (or whose URL is not set) raises its :class:`~appyard.sql.errors.DataSourceError`
+(``SourceUnreachable``, ``SourceNotConfigured``) so that the caller keeps the committed file; a query the database
+refuses raises ``StatementFailed`` naming the page's problem.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import JSON, BindParameter, Boolean, Date, DateTime, Float, Integer, String, Time, bindparam
+from sqlalchemy.types import TypeEngine
+
+from ..catalog.blocks import Table
+from ..catalog.datatypes import DataType
+from ..database import PageDatabase
+from ..errors import PropertiesInvalid
+from ..properties import AppProperties
+from ..validation import state_targets
+from ..workspace import PROPERTIES, Page, read_properties
+from .errors import SourceUndeclared
+from .inspection import learn
+from .sources import Sources
+from .text import SqlScript, resolve_params
+
+_TYPES: dict[DataType, type[TypeEngine[Any]]] = {
+    "text": String,
+    "integer": Integer,
+    "float": Float,
+    "boolean": Boolean,
+    "date": Date,
+    "datetime": DateTime,
+    "time": Time,
+    "json": JSON,
+}
+
+
+def learning_binds(script: SqlScript, targets: Mapping[str, tuple[DataType, bool]]) -> dict[str, BindParameter[Any]]:
+    """Every parameter of ``script`` as a NULL typed like its State field (an empty list for a multi-select)."""
+    paths, _ = resolve_params(script, targets)
+    bound: dict[str, BindParameter[Any]] = {}
+    for param in script.params:
+        name = script.bind_name(param)
+        data_type, multiple = targets.get(paths.get(param, ""), ("text", False))
+        if multiple:
+            bound[name] = bindparam(name, [], type_=_TYPES[data_type](), expanding=True)
+        else:
+            bound[name] = bindparam(name, None, type_=_TYPES[data_type]())
+    return bound
+
+
+def default_source(page: Page) -> str | None:
+    """The first of the page's app's ``data_sources`` (the default of its `.sql` functions), if any."""
+    try:
+        app = read_properties(page.dir.parent / PROPERTIES, AppProperties)
+    except PropertiesInvalid:
+        return None
+    return app.data_sources[0] if app.data_sources else None
+
+
+def learn_page(page: Page, sources: Sources, *, default: str | None = None) -> PageDatabase:
+    """What the database says about each of the page's tables whose fetcher is a `.sql` query.
+
+    ``default`` is the source of fetchers that name none (by default: the first of the app's ``data_sources``).
+    """
+    fallback = default if default is not None else default_source(page)
+    targets = state_targets(page.properties, page.database)
+    learned = PageDatabase()
+    for block in page.properties.blocks:
+        if not isinstance(block, Table) or block.fetcher is None:
+            continue
+        function = page.functions.get(block.fetcher)
+        if function is None or function.sql is None or not function.sql.is_query:
+            continue
+        script = function.sql
+        source = script.source or fallback
+        if source is None:
+            raise SourceUndeclared(f"(none for {page.app}/{page.name}/{function.file})", sources.declared)
+        with sources.transaction(source) as connection:
+            learned.tables[block.name] = learn(connection, script, learning_binds(script, targets), source)
+    return learned
