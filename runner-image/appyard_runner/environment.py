@@ -40,7 +40,7 @@ def seal() -> None:
 
 def for_runs(secrets: Iterable[str], data_sources: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment of the zygote and every run: the allow-list, the app's declared secrets, and what
-    ``appyard.db()`` needs of the app's data sources (``data_sources``: :meth:`appyard.sql.sources.Sources.child_environment`).
+    ``appyard.db()`` needs of the app's data sources (``data_sources``, from ``Sources.child_environment()``).
 
     Secrets are read from the environment as :func:`seal` left it, so an app that declares APPYARD_RUNNER_NATS_CREDS
     (or any APPYARD_*/NATS_* name) as a secret gets nothing.

@@ -103,8 +103,9 @@ class Queries:
         work = Work()
         future = asyncio.get_running_loop().run_in_executor(self._pool, call, work)
         cancelled = asyncio.ensure_future(cancel.wait())
+        either: set[asyncio.Future[Any]] = {future, cancelled}
         try:
-            done, _ = await asyncio.wait({future, cancelled}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(either, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         finally:
             cancelled.cancel()
         if future in done:

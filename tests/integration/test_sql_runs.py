@@ -20,12 +20,14 @@ from appyard.workspace import load_page
 
 from ..postgres import Postgres
 from .conftest import FIXTURES, Stack, make_stack
+from .databases import postgres as _session_postgres  # noqa: F401 — a fixture: the session's PostgreSQL server
 from .servers import NatsServer, wait_for
 
 pytestmark = pytest.mark.integration
 
 RUNS = "/api/apps/shop/pages/orders/runs"
 ORDERS = 25
+DB = "sql_runs"  # this module's database on the session's server
 NEW_ONLY = {"column": "status", "operator": "equals", "value": "new"}
 
 
@@ -35,9 +37,9 @@ def _closed_port() -> int:
         return int(probe.getsockname()[1])  # nothing listens here once the probe is closed
 
 
-def fill_orders(postgres: Postgres) -> None:
-    postgres.psql(
-        "shop",
+def fill_orders(server: Postgres) -> None:
+    server.psql(
+        DB,
         f"""
         CREATE TABLE IF NOT EXISTS orders (
             id SERIAL PRIMARY KEY, customer TEXT NOT NULL, status TEXT, amount DOUBLE PRECISION);
@@ -50,16 +52,17 @@ def fill_orders(postgres: Postgres) -> None:
 
 
 @pytest.fixture(scope="module")
-def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgres]:
-    server = Postgres.start(tmp_path_factory.mktemp("pg"))
-    fill_orders(server)
-    yield server
-    server.stop()
+def server(request: pytest.FixtureRequest) -> Postgres:
+    """The session's PostgreSQL server (see tests/integration/databases.py); this module uses database DB."""
+    found: Postgres = request.getfixturevalue("_session_postgres")
+    found.create_database(DB)
+    return found
 
 
 @pytest.fixture(scope="module")
-def shop(tmp_path_factory: pytest.TempPathFactory, postgres: Postgres) -> Iterator[Stack]:
+def shop(tmp_path_factory: pytest.TempPathFactory, server: Postgres) -> Iterator[Stack]:
     """The shop app served by the API and one runner, with its sources' URLs in the runner's environment."""
+    fill_orders(server)
     root = tmp_path_factory.mktemp("shop")
     workspace = root / "workspace"
     shutil.copytree(FIXTURES / "shop", workspace, ignore=shutil.ignore_patterns("__pycache__"))
@@ -73,7 +76,7 @@ def shop(tmp_path_factory: pytest.TempPathFactory, postgres: Postgres) -> Iterat
     logs.mkdir()
     stack = make_stack(workspace, nats, logs, run_wait_seconds="20")
     env = {
-        "APPYARD_DB_SHOP": postgres.url("shop"),
+        "APPYARD_DB_SHOP": server.url(DB),
         "APPYARD_DB_GONE": f"postgresql+psycopg://appyard:unused@127.0.0.1:{_closed_port()}/gone",
         "APPYARD_DATA_DIR": str(root / "data"),
     }
@@ -91,8 +94,8 @@ def shop(tmp_path_factory: pytest.TempPathFactory, postgres: Postgres) -> Iterat
 
 
 @pytest.fixture
-def client(shop: Stack, postgres: Postgres, request: pytest.FixtureRequest) -> Iterator[httpx.Client]:
-    fill_orders(postgres)
+def client(shop: Stack, server: Postgres, request: pytest.FixtureRequest) -> Iterator[httpx.Client]:
+    fill_orders(server)
     with shop.client() as http:
         yield http
     if getattr(getattr(request.node, "rep_call", None), "failed", False):
@@ -166,22 +169,22 @@ def test_an_unknown_sort_column_fails_naming_the_valid_ones(client: httpx.Client
     assert "customer" in result["error"]["message"]
 
 
-def test_a_smart_edit_is_saved_and_on_edit_runs_with_the_edited_row(client: httpx.Client, postgres: Postgres) -> None:
+def test_a_smart_edit_is_saved_and_on_edit_runs_with_the_edited_row(client: httpx.Client, server: Postgres) -> None:
     edit = {"key": {"id": 3}, "column": "status", "old": "new", "new": "cancelled"}
     result = run(client, "list_orders", {"orders": {"id": 3}}, table="orders", action="update", edit=edit)
     page = orders_page(result)
-    assert postgres.psql("shop", "SELECT status FROM orders WHERE id = 3").strip() == "cancelled"
+    assert server.psql(DB, "SELECT status FROM orders WHERE id = 3").strip() == "cancelled"
     assert page["data"][2]["status"] == "cancelled"
     assert not page.get("conflicts")
     assert result["context"]["form"]["message"] == "order 3: status new -> cancelled"
 
 
-def test_a_stale_edit_is_a_conflict_with_the_current_value(client: httpx.Client, postgres: Postgres) -> None:
-    postgres.psql("shop", "UPDATE orders SET status = 'refunded' WHERE id = 4")
+def test_a_stale_edit_is_a_conflict_with_the_current_value(client: httpx.Client, server: Postgres) -> None:
+    server.psql(DB, "UPDATE orders SET status = 'refunded' WHERE id = 4")
     edit = {"key": {"id": 4}, "column": "status", "old": "paid", "new": "shipped"}
     result = run(client, "list_orders", table="orders", action="update", edit=edit)
     page = orders_page(result)
-    assert postgres.psql("shop", "SELECT status FROM orders WHERE id = 4").strip() == "refunded"
+    assert server.psql(DB, "SELECT status FROM orders WHERE id = 4").strip() == "refunded"
     [conflict] = page["conflicts"]
     assert conflict["key"] == {"id": 4}
     assert conflict["column"] == "status"
@@ -190,11 +193,11 @@ def test_a_stale_edit_is_a_conflict_with_the_current_value(client: httpx.Client,
     assert "form" not in result["context"]  # on_edit runs only after a saved edit
 
 
-def test_insert_where_declared(client: httpx.Client, postgres: Postgres) -> None:
+def test_insert_where_declared(client: httpx.Client, server: Postgres) -> None:
     values = {"customer": "new customer", "status": "new", "amount": 9.75}
     result = run(client, "list_orders", table="orders", action="insert", values=values)
     assert orders_page(result)["total"] == ORDERS + 1
-    assert postgres.psql("shop", "SELECT count(*) FROM orders WHERE customer = 'new customer'").strip() == "1"
+    assert server.psql(DB, "SELECT count(*) FROM orders WHERE customer = 'new customer'").strip() == "1"
 
 
 @pytest.mark.parametrize(
@@ -209,12 +212,13 @@ def test_insert_where_declared(client: httpx.Client, postgres: Postgres) -> None
     ],
 )  # fmt: skip
 def test_the_api_refuses_what_the_table_does_not_allow(
-    client: httpx.Client, postgres: Postgres, table: dict[str, Any], status: int, fragment: str
+    client: httpx.Client, server: Postgres, table: dict[str, Any], status: int, fragment: str
 ) -> None:
-    response = client.post(RUNS, json={"function": "list_orders", "state": {}, "table": table})
+    fetcher = "list_notes" if table["table"] == "notes" and table["action"] != "query" else "list_orders"
+    response = client.post(RUNS, json={"function": fetcher, "state": {}, "table": table})
     assert response.status_code == status, response.text
     assert fragment in response.json()["message"]
-    assert postgres.psql("shop", "SELECT count(*), min(customer) FROM orders").strip() == f"{ORDERS}|customer 01"
+    assert server.psql(DB, "SELECT count(*), min(customer) FROM orders").strip() == f"{ORDERS}|customer 01"
 
 
 def test_a_table_request_must_name_a_sql_fetcher(client: httpx.Client) -> None:
@@ -228,13 +232,13 @@ def test_a_table_request_must_name_a_sql_fetcher(client: httpx.Client) -> None:
 # -- statements, reloads and appyard.db() --------------------------------------------------------------------
 
 
-def test_a_statement_reloads_its_tables_with_its_message(client: httpx.Client, postgres: Postgres) -> None:
+def test_a_statement_reloads_its_tables_with_its_message(client: httpx.Client, server: Postgres) -> None:
     result = run(client, "ship", {"orders": {"id": 1}})
     page = orders_page(result)
     assert page["data"][0]["status"] == "shipped"
     assert page["message"] == "Shipped"
     assert page["message_type"] == "success"
-    assert postgres.psql("shop", "SELECT status FROM orders WHERE id = 1").strip() == "shipped"
+    assert server.psql(DB, "SELECT status FROM orders WHERE id = 1").strip() == "shipped"
 
 
 def test_reload_from_python_fills_the_sql_tables_first_page(client: httpx.Client) -> None:
@@ -262,43 +266,43 @@ def test_an_unreachable_source_fails_the_run_naming_it(client: httpx.Client) -> 
     assert "unused" not in str(result)  # the URL's password
 
 
-def _sleeping(postgres: Postgres) -> int:
+def _sleeping(server: Postgres) -> int:
     sql = (
         "SELECT count(*) FROM pg_stat_activity"
         " WHERE query LIKE '%pg_sleep%' AND pid <> pg_backend_pid() AND state = 'active'"
     )
-    return int(postgres.psql("shop", sql).strip())
+    return int(server.psql(DB, sql).strip())
 
 
-def test_a_statement_past_its_timeout_fails_and_stops_in_the_database(client: httpx.Client, postgres: Postgres) -> None:
+def test_a_statement_past_its_timeout_fails_and_stops_in_the_database(client: httpx.Client, server: Postgres) -> None:
     result = run(client, "slow")
     assert result["status"] == "failed"
     assert result["error"]["kind"] == "data_source"
     assert "strict" in result["error"]["message"]
-    wait_for(lambda: _sleeping(postgres) == 0, 10, "the statement to end in the database")
+    wait_for(lambda: _sleeping(server) == 0, 10, "the statement to end in the database")
 
 
-def test_a_sql_run_cancelled_over_http_stops_in_the_database(client: httpx.Client, postgres: Postgres) -> None:
+def test_a_sql_run_cancelled_over_http_stops_in_the_database(client: httpx.Client, server: Postgres) -> None:
     accepted = client.post(RUNS, params={"wait": "false"}, json={"function": "long", "state": {}})
     assert accepted.status_code == 202
     run_id = accepted.json()["run_id"]
-    wait_for(lambda: _sleeping(postgres) == 1, 20, "the statement to start")
+    wait_for(lambda: _sleeping(server) == 1, 20, "the statement to start")
     cancelled = client.delete(f"/api/runs/{run_id}")
     assert cancelled.status_code == 200
-    wait_for(lambda: _sleeping(postgres) == 0, 10, "the statement to be cancelled in the database")
+    wait_for(lambda: _sleeping(server) == 0, 10, "the statement to be cancelled in the database")
     assert client.get(f"/api/runs/{run_id}").json()["status"] == "cancelled"
 
 
-def test_sql_runs_do_not_block_each_other(client: httpx.Client, postgres: Postgres) -> None:
+def test_sql_runs_do_not_block_each_other(client: httpx.Client, server: Postgres) -> None:
     """A long statement on one thread; a page is answered meanwhile (the event loop never waits for SQL)."""
     accepted = client.post(RUNS, params={"wait": "false"}, json={"function": "long", "state": {}})
     run_id = accepted.json()["run_id"]
-    wait_for(lambda: _sleeping(postgres) == 1, 20, "the statement to start")
+    wait_for(lambda: _sleeping(server) == 1, 20, "the statement to start")
     try:
         assert orders_page(run(client, "list_orders"))["total"] == ORDERS
     finally:
         client.delete(f"/api/runs/{run_id}")
-    wait_for(lambda: _sleeping(postgres) == 0, 10, "the statement to be cancelled")
+    wait_for(lambda: _sleeping(server) == 0, 10, "the statement to be cancelled")
 
 
 def test_the_page_shows_sql_functions_and_table_facts(client: httpx.Client) -> None:
@@ -315,10 +319,10 @@ def test_the_page_shows_sql_functions_and_table_facts(client: httpx.Client) -> N
 # -- latency -------------------------------------------------------------------------------------------------
 
 
-def test_latency_of_a_page_from_a_large_table(client: httpx.Client, postgres: Postgres) -> None:
+def test_latency_of_a_page_from_a_large_table(client: httpx.Client, server: Postgres) -> None:
     """p50/p99 of a 50-row page (sorted, filtered, counted) of 200 000 rows, HTTP → NATS → runner → DB → KV → HTTP."""
-    postgres.psql(
-        "shop",
+    server.psql(
+        DB,
         """
         INSERT INTO orders (customer, status, amount)
             SELECT 'bulk ' || n, (ARRAY['new', 'paid', 'shipped'])[1 + n % 3], n % 1000

@@ -21,9 +21,9 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pydantic_core
 from pydantic import BaseModel, ValidationError
@@ -285,7 +285,7 @@ class Answerer:
         query: TableQuery,
     ) -> dict[str, Any]:
         from .execution import bind_state
-        from .smart import fetch_page
+        from .smart import DeclaredFilter, fetch_page
 
         bound = {
             bind: value.parameter(bind)
@@ -293,7 +293,8 @@ class Answerer:
         }
         source = self.declared.get(self._source(script))
         max_rows = source.options.max_rows if source is not None else 10_000
-        found = fetch_page(connection, connection.dialect, script, bound, facts, query, table.filters, max_rows)
+        filters = cast("Sequence[DeclaredFilter]", table.filters)  # TableFilter's operator is a narrower str
+        found = fetch_page(connection, connection.dialect, script, bound, facts, query, filters, max_rows)
         return {"data": found.rows, "total": found.total, "offset": found.offset, "more": found.more}
 
     def _table_request(
