@@ -13,6 +13,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from ..integration.databases import start_postgres
 from ..integration.servers import free_port, wait_for
 from ..postgres import Postgres
 
@@ -118,30 +119,21 @@ def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
 
 
 @pytest.fixture(scope="module")
-def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgres]:
-    """A private PostgreSQL server (Debian's package) shared by a module's tests."""
-    server = Postgres.start(tmp_path_factory.mktemp("pg"))
+def postgres() -> Iterator[Postgres]:
+    """A private PostgreSQL server (Debian's package) shared by a module's tests (files outside pytest's 0700
+    folders: the server runs as the postgres user)."""
+    server = start_postgres()
     yield server
     server.stop()
 
 
-def start_dev_with(workspace: Path, folder: Path, environment: dict[str, str]) -> Dev:
-    """`appyard gen` then `appyard dev` with extra environment variables (a data source's URL: never in a file)."""
-    saved = {name: os.environ.get(name) for name in environment}
-    os.environ.update(environment)
-    try:
-        generated = subprocess.run(
-            [str(Path(sys.executable).parent / "appyard"), "gen", str(workspace)],
-            capture_output=True,
-            text=True,
-            check=False,
-            cwd=folder,
-        )
-        assert generated.returncode == 0, f"appyard gen failed: {generated.stdout}{generated.stderr}"
-        return Dev(workspace, folder)
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+def appyard_gen(workspace: Path, folder: Path) -> None:
+    """`appyard gen` (learning SQL tables from their databases, reached through the environment's URLs)."""
+    generated = subprocess.run(
+        [str(Path(sys.executable).parent / "appyard"), "gen", str(workspace)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=folder,
+    )
+    assert generated.returncode == 0, f"appyard gen failed: {generated.stdout}{generated.stderr}"

@@ -7,21 +7,20 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from ..postgres import Postgres
-from .conftest import Dev, start_dev_with
+from .conftest import Dev, appyard_gen
 
 pytestmark = pytest.mark.e2e
 
 ROWS = 300
 CATEGORIES = ("tools", "toys", "books")
 
-# Item i (1…300): "Item 001"…, category CATEGORIES[i % 3], price i × 1.25, in stock unless i is a multiple of 7.
-SEED = f"""
-DROP TABLE IF EXISTS items;
+TABLE = """
 CREATE TABLE items (
     id serial PRIMARY KEY,
     name text NOT NULL,
@@ -29,6 +28,11 @@ CREATE TABLE items (
     price numeric(10, 2) NOT NULL,
     in_stock boolean NOT NULL DEFAULT true
 );
+"""
+
+# Item i (1…300): "Item 001"…, category CATEGORIES[i % 3], price i × 1.25, in stock unless i is a multiple of 7.
+SEED = f"""
+TRUNCATE items RESTART IDENTITY;
 INSERT INTO items (name, category, price, in_stock)
 SELECT 'Item ' || lpad(i::text, 3, '0'),
        (ARRAY['{CATEGORIES[0]}', '{CATEGORIES[1]}', '{CATEGORIES[2]}'])[i % 3 + 1],
@@ -63,11 +67,17 @@ PAGE = {
 }
 
 
-def write_workspace(root: Path) -> Path:
+def plain(page: dict[str, Any]) -> dict[str, Any]:
+    """The page before its columns use what the database says (editable cells, display types)."""
+    table = {**page["blocks"][0], "columns": [{"name": column["name"]} for column in page["blocks"][0]["columns"]]}
+    return {**page, "blocks": [table]}
+
+
+def write_workspace(root: Path, page_properties: dict[str, Any]) -> Path:
     """A workspace with one app over the PostgreSQL source `shop` (its URL comes from the environment)."""
     workspace = root / "workspace"
     page = workspace / "shop" / "items"
-    (page / "scripts").mkdir(parents=True)
+    (page / "scripts").mkdir(parents=True, exist_ok=True)
     (workspace / "properties.json").write_text(
         json.dumps(
             {
@@ -80,19 +90,39 @@ def write_workspace(root: Path) -> Path:
     (workspace / "shop" / "properties.json").write_text(
         json.dumps({"label": "Shop", "pages": [{"name": "items", "label": "Items"}], "data_sources": ["shop"]})
     )
-    (page / "properties.json").write_text(json.dumps(PAGE, indent=2))
+    (page / "properties.json").write_text(json.dumps(page_properties, indent=2))
     (page / "scripts" / "list_items.sql").write_text(LIST_ITEMS)
     return workspace
 
 
-@pytest.fixture
-def shop(postgres: Postgres, tmp_path: Path) -> Iterator[Dev]:
-    """`appyard dev` serving the shop workspace, its items table freshly seeded."""
-    url = postgres.url("shop")  # created on first use
-    postgres.psql("shop", SEED)
-    server = start_dev_with(write_workspace(tmp_path), tmp_path, {"APPYARD_DB_SHOP": url})
+@pytest.fixture(scope="module")
+def shop(postgres: Postgres, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dev]:
+    """`appyard dev` serving the shop workspace (one for the module; `items` seeds the table for each test).
+
+    The URL reaches `appyard gen` and `appyard dev` through the environment only (never a file). The page is
+    generated first with plain columns, as a developer adds a SQL fetcher, so that `appyard gen` learns the
+    table (database.json) before the columns that need it (editable cells, currency) are declared.
+    """
+    folder = tmp_path_factory.mktemp("shop")
+    postgres.psql("postgres", "DROP DATABASE IF EXISTS shop")
+    postgres.databases.discard("shop")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("APPYARD_DB_SHOP", postgres.url("shop"))  # the database is created on first use
+        postgres.psql("shop", TABLE + SEED)
+        appyard_gen(write_workspace(folder, plain(PAGE)), folder)
+        workspace = write_workspace(folder, PAGE)
+        appyard_gen(workspace, folder)
+        assert "items" in json.loads((workspace / "shop" / "items" / "database.json").read_text())["tables"]
+        server = Dev(workspace, folder)
     yield server
     server.stop()
+
+
+@pytest.fixture
+def items(shop: Dev, postgres: Postgres) -> Dev:
+    """The shop with its 300 items as seeded (earlier tests' edits undone)."""
+    postgres.psql("shop", SEED)
+    return shop
 
 
 def database_value(postgres: Postgres, sql: str, expected: str) -> str:
@@ -111,8 +141,8 @@ def names(table: Locator) -> list[str]:
     return [str(value) for value in values]
 
 
-def test_a_postgresql_table_pages_sorts_and_filters_in_the_database(shop: Dev, page: Page) -> None:
-    page.goto(f"{shop.url}/apps/shop/items")
+def test_a_postgresql_table_pages_sorts_and_filters_in_the_database(items: Dev, page: Page) -> None:
+    page.goto(f"{items.url}/apps/shop/items")
     table = page.locator("[data-block=items]")
     rows = table.locator("tbody tr")
     pager = table.get_by_role("navigation", name="Items pages")
@@ -153,8 +183,8 @@ def test_a_postgresql_table_pages_sorts_and_filters_in_the_database(shop: Dev, p
     expect(pager).to_contain_text(f"Rows 1–20 of {ROWS}")
 
 
-def test_a_postgresql_table_saves_edits_and_shows_conflicts(shop: Dev, postgres: Postgres, page: Page) -> None:
-    page.goto(f"{shop.url}/apps/shop/items")
+def test_a_postgresql_table_saves_edits_and_shows_conflicts(items: Dev, postgres: Postgres, page: Page) -> None:
+    page.goto(f"{items.url}/apps/shop/items")
     table = page.locator("[data-block=items]")
     rows = table.locator("tbody tr")
     expect(rows).to_have_count(20)
