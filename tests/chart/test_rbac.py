@@ -62,6 +62,7 @@ BASE_IMAGE = "registry.test/appyard/runner:test"
 REGISTRY = "registry.test/appyard"
 HOOK_SECRET = b"push-hook-secret"
 DATABASES = "databases"
+SAMPLE_APPS = sorted(app["name"] for app in json.loads((REPO / "workspace" / "properties.json").read_text())["apps"])
 DATABASE_URL = "postgresql://app:app-password@192.0.2.15:5433/warehouse"
 OPERATOR_ACCOUNT = "appyard-operator"
 API_ACCOUNT = "appyard-api"
@@ -336,7 +337,7 @@ def story(
     create(admin, workspace, variant.release)
     result = Story(admin, variant, clone, operator, git_server)
     try:
-        eventually(lambda: result.apps() == ["ops", "orders"], 60, "both Apps")
+        eventually(lambda: result.apps() == SAMPLE_APPS, 60, "the sample Apps")
         yield result
         # Deleting the Workspace takes its Apps (the garbage collector, then the operator's finalizer): nothing is
         # left for the next variant's operator to find.
@@ -392,7 +393,7 @@ def test_the_api_serves_apps_as_its_service_account(story: Story, installed: Ins
             def listed() -> list[str]:
                 return sorted(str(item["name"]) for item in client.get("/api/apps").json())
 
-            assert eventually(lambda: listed() == ["ops", "orders"] and listed(), 30, "the API to list the Apps")
+            assert eventually(lambda: listed() == SAMPLE_APPS and listed(), 30, "the API to list the Apps")
             page = client.get("/api/apps/ops/pages/hashing")
             assert page.status_code == 200, page.text + api.output()
             assert "compute_hash" in [function["name"] for function in page.json()["functions"]]

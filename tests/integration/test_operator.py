@@ -68,6 +68,8 @@ from .servers import Api, NatsServer, Process, free_port
 BASE_IMAGE = "registry.test/appyard/runner:test"
 REGISTRY = "registry.test/appyard"
 HOOK_SECRET = b"push-hook-secret"
+# The sample workspace's apps (the tests push it; ops and orders are the ones they look into).
+SAMPLE_APPS = sorted(app["name"] for app in json.loads((REPO / "workspace" / "properties.json").read_text())["apps"])
 
 
 # -- fixtures -------------------------------------------------------------------------------------------
@@ -343,7 +345,7 @@ def test_webhook_refuses_unsigned_pushes(setup: Setup) -> None:
 def test_an_app_belongs_to_one_workspace(setup: Setup) -> None:
     """Two Workspaces in a namespace with an app of the same name: the second does not take it over."""
     setup.create_workspace("apps")
-    eventually(lambda: len(setup.objects(App)) == 2, 30, "the first Workspace's Apps")
+    eventually(lambda: len(setup.objects(App)) == len(SAMPLE_APPS), 30, "the first Workspace's Apps")
     setup.create_workspace("copy")
 
     def refused() -> dict[str, Any]:
@@ -351,7 +353,7 @@ def test_an_app_belongs_to_one_workspace(setup: Setup) -> None:
         return status if status.get("apps") else {}
 
     status = eventually(refused, 30, "the second Workspace to sync")
-    assert {app["name"]: app["valid"] for app in status["apps"]} == {"orders": False, "ops": False}
+    assert {app["name"]: app["valid"] for app in status["apps"]} == dict.fromkeys(SAMPLE_APPS, False)
     assert "from Workspace 'apps'" in status["apps"][0]["message"]
     stalled = next(item for item in status["conditions"] if item["type"] == "Stalled")
     assert "orders" in stalled["message"] and "ops" in stalled["message"]
@@ -394,7 +396,7 @@ def test_a_symlink_out_of_the_repository_stalls_the_workspace(setup: Setup) -> N
     """A committed symlink that leads out of the checkout (here: to the operator's service-account token) is
     never followed or packed: the Workspace stalls with the reason and the Apps keep their revision."""
     setup.create_workspace("apps")
-    eventually(lambda: len(setup.objects(App)) == 2, 60, "the Apps")
+    eventually(lambda: len(setup.objects(App)) == len(SAMPLE_APPS), 60, "the Apps")
     # The Apps are written before the Workspace's status says which revision they came from.
     first = eventually(lambda: (setup.get(Workspace, "apps").get("status") or {}).get("revision"), 30, "a revision")
     (setup.workspace / "orders" / "token").symlink_to("/var/run/secrets/kubernetes.io/serviceaccount/token")
@@ -430,7 +432,7 @@ def test_private_repositories_need_the_credentials_secret(setup: Setup, git_serv
     create_secret(setup.kube, setup.namespace, "git", {"username": "deploy", "password": "s3cret-token"})
     patch = {"spec": {"git": {"secretRef": {"name": "git"}}}}
     setup.kube.patch(Workspace, "apps", patch, namespace=setup.namespace, patch_type=PatchType.MERGE)
-    eventually(lambda: len(setup.objects(App)) == 2, 30, "the Apps, read with the token")
+    eventually(lambda: len(setup.objects(App)) == len(SAMPLE_APPS), 30, "the Apps, read with the token")
     head = setup.clone.git("rev-parse", "HEAD")
     eventually(
         lambda: (setup.get(Workspace, "apps").get("status") or {}).get("revision") == head,
@@ -510,7 +512,7 @@ class TestAServingWorkspace:
         setup = served.setup
         workspace = setup.get(Workspace, "apps")["status"]
         assert workspace["revision"] == served.first
-        assert {app["name"]: app["valid"] for app in workspace["apps"]} == {"orders": True, "ops": True}
+        assert {app["name"]: app["valid"] for app in workspace["apps"]} == dict.fromkeys(SAMPLE_APPS, True)
         _kubectl_columns(setup)
 
     def test_the_api_in_cluster_mode_runs_functions_on_the_runners(self, served: Serving, tmp_path: Path) -> None:
@@ -567,7 +569,7 @@ def test_the_api_lists_a_new_app_at_once_and_forgets_it_when_it_goes(setup: Setu
     """A new app reaches the API through the watch; until runners serve it, runs are refused with the reason.
     The API forgets it when it leaves the workspace (its App is deleted)."""
     setup.create_workspace("apps")
-    eventually(lambda: len(setup.objects(App)) == 2, 60, "the Apps")
+    eventually(lambda: len(setup.objects(App)) == len(SAMPLE_APPS), 60, "the Apps")
     with _api(setup, tmp_path) as (api, _):
         workspace_file = setup.workspace / "properties.json"
         before_notes = workspace_file.read_text()
@@ -630,7 +632,10 @@ def test_a_broken_commit_stalls_the_app_while_its_last_good_revision_serves(serv
     assert setup.app("orders")["spec"]["code"] == orders_code
     assert setup.ready("orders"), "the last good revision keeps serving"
     workspace = setup.get(Workspace, "apps")["status"]
-    assert {app["name"]: app["valid"] for app in workspace["apps"]} == {"orders": False, "ops": True}
+    assert {app["name"]: app["valid"] for app in workspace["apps"]} == {
+        **dict.fromkeys(SAMPLE_APPS, True),
+        "orders": False,
+    }
 
     interval = {"spec": {"git": {"interval": "1s"}}}
     setup.kube.patch(Workspace, "apps", interval, namespace=setup.namespace, patch_type=PatchType.MERGE)
@@ -759,6 +764,8 @@ def test_an_app_gets_exactly_its_declared_data_sources(quick_checks: None, setup
     with _api(setup, tmp_path) as (api, server):
         page = api.get("/api/apps/orders/pages/orders")
         assert page.status_code == 200, page.text + server.output()[-3000:]
+        health = api.get("/api/health").json()
+        assert health["apps"] == len(SAMPLE_APPS) and health["problems"] == 0, health  # no "data source not declared"
 
     # A new password: the runners roll onto it (the periodic check reads the Secret); the egress stays.
     template = setup.deployment("orders")["spec"]["template"]["metadata"]["annotations"]
@@ -936,7 +943,7 @@ def _run_on_a_runner(setup: Setup, tmp_path: Path) -> None:
     path as in local mode."""
     with _runner(setup, tmp_path) as runner, _api(setup, tmp_path) as (client, api):
         apps = client.get("/api/apps").json()
-        assert sorted(app["name"] for app in apps) == ["ops", "orders"], apps
+        assert sorted(app["name"] for app in apps) == SAMPLE_APPS, apps
         page = client.get("/api/apps/ops/pages/hashing").json()
         assert "compute_hash" in [function["name"] for function in page["functions"]]
         response = client.post(

@@ -5,9 +5,9 @@ files (a code bundle, :mod:`appyard.bundles`) and, in its status, the bundle the
 store watches the Apps and, when the served code of one changes, unpacks that bundle into a private folder
 (atomically) and serves it through the same code as local mode. So the API validates a run's state against
 exactly the generated models the runners run, and the page's functions, their docs and scripts come from
-the code too. The workspace's data-source declarations (not in any app's bundle) come from the Apps, and each
-page's database facts from its App's spec (the bundle's database.json is the same file). Nothing is written back:
-in a cluster, apps change by ``git push``.
+the code too, as do each page's database facts (its database.json, which the App's ``spec.pages[].database``
+shows). The workspace's data-source declarations, in no app's bundle, come from the Apps' ``spec.dataSources``.
+Nothing is written back: in a cluster, apps change by ``git push``.
 """
 
 from __future__ import annotations
@@ -25,8 +25,7 @@ from lightkube.core.exceptions import ApiError, NotReadyError
 from lightkube.generic_resource import create_namespaced_resource
 from lightkube.resources.core_v1 import ConfigMap
 
-from appyard import atomic, bundles, database
-from appyard.database import PageDatabase
+from appyard import atomic, bundles
 from appyard.resources import GROUP, VERSION, AppResource
 
 from .store import FileStore
@@ -172,18 +171,6 @@ class ClusterStore(FileStore):
             for source, declaration in self._apps[name].spec.data_sources.items():
                 declared.setdefault(source, declaration.model_dump(mode="json", exclude_none=True))
         return dict(sorted(declared.items()))
-
-    def database(self, app: str, page: str) -> PageDatabase | None:
-        """What the page's SQL tables learned from the database (its database.json), from the App object; None
-        when the page has none or the App is not served here."""
-        resource = self._apps.get(app)
-        if resource is None or self._code.get(app) != resource.spec.code:
-            # While a new revision waits for its runners, the files served are the old revision's: so are its facts.
-            return database.read(self.root / app / page) if app in self._code else None
-        found = next((item for item in resource.spec.pages if item.name == page), None)
-        if found is None or found.database is None:
-            return None
-        return PageDatabase.model_validate(found.database)
 
     def unavailable(self, app: str) -> str | None:
         resource = self._apps.get(app)
