@@ -94,7 +94,7 @@ PAGE = text("{PAGE_QUERY}")
 
 def manual_items(state: State, context: Context) -> Context:
     """The first {PAGE} items by updated_at."""
-    with appyard.db("bench") as connection:
+    with appyard.db("bigtable") as connection:
         rows = connection.execute(PAGE).mappings().all()
     context.manual.data = [{{**row, "price": float(row["price"])}} for row in rows]
     return context
@@ -102,21 +102,21 @@ def manual_items(state: State, context: Context) -> Context:
 
 
 def write_workspace(root: Path) -> None:
-    page = root / "bench" / "items"
+    page = root / "bigtable" / "items"  # not "bench": the app would shadow this package
     (page / "scripts").mkdir(parents=True)
     (root / "properties.json").write_text(
         json.dumps(
             {
-                "apps": [{"name": "bench"}],
-                "data_sources": {"bench": {"kind": "postgres", "options": {"pool_size": 8, "max_rows": 1000}}},
+                "apps": [{"name": "bigtable"}],
+                "data_sources": {"bigtable": {"kind": "postgres", "options": {"pool_size": 8, "max_rows": 1000}}},
             }
         )
     )
-    (root / "bench" / "properties.json").write_text(
+    (root / "bigtable" / "properties.json").write_text(
         json.dumps(
             {
                 "pages": [{"name": "items"}],
-                "data_sources": ["bench"],
+                "data_sources": ["bigtable"],
                 "runner": {"concurrency": 8},
             }
         )
@@ -177,7 +177,7 @@ async def bench_http(url: str, body: dict[str, Any], runs: int) -> list[float]:
     async with httpx.AsyncClient(base_url=url, timeout=60) as client:
 
         async def call() -> None:
-            response = await client.post("/api/apps/bench/pages/items/runs", json=body)
+            response = await client.post("/api/apps/bigtable/pages/items/runs", json=body)
             if response.status_code != 200:
                 raise RuntimeError(f"run failed: {response.status_code} {response.text[:500]}")
             check_page(response.json(), table)
@@ -191,7 +191,7 @@ def wait_until_serving(url: str, logs: Path) -> None:
     last = ""
     while time.monotonic() < deadline:
         try:
-            response = httpx.post(f"{url}/api/apps/bench/pages/items/runs", json=page_request(False), timeout=10)
+            response = httpx.post(f"{url}/api/apps/bigtable/pages/items/runs", json=page_request(False), timeout=10)
             if response.status_code == 200 and response.json().get("status") == "succeeded":
                 check_page(response.json(), "items")
                 return
@@ -200,7 +200,7 @@ def wait_until_serving(url: str, logs: Path) -> None:
             last = str(error)
         time.sleep(0.5)
     logs_text = "\n".join(path.read_text(errors="replace")[-2000:] for path in logs.glob("*.log"))
-    raise TimeoutError(f"the bench app does not answer: {last}\n{logs_text}")
+    raise TimeoutError(f"the bigtable app does not answer: {last}\n{logs_text}")
 
 
 def bench_psql(server: Postgres, runs: int) -> list[float]:
@@ -275,7 +275,7 @@ def main() -> None:
         started = time.perf_counter()
         database.psql("bench", SCHEMA)
         print(f"loaded in {time.perf_counter() - started:.0f} s", file=sys.stderr)
-        environ = {"APPYARD_DB_BENCH": url, "APPYARD_DATA_DIR": str(scratch / "data")}
+        environ = {"APPYARD_DB_BIGTABLE": url, "APPYARD_DATA_DIR": str(scratch / "data")}
         write_workspace(workspace)
         subprocess.run(
             [str(BIN / "appyard"), "gen", str(workspace)], check=True, env={**os.environ, **environ}, cwd=scratch
@@ -284,7 +284,7 @@ def main() -> None:
         api_server = api_process(workspace, nats, logs)
         api_server.start()
         processes.append(api_server)
-        worker = runner(workspace, "bench", nats, logs, env=environ, concurrency="8")
+        worker = runner(workspace, "bigtable", nats, logs, env=environ, concurrency="8")
         worker.start()
         processes.append(worker)
         wait_until_serving(api_server.url, logs)
