@@ -42,7 +42,7 @@ from tests.postgres import Postgres
 
 ROWS = int(os.environ.get("BENCH_SQL_ROWS", "1000000"))
 RUNS = int(os.environ.get("BENCH_SQL_RUNS", "1000"))
-PYTHON_RUNS = int(os.environ.get("BENCH_SQL_PYTHON_RUNS", "300"))
+PYTHON_RUNS = int(os.environ.get("BENCH_SQL_PYTHON_RUNS", "100"))
 PAGE = 50
 BIN = Path(sys.executable).parent
 
