@@ -257,7 +257,7 @@ def report(rows: list[tuple[str, list[float]]], plan: str) -> None:
     print(f"smart table over psql: +{smart_p50 - psql_p50:.2f} ms at p50")
     print("goals: smart table p50 ≤ 10 ms, p99 ≤ 25 ms")
     print("the page's plan:\n" + "\n".join("  " + line for line in plan.splitlines()))
-    print(json.dumps({"cpus": os.cpu_count(), "rows": ROWS}))
+    print(json.dumps({"cpus": os.cpu_count(), "rows": ROWS, "load_average": [round(n, 1) for n in os.getloadavg()]}))
 
 
 def main() -> None:

@@ -59,7 +59,7 @@ def test_the_orders_sql_fetcher_answers_its_first_page(
     assert len(orders["data"]) == 15, "the table's page_size"
     assert orders["total"] == 40 and orders["more"] is True, "the seed has 40 orders"
     first = orders["data"][0]
-    assert (first["id"], first["customer"], first["total"]) == (1001, "Grace Hopper", 279.0)
+    assert (first["id"], first["customer"], first["total"]) == (1031, "Donald Knuth", 49.0), "newest first"
 
 
 def test_the_edit_dialog_opens_filled(workspace_copy: Path) -> None:

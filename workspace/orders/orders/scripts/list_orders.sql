@@ -1,6 +1,6 @@
--- Every order with its customer's name and total. The table pages, sorts and filters this in the database
--- (its declared filters: customer, status, minimum total, placed after), and saves edits of quantity,
--- status and notes back to the orders table by primary key.
+-- Every order with its customer's name and total, newest first. The table pages, sorts and filters this in
+-- the database (its declared filters: customer, status, minimum total, placed after), and saves edits of
+-- quantity, status and notes back to the orders table by primary key.
 SELECT id,
        (SELECT name FROM customers WHERE customers.id = orders.customer_id) AS customer,
        product,
@@ -10,3 +10,4 @@ SELECT id,
        placed_at,
        notes
 FROM orders
+ORDER BY placed_at DESC
