@@ -9,8 +9,8 @@ Deployment:
 - ``APPYARD_RUNNER_DATA_SOURCES``: the app's declarations as JSON (what the runner's parent opens pools for);
 - per declared source, its variable (``DataSource.env_name``) from a ``secretKeyRef`` to that key — nothing
   for a source the app does not declare, so another app's database URL never reaches these runners;
-- a pod annotation with a hash of those URLs: a changed URL rolls the runners onto it (checked on the App's
-  periodic check, since Secrets are read by name and never watched);
+- a pod annotation with a hash of those URLs (keyed by the Secret's uid): a changed URL rolls the runners onto
+  it (found by the App's periodic check, since Secrets are read by name and never watched);
 - egress rules for the NetworkPolicy: each source's host and port from its URL (a host name resolved to its
   addresses now, one ``/32`` or ``/128`` per address), or the Workspace's ``spec.dataSources.egress`` entry for
   the source when it has one. SQLite needs no network.
@@ -24,6 +24,7 @@ import asyncio
 import base64
 import binascii
 import hashlib
+import hmac
 import ipaddress
 import json
 import socket
@@ -223,21 +224,30 @@ async def plan(
     secret_name = workspace.spec.data_sources.secret_name
     secret = await kube.get(Secret, secret_name, workspace.metadata.namespace or "") if secret_name else None
     data = None if secret is None else secret.data or {}
-    return await evaluate(app, workspace, data, resolver)
+    key = (secret.metadata.uid if secret is not None and secret.metadata else None) or ""
+    return await evaluate(app, workspace, data, resolver, key=key)
 
 
 async def evaluate(
-    app: AppResource, workspace: WorkspaceResource, data: dict[str, str] | None, resolver: Resolver = resolve
+    app: AppResource,
+    workspace: WorkspaceResource,
+    data: dict[str, str] | None,
+    resolver: Resolver = resolve,
+    *,
+    key: str = "",
 ) -> RunnerAccess:
-    """:func:`plan` given the data of the Workspace's data-source Secret (base64 values; None: no such Secret)."""
+    """:func:`plan` given the data of the Workspace's data-source Secret (base64 values; None: no such Secret).
+
+    ``key`` keys the hash of the URLs (the Secret's uid): whoever may read Deployments but not Secrets cannot
+    test guesses of a password against the pod annotation."""
     try:
-        return await _evaluate(app, workspace, data, resolver)
+        return await _evaluate(app, workspace, data, resolver, key)
     except DataSourceProblem as problem:
         return RunnerAccess(problem=str(problem))
 
 
 async def _evaluate(
-    app: AppResource, workspace: WorkspaceResource, data: dict[str, str] | None, resolver: Resolver
+    app: AppResource, workspace: WorkspaceResource, data: dict[str, str] | None, resolver: Resolver, hash_key: str
 ) -> RunnerAccess:
     _check_names(app)
     settings = workspace.spec.data_sources
@@ -256,7 +266,7 @@ async def _evaluate(
             f"{workspace.metadata.name!r}) does not exist: create it in namespace {workspace.metadata.namespace}"
         )
     data = data or {}
-    digest = hashlib.sha256()
+    digest = hmac.new(hash_key.encode(), digestmod=hashlib.sha256)
     egress: list[NetworkPolicyEgressRule] = []
     used_secret = False
     for name in sorted(sources):

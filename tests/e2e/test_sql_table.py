@@ -45,15 +45,35 @@ LIST_ITEMS = """-- Every item; the table pages, sorts, filters and saves edits i
 SELECT id, name, category, price, in_stock FROM items
 """
 
+DISCOUNT_BOOKS = """-- Halve the price of every book.
+-- reload: items
+-- message: Books are half price now.
+UPDATE items SET price = price / 2 WHERE category = 'books'
+"""
+
 PAGE = {
     "label": "Items",
     "blocks": [
+        {
+            "block_type": "widget",
+            "name": "actions",
+            "components": [
+                {
+                    "component_type": "button",
+                    "name": "discount",
+                    "label": "Discount books",
+                    "on_click": "discount_books",
+                },
+            ],
+        },
         {
             "block_type": "table",
             "name": "items",
             "label": "Items",
             "fetcher": "list_items",
             "page_size": 20,
+            "insertable": True,
+            "deletable": True,
             "filters": [{"column": "category", "operator": "equals", "label": "Category"}],
             "columns": [
                 {"name": "id", "label": "Id"},
@@ -62,15 +82,15 @@ PAGE = {
                 {"name": "price", "label": "Price", "display_type": "currency", "currency": "EUR", "locale": "de-DE"},
                 {"name": "in_stock", "label": "In stock", "editable": True},
             ],
-        }
+        },
     ],
 }
 
 
 def plain(page: dict[str, Any]) -> dict[str, Any]:
     """The page before its columns use what the database says (editable cells, display types)."""
-    table = {**page["blocks"][0], "columns": [{"name": column["name"]} for column in page["blocks"][0]["columns"]]}
-    return {**page, "blocks": [table]}
+    widget, table = page["blocks"]
+    return {**page, "blocks": [widget, {**table, "columns": [{"name": column["name"]} for column in table["columns"]]}]}
 
 
 def write_workspace(root: Path, page_properties: dict[str, Any]) -> Path:
@@ -92,6 +112,7 @@ def write_workspace(root: Path, page_properties: dict[str, Any]) -> Path:
     )
     (page / "properties.json").write_text(json.dumps(page_properties, indent=2))
     (page / "scripts" / "list_items.sql").write_text(LIST_ITEMS)
+    (page / "scripts" / "discount_books.sql").write_text(DISCOUNT_BOOKS)
     return workspace
 
 
@@ -224,3 +245,55 @@ def test_a_postgresql_table_saves_edits_and_shows_conflicts(items: Dev, postgres
     second.get_by_label("Edit Name").press("Enter")
     assert database_value(postgres, "SELECT name FROM items WHERE id = 2", "My change, again") == "My change, again"
     expect(second.get_by_role("alert")).to_have_count(0)
+
+
+def test_a_postgresql_table_adds_and_deletes_rows(items: Dev, postgres: Postgres, page: Page) -> None:
+    page.goto(f"{items.url}/apps/shop/items")
+    table = page.locator("[data-block=items]")
+    pager = table.get_by_role("navigation", name="Items pages")
+    expect(pager).to_contain_text(f"Rows 1–20 of {ROWS}")
+
+    # New row: the base table's columns without the key the database fills; a blank field takes its default.
+    table.get_by_role("button", name="New row").click()
+    form = table.get_by_role("form", name="New row of Items")
+    expect(form.get_by_label("Edit Id")).to_have_count(0)
+    form.get_by_label("Edit Name").fill("Brand new")
+    form.get_by_label("Edit Category").fill("tools")
+    form.get_by_label("Edit Price").fill("9.99")
+    form.get_by_role("button", name="Add row").click()
+    expect(form).to_have_count(0)
+    expect(pager).to_contain_text(f"of {ROWS + 1}")
+    added = postgres.psql("shop", "SELECT category, price, in_stock FROM items WHERE name = 'Brand new'").strip()
+    assert added == "tools|9.99|t"
+
+    # Delete: a row action, after a confirmation.
+    page.once("dialog", lambda dialog: dialog.accept())
+    table.get_by_role("button", name="Id").click()
+    third = table.locator("tbody tr").nth(2)
+    expect(third.get_by_label("Edit Name")).to_have_value("Item 003")
+    third.get_by_role("button", name="Delete").click()
+    expect(pager).to_contain_text(f"of {ROWS}")
+    assert database_value(postgres, "SELECT count(*) FROM items WHERE id = 3", "0") == "0"
+    expect(table.locator("tbody tr").nth(2).get_by_label("Edit Name")).to_have_value("Item 004")
+
+
+def test_a_statement_reloads_the_page_the_user_is_on(items: Dev, postgres: Postgres, page: Page) -> None:
+    page.goto(f"{items.url}/apps/shop/items")
+    table = page.locator("[data-block=items]")
+    rows = table.locator("tbody tr")
+    pager = table.get_by_role("navigation", name="Items pages")
+    expect(pager).to_contain_text(f"Rows 1–20 of {ROWS}")
+    table.get_by_role("button", name="Id").click()
+    pager.get_by_role("button", name="Next").click()
+    expect(pager).to_contain_text(f"Rows 21–40 of {ROWS}")
+    expect(rows.nth(2).get_by_label("Edit Name")).to_have_value("Item 023")  # a book: 23 % 3 == 2
+    expect(rows.nth(2)).to_contain_text("28,75")
+
+    # A .sql statement with `-- reload: items`: the table shows its new values on the page, order and
+    # filters the user chose (not the first page the statement's answer carries), with the statement's message.
+    page.get_by_role("button", name="Discount books").click()
+    expect(table).to_contain_text("Books are half price now.")
+    expect(rows.nth(2)).to_contain_text("14,38")
+    expect(pager).to_contain_text(f"Rows 21–40 of {ROWS}")
+    expect(table.locator("th[aria-sort=ascending]")).to_contain_text("Id")
+    assert postgres.psql("shop", "SELECT price FROM items WHERE id = 23").strip() == "14.38"

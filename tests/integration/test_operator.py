@@ -713,6 +713,15 @@ def _stalled(setup: Setup, app: str) -> dict[str, Any] | None:
     return condition if condition and condition["reason"] == "DataSource" else None
 
 
+def _ops_gets_no_data_source(setup: Setup) -> None:
+    """ops declares no data source: nothing of them reaches its runners, once its image is built."""
+    job = eventually(setup.jobs, 60, "ops's build Job")[0]
+    setup.finish_build(job, "sha256:" + hashlib.sha256(b"ops image").hexdigest())
+    ops_env = _env(eventually(lambda: setup.deployment("ops"), 60, "ops's Deployment"))
+    assert not [name for name in ops_env if name.startswith("APPYARD_DB_") or name == "APPYARD_RUNNER_DATA_SOURCES"]
+    assert len(setup.get(NetworkPolicy, "appyard-runner-ops")["spec"]["egress"]) == 2  # NATS and DNS
+
+
 def test_an_app_gets_exactly_its_declared_data_sources(quick_checks: None, setup: Setup, tmp_path: Path) -> None:
     """orders declares the warehouse database: its runners get that URL from the Workspace's Secret and may reach
     its host; the crm URL in the same Secret reaches no runner; ops, declaring none, gets neither. A missing key
@@ -721,11 +730,20 @@ def test_an_app_gets_exactly_its_declared_data_sources(quick_checks: None, setup
     _declare_data_sources(setup.workspace)
     setup.push("orders uses the warehouse database", notify=False)
     create_secret(setup.kube, setup.namespace, DB_SECRET, {"crm-url": f"mysql://crm:{DB_PASSWORD}@10.1.2.3/crm"})
-    workspace = _workspace_object("apps", setup.clone.url, setup.builds, setup.nats.url)
-    workspace["spec"]["dataSources"] = {"secretName": DB_SECRET}
-    create(setup.kube, workspace, setup.namespace)
+    setup.create_workspace("apps")  # naming no data-source Secret yet
+    stalled = eventually(lambda: _stalled(setup, "orders"), 60, "orders Stalled without a data-source Secret")
+    assert (
+        "set spec.dataSources.secretName on Workspace 'apps' to a Secret with the key(s) APPYARD_DB_WAREHOUSE"
+        in (stalled["message"])
+    ), stalled
+    settings = {"spec": {"dataSources": {"secretName": DB_SECRET}}}
+    setup.kube.patch(Workspace, "apps", settings, namespace=setup.namespace, patch_type=PatchType.MERGE)
 
-    stalled = eventually(lambda: _stalled(setup, "orders"), 60, "orders Stalled for its data source")
+    def missing_key() -> dict[str, Any] | None:
+        found = _stalled(setup, "orders")
+        return found if found and "has no key" in found["message"] else None
+
+    stalled = eventually(missing_key, 60, "orders Stalled for its data source's key")
     assert "the Secret 'db-urls' has no key 'APPYARD_DB_WAREHOUSE'" in stalled["message"], stalled
     assert DB_PASSWORD not in json.dumps(setup.app("orders")["status"])
     with pytest.raises(ApiError):
@@ -753,12 +771,7 @@ def test_an_app_gets_exactly_its_declared_data_sources(quick_checks: None, setup
     eventually(partial(setup.ready, "orders"), 60, "orders Ready")
     eventually(lambda: _stalled(setup, "orders") is None, 30, "orders no longer Stalled")
 
-    # ops declares no data source: nothing of them, after its image is built.
-    job = eventually(setup.jobs, 60, "ops's build Job")[0]
-    setup.finish_build(job, "sha256:" + hashlib.sha256(b"ops image").hexdigest())
-    ops_env = _env(eventually(lambda: setup.deployment("ops"), 60, "ops's Deployment"))
-    assert not [name for name in ops_env if name.startswith("APPYARD_DB_") or name == "APPYARD_RUNNER_DATA_SOURCES"]
-    assert len(setup.get(NetworkPolicy, "appyard-runner-ops")["spec"]["egress"]) == 2  # NATS and DNS
+    _ops_gets_no_data_source(setup)  # it declares none
 
     # The API in cluster mode sees the same declarations as git (orders validates there too).
     with _api(setup, tmp_path) as (api, server):

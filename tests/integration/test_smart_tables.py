@@ -19,6 +19,7 @@ from sqlalchemy import Engine, create_engine, text
 
 from appyard.database import TableFacts
 from appyard.runs import CellEdit, ColumnFilter, SortKey, TableQuery
+from appyard.sql import paging
 from appyard.sql.errors import StatementFailed
 from appyard.sql.smart import (
     TablePage,
@@ -596,3 +597,21 @@ def test_bad_inserts_are_refused(db: Engine, values: dict[str, Any], complaint: 
     with db.begin() as connection, pytest.raises(TableRequestInvalid, match=complaint):
         insert_row(connection, facts_of(db), values)
     assert order_count(db) == 25
+
+
+def test_a_slow_count_is_given_up_and_the_page_still_answers(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the count's own timeout is PostgreSQL's (SQLite counts within the source's timeout)")
+    monkeypatch.setattr(paging, "COUNT_TIMEOUT_MS", 1)
+    with engine.begin() as connection:
+        connection.execute(text("DROP TABLE IF EXISTS numbers"))
+        connection.execute(text("CREATE TABLE numbers (id INTEGER PRIMARY KEY, digest TEXT NOT NULL)"))
+        connection.execute(text("INSERT INTO numbers SELECT g, md5(g::text) FROM generate_series(1, 300000) AS g"))
+    script = Script("SELECT id, digest FROM numbers")
+    facts = facts_of(engine, script)
+    with engine.begin() as connection:
+        connection.execute(text("SET LOCAL statement_timeout = 12345"))
+        result = fetch_page(connection, "x", script, {}, facts, TableQuery(limit=5), [], 100, count_limit=10**8)
+        assert ids(result) == [1, 2, 3, 4, 5] and result.more and result.total is None
+        # the transaction goes on, with the source's own timeout back in place
+        assert connection.execute(text("SHOW statement_timeout")).scalar_one() == "12345ms"

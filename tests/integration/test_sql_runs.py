@@ -74,13 +74,13 @@ def shop(tmp_path_factory: pytest.TempPathFactory, server: Postgres) -> Iterator
     nats.start()
     logs = root / "logs"
     logs.mkdir()
-    stack = make_stack(workspace, nats, logs, run_wait_seconds="20")
-    env = {
-        "APPYARD_DB_SHOP": server.url(DB),
-        "APPYARD_DB_GONE": f"postgresql+psycopg://appyard:unused@127.0.0.1:{_closed_port()}/gone",
-        "APPYARD_DATA_DIR": str(root / "data"),
-    }
-    stack.start_runner("shop", env)
+    sources = {"APPYARD_DB_SHOP": server.url(DB), "APPYARD_DATA_DIR": str(root / "data")}
+    with pytest.MonkeyPatch.context() as patch:  # the API learns tables' facts from the same databases
+        for name, value in sources.items():
+            patch.setenv(name, value)
+        stack = make_stack(workspace, nats, logs, run_wait_seconds="20")
+    gone = f"postgresql+psycopg://appyard:unused@127.0.0.1:{_closed_port()}/gone"
+    stack.start_runner("shop", {**sources, "APPYARD_DB_GONE": gone})
     with stack.client() as client:
 
         def ready() -> bool:
@@ -314,6 +314,34 @@ def test_the_page_shows_sql_functions_and_table_facts(client: httpx.Client) -> N
     assert docs["ship"] == "Marks the selected order shipped."
     assert page["tables"]["orders"]["primary_key"] == ["id"]
     assert "list_orders.sql" in page["scripts"]
+
+
+def test_saving_a_sql_script_learns_its_table_again(client: httpx.Client) -> None:
+    script = "/api/apps/shop/pages/orders/scripts/list_notes.sql"
+    original = client.get(script).json()["source"]
+    changed = original.replace("SELECT id, body", "SELECT id, body, length(body) AS size")
+    try:
+        saved = client.put(script, json={"source": changed})
+        assert saved.status_code == 200, saved.text
+        assert [item["name"] for item in saved.json()["functions"]] == ["list_notes"]
+        columns = client.get("/api/apps/shop/pages/orders").json()["tables"]["notes"]["columns"]
+        assert list(columns) == ["id", "body", "size"]
+        assert columns["size"]["data_type"] == "integer"
+        assert columns["size"]["base_column"] is None  # computed: read-only
+    finally:
+        client.put(script, json={"source": original})
+    assert list(client.get("/api/apps/shop/pages/orders").json()["tables"]["notes"]["columns"]) == ["id", "body"]
+
+
+@pytest.mark.parametrize("source", ["SELECT 'unterminated", "SELECT 1; SELECT 2", "-- source: Not A Name\nSELECT 1"])
+def test_a_sql_script_that_does_not_parse_is_refused(client: httpx.Client, shop: Stack, source: str) -> None:
+    script = "/api/apps/shop/pages/orders/scripts/broken.sql"
+    try:
+        response = client.put(script, json={"source": source})
+        assert response.status_code == 422, response.text
+        assert client.get(script).status_code == 404
+    finally:
+        (shop.workspace / "shop" / "orders" / "scripts" / "broken.sql").unlink(missing_ok=True)
 
 
 # -- latency -------------------------------------------------------------------------------------------------

@@ -327,6 +327,11 @@ def test_the_deployment_and_network_policy_carry_the_access() -> None:
     rotated = _evaluate(app, workspace, _secret(APPYARD_DB_SHOP=SHOP_URL.replace(PASSWORD, "rotated")))
     assert again.urls_hash == access.urls_hash and rotated.urls_hash != access.urls_hash
     assert rotated.egress_hash == access.egress_hash
+    # The hash is keyed by the Secret's uid: it cannot be checked against guessed passwords without the Secret.
+    keyed = asyncio.run(
+        data_sources.evaluate(app, workspace, _secret(APPYARD_DB_SHOP=SHOP_URL), _addresses, key="secret-uid")
+    )
+    assert keyed.urls_hash != access.urls_hash
 
 
 def test_the_periodic_check_notices_changes_and_problems() -> None:

@@ -243,8 +243,9 @@ class Answerer:
     def _statement(self, work: Work, loaded: execution.LoadedPage, script: SqlScript, state_model: BaseModel) -> int:
         from .execution import bind_state, statement
 
-        bound = bind_state(script, loaded.page.properties, state_model)
-        with self._transaction(work, self._source(script)) as connection:
+        source = self._source(script)
+        bound = bind_state(script, loaded.page.properties, state_model, source=source)
+        with self._transaction(work, source) as connection:
             return int(connection.execute(statement(script, bound)).rowcount)
 
     def _first_pages(
@@ -287,11 +288,10 @@ class Answerer:
         from .execution import bind_state
         from .smart import DeclaredFilter, fetch_page
 
-        bound = {
-            bind: value.parameter(bind)
-            for bind, value in bind_state(script, loaded.page.properties, state_model).items()
-        }
-        source = self.declared.get(self._source(script))
+        name = self._source(script)
+        values = bind_state(script, loaded.page.properties, state_model, source=name)
+        bound = {bind: value.parameter(bind) for bind, value in values.items()}
+        source = self.declared.get(name)
         max_rows = source.options.max_rows if source is not None else 10_000
         filters = cast("Sequence[DeclaredFilter]", table.filters)  # TableFilter's operator is a narrower str
         found = fetch_page(connection, connection.dialect, script, bound, facts, query, filters, max_rows)

@@ -31,16 +31,20 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Dialect,
+    Integer,
     Select,
     String,
     and_,
     cast,
     column,
+    exc,
     false,
     func,
     literal,
+    literal_column,
     or_,
     select,
+    text,
     true,
     tuple_,
 )
@@ -54,6 +58,10 @@ from .inspection import learn, statement_body, tokens
 
 COUNT_LIMIT = 10_000
 """Counting stops after this many matching rows (``total`` is then None): a count's cost stays bounded."""
+
+COUNT_TIMEOUT_MS = 100
+"""On PostgreSQL a count taking longer is cancelled (``total`` is then None): a filter no index serves can make
+even a capped count scan the whole table."""
 
 
 @dataclass(frozen=True)
@@ -268,9 +276,11 @@ def fetch_page(
         page = page.order_by(*_order_by(keys, columns, connection.dialect.name == "postgresql"))
         if query.after is not None:
             page = page.where(_after(facts, keys, columns, query.after))
-    page = page.limit(limit + 1)
+    # LIMIT and OFFSET are written as numbers (validated integers), not bound: psycopg prepares a statement run
+    # often, and PostgreSQL's generic plan for `LIMIT $1` does not know the page is small (4x slower here)
+    page = page.limit(literal_column(str(int(limit + 1)), Integer))
     if query.after is None and query.offset:
-        page = page.offset(query.offset)
+        page = page.offset(literal_column(str(int(query.offset)), Integer))
 
     fetched = connection.execute(page).all()
     more = len(fetched) > limit
@@ -281,10 +291,37 @@ def fetch_page(
         if not more and query.after is None and (rows or not query.offset):
             total = query.offset + len(rows)
         else:
-            capped = select(literal(1)).select_from(subquery).where(*conditions).limit(count_limit + 1).subquery()
-            counted = int(connection.execute(select(func.count()).select_from(capped)).scalar_one())
-            total = counted if counted <= count_limit else None
+            bound_count = literal_column(str(int(count_limit + 1)), Integer)
+            capped = select(literal(1)).select_from(subquery).where(*conditions).limit(bound_count).subquery()
+            counted = _count(connection, select(func.count()).select_from(capped))
+            total = counted if counted is not None and counted <= count_limit else None
     return TablePage(rows=rows, total=total, offset=query.offset, more=more)
+
+
+def _count(connection: Connection, count: Select[Any]) -> int | None:
+    """The count, or None when PostgreSQL needs more than :data:`COUNT_TIMEOUT_MS` for it.
+
+    The count runs in a savepoint with its own statement timeout; a cancelled count rolls back to the savepoint
+    (which also restores the source's timeout) and the page's transaction goes on.
+    """
+    if connection.dialect.name != "postgresql":
+        return int(connection.execute(count).scalar_one())
+    with connection.begin_nested() as savepoint:
+        previous = connection.execute(
+            text("SELECT current_setting('statement_timeout'), set_config('statement_timeout', :ms, true)"),
+            {"ms": str(COUNT_TIMEOUT_MS)},
+        ).first()
+        try:
+            counted = int(connection.execute(count).scalar_one())
+        except exc.DBAPIError as error:
+            if getattr(error.orig, "sqlstate", None) != "57014":  # query_canceled
+                raise
+            savepoint.rollback()
+            return None
+        connection.execute(
+            text("SELECT set_config('statement_timeout', :ms, true)"), {"ms": previous[0] if previous else "0"}
+        )
+    return counted
 
 
 __all__ = ["COUNT_LIMIT", "DeclaredFilter", "TablePage", "fetch_page", "known_columns"]

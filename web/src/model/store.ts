@@ -14,6 +14,7 @@ import {
   type TableRequest,
   firstQuery,
   hasKey,
+  isFirstQuery,
   keyOf,
   smartEditable,
 } from "./tables";
@@ -179,7 +180,8 @@ export function createPageStore(data: PageData): PageStore {
       try {
         const result = await startRun(get().app, get().page, fn, sendable(get().state), { onEvent, table });
         const changes = (result.context ?? {}) as JsonObject;
-        if (Object.keys(changes).length > 0 && accept()) get().applyContext(changes);
+        const plan = planReloads(changes, fn, origin);
+        if (Object.keys(plan.shown).length > 0 && accept()) get().applyContext(plan.shown);
         const finished: Partial<RunView> = {
           status: result.status === "queued" || result.status === "running" ? "failed" : result.status,
           logs: result.stdout ?? "",
@@ -187,7 +189,7 @@ export function createPageStore(data: PageData): PageStore {
           error: result.error ? { ...result.error, stdout: result.stdout ?? "" } : null,
         };
         update(view.id, finished);
-        reloadRequested(changes, fn, origin);
+        for (const name of plan.again) void get().run(tables.get(name)?.fetcher as string, name);
         return { view: { ...view, ...finished }, changes };
       } catch (error) {
         const message =
@@ -203,18 +205,28 @@ export function createPageStore(data: PageData): PageStore {
     };
 
     /**
-     * context.<table>.reload() in a run: when the answer carried the table's rows (a SQL fetcher, run by the
-     * runner) they are shown already; otherwise the viewer runs the fetcher. A fetcher's own run never
-     * triggers itself again.
+     * Tables a run's answer reloads. `context.<table>.reload()` answered with the rows (a SQL fetcher, run by
+     * the runner) is shown as it is, unless the user looks at another page, order or filter than the first
+     * page the runner sent: then the table's own query is sent again instead (and the first page not shown).
+     * reload() without rows (a Python fetcher) runs the fetcher here. A fetcher's own answer never triggers
+     * itself again.
      */
-    const reloadRequested = (changes: JsonObject, fn: string, origin: string) => {
+    const planReloads = (changes: JsonObject, fn: string, origin: string): { shown: JsonObject; again: string[] } => {
+      let shown = changes;
+      const again: string[] = [];
       for (const [name, change] of Object.entries(changes)) {
-        const part = change as JsonObject | null;
-        if (!part || typeof part !== "object" || part.reload_requested !== true || "data" in part) continue;
         const block = tables.get(name);
-        if (!block?.fetcher || (block.fetcher === fn && origin === name)) continue;
-        void get().run(block.fetcher, name);
+        const part = change as JsonObject | null;
+        if (!block?.fetcher || !part || typeof part !== "object" || Array.isArray(part)) continue;
+        if (block.fetcher === fn && origin === name) continue;
+        const view = get().tableViews[name];
+        if (view && "data" in part && !isFirstQuery(view.query)) {
+          const { data: _data, total: _total, offset: _offset, more: _more, ...rest } = part;
+          shown = { ...shown, [name]: rest };
+          again.push(name);
+        } else if (part.reload_requested === true && !("data" in part)) again.push(name);
       }
+      return { shown, again };
     };
 
     /** Send a table request for a SQL table with its current query changed by `change`. */

@@ -11,6 +11,7 @@ import {
   hasKey,
   insertColumns,
   insertValues,
+  isFirstQuery,
   keyOf,
   matchesFilters,
   pageSummary,
@@ -159,6 +160,13 @@ describe("paging and sorting", () => {
     [400, 0, 312, "No rows here (312 in all)"],
   ] as [number, number, number | null, string][])("offset %d, %d shown, total %j: %s", (offset, shown, total, text) => {
     expect(pageSummary(offset, shown, total)).toBe(text);
+  });
+
+  it("knows the first page a plain run answers", () => {
+    expect(isFirstQuery({ offset: 0, limit: 20, sort: [], filters: [], search: null, count: true })).toBe(true);
+    expect(isFirstQuery({ offset: 20, limit: 20, sort: [], filters: [], search: null, count: true })).toBe(false);
+    expect(isFirstQuery({ offset: 0, limit: 20, sort: [{ column: "id", descending: true }], filters: [], search: null, count: true })).toBe(false);
+    expect(isFirstQuery({ offset: 0, limit: 20, sort: [], filters: [], search: "x", count: true })).toBe(false);
   });
 
   it("cycles a header through ascending, descending and unsorted", () => {

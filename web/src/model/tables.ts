@@ -95,6 +95,11 @@ export function firstQuery(pageSize: number): TableQuery {
   return { offset: 0, limit: pageSize, sort: [], filters: [], search: null, count: true };
 }
 
+/** Whether a query asks for what a plain run of the fetcher answers: the first page, unsorted, unfiltered. */
+export function isFirstQuery(query: TableQuery): boolean {
+  return query.offset === 0 && query.sort.length === 0 && query.filters.length === 0 && !query.search;
+}
+
 /**
  * The value a declared filter's input stands for, or undefined when the filter is off: blank text is off;
  * `in` takes comma-separated text as a list; a valueless operator is on when its box is checked.

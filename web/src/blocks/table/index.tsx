@@ -130,7 +130,8 @@ export function TableView({ block: declaredBlock }: BlockProps<BlockOf<"table">>
             value={getValue()}
             onCommit={(value) => {
               setSelected(row.index);
-              void commitCell(block.name, row.index, column.name, value);
+              // The row's place in context.data (a Python table's declared filters show a subset of its rows).
+              void commitCell(block.name, rows.indexOf(row.original), column.name, value);
             }}
           />
         ) : (
@@ -196,7 +197,7 @@ export function TableView({ block: declaredBlock }: BlockProps<BlockOf<"table">>
       });
     }
     return result;
-  }, [block, declared, byName, sqlTable, facts, conflicts, unsaved, run, selectRow, commitCell, deleteRow]);
+  }, [block, declared, byName, rows, sqlTable, facts, conflicts, unsaved, run, selectRow, commitCell, deleteRow]);
 
   const columnVisibility = Object.fromEntries(
     declared.map((column) => {
