@@ -51,6 +51,8 @@ DEFAULT_PORTS = {"postgres": 5432, "mysql": 3306}
 _RESERVED_PREFIXES = ("APPYARD_RUNNER_", "APPYARD_DATA_", "PYTHON", "LD_")
 _RESERVED = {"PATH", "HOME", "TMPDIR"}
 RESOLVE_TIMEOUT_SECONDS = 5.0
+MAX_URL_LENGTH = 4096
+MAX_HOSTS = 16  # per URL (libpq's host lists): each is resolved and becomes an egress rule
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 
@@ -117,12 +119,16 @@ def endpoints(name: str, source: DataSource, url: str) -> list[Endpoint]:
     Raises ValueError with a message that holds no part of the URL."""
     if source.kind == "sqlite":
         return []
+    if len(url) > MAX_URL_LENGTH:
+        raise ValueError(f"is longer than {MAX_URL_LENGTH} characters")
     scheme, separator, rest = url.strip().partition("://")
     if not separator or not scheme:
         raise ValueError("is not a URL (expected e.g. postgresql://user:password@host:5432/database)")
     authority = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
     hosts = authority.rsplit("@", 1)[-1]
     found: list[Endpoint] = []
+    if hosts.count(",") >= MAX_HOSTS:
+        raise ValueError(f"names more than {MAX_HOSTS} hosts")
     for item in hosts.split(","):
         if item.startswith("["):  # [IPv6]:port
             host, bracket, after = item[1:].partition("]")

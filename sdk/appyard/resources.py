@@ -157,7 +157,7 @@ class DataSourceSettings(Resource):
         pattern=DNS_NAME,
         max_length=253,
     )
-    egress: dict[str, list[EgressRule]] = Field(
+    egress: dict[str, Annotated[list[EgressRule], Field(max_length=16)]] = Field(
         default_factory=dict,
         description="Per data source name: where its apps' runners may connect. Without an entry the operator "
         "allows the host and port of the source's URL, resolving a host name to its addresses when it reconciles "

@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, String, bindparam, create_engine, text
 
 from appyard.database import TableFacts
+from appyard.properties import DataSource
 from appyard.runs import CellEdit, ColumnFilter, SortKey, TableQuery
 from appyard.sql import paging
 from appyard.sql.errors import StatementFailed
@@ -30,6 +31,8 @@ from appyard.sql.smart import (
     learn,
     update_cell,
 )
+from appyard.sql.sources import Sources
+from appyard.sql.text import parse_sql
 
 from ..postgres import Postgres
 
@@ -410,6 +413,9 @@ def test_hostile_filter_and_search_values_are_only_values(db: Engine, value: str
         if operator != "lt":
             assert result.rows == []
     assert page(db, TableQuery(search=value[:200])).rows == []
+    after = page(db, TableQuery(sort=[SortKey(column="customer")], after=[value, 0]))  # keyset values are bound too
+    customers = {row["id"]: row["customer"] for row in order_rows()}
+    assert ids(after) == [key for key in expected_order("customer", False) if customers[key] >= value][:50]
     assert order_count(db) == 25
 
 
@@ -615,3 +621,72 @@ def test_a_slow_count_is_given_up_and_the_page_still_answers(engine: Engine, mon
         assert ids(result) == [1, 2, 3, 4, 5] and result.more and result.total is None
         # the transaction goes on, with the source's own timeout back in place
         assert connection.execute(text("SHOW statement_timeout")).scalar_one() == "12345ms"
+
+
+# -- through the runner's path: a parsed .sql fetcher on Sources' pooled transactions ----------------------------
+
+
+@pytest.fixture
+def sources(db: Engine) -> Iterator[Sources]:
+    """The same database as a declared data source `shop`, as the runner's parent holds it."""
+    kind = "postgres" if db.dialect.name == "postgresql" else "sqlite"
+    url = db.url.render_as_string(hide_password=False)
+    made = Sources({"shop": DataSource(kind=kind, url_env="SMART_SHOP_URL")}, environ={"SMART_SHOP_URL": url})
+    yield made
+    made.close()
+
+
+FETCHER = """-- Orders of one status (all when the filter is empty).
+-- source: shop
+SELECT id, customer AS who, status, amount, placed, 'a:b' AS label
+FROM orders
+WHERE :filters.status IS NULL OR status = :filters.status;
+"""
+
+
+def test_a_parsed_fetcher_pages_and_saves_on_sources(sources: Sources) -> None:
+    script = parse_sql(FETCHER, "orders", "scripts/orders.sql")
+    status = bindparam(script.bind_name("filters.status"), "paid", type_=String())
+    with sources.transaction("shop") as connection:
+        facts = learn(connection, script, {status.key: status}, "shop")
+    assert facts.smart and facts.columns["who"].base_column == "customer"
+    assert facts.columns["label"].base_column is None
+    query = TableQuery(limit=3, sort=[SortKey(column="who", descending=True)])
+    with sources.transaction("shop") as connection:
+        result = fetch_page(connection, "x", script, {status.key: status}, facts, query, [], 1000)
+    paid = [row for row in order_rows() if row["status"] == "paid"]
+    assert result.total == len(paid) and result.more and {row["label"] for row in result.rows} == {"a:b"}
+    assert [row["who"] for row in result.rows] == sorted((row["customer"] for row in paid), reverse=True)[:3]
+    first = result.rows[0]
+    edit = CellEdit(key={"id": first["id"]}, column="who", old=first["who"], new="Renamed")
+    with sources.transaction("shop") as connection:
+        assert update_cell(connection, facts, edit) is None
+    only = TableQuery(filters=[ColumnFilter(column="id", operator="equals", value=first["id"])])
+    with sources.transaction("shop") as connection:
+        again = fetch_page(connection, "x", script, {status.key: status}, facts, only, [], 1000)
+    assert [row["who"] for row in again.rows] == ["Renamed"]
+
+
+def test_concurrent_edits_on_sources_transactions_one_wins(sources: Sources) -> None:
+    script = parse_sql("SELECT * FROM orders", "orders", "scripts/orders.sql")
+    with sources.transaction("shop") as connection:
+        facts = learn(connection, script, {}, "shop")
+    start = threading.Barrier(4)
+    outcomes: list[Any] = []
+    lock = threading.Lock()
+
+    def edit(value: str) -> None:
+        start.wait(10)
+        with sources.transaction("shop") as connection:
+            outcome = update_cell(connection, facts, CellEdit(key={"id": 8}, column="note", old="note 8", new=value))
+        with lock:
+            outcomes.append((value, outcome))
+
+    threads = [threading.Thread(target=edit, args=(f"w{number}",)) for number in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    winners = [value for value, outcome in outcomes if outcome is None]
+    assert len(outcomes) == 4 and len(winners) == 1
+    assert all(outcome.current == winners[0] for _, outcome in outcomes if outcome is not None)

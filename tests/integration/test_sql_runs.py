@@ -6,8 +6,10 @@ workspace); the orders table is filled again before each test.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
+import sqlite3
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -177,6 +179,21 @@ def test_a_smart_edit_is_saved_and_on_edit_runs_with_the_edited_row(client: http
     assert page["data"][2]["status"] == "cancelled"
     assert not page.get("conflicts")
     assert result["context"]["form"]["message"] == "order 3: status new -> cancelled"
+
+
+def test_a_sql_on_edit_runs_in_the_parent_after_the_saved_edit(client: httpx.Client, shop: Stack) -> None:
+    notes = shop.workspace.parent / "data" / "shop" / "notes.sqlite3"
+    edit = {"key": {"id": 2}, "column": "body", "old": "second", "new": "zwei"}
+    try:
+        result = run(client, "list_notes", table="notes", action="update", edit=edit)
+        assert result["status"] == "succeeded", result
+        assert result["context"]["notes"]["data"][1] == {"id": 2, "body": "zwei (edited)"}
+        with contextlib.closing(sqlite3.connect(notes)) as connection:
+            assert connection.execute("SELECT body FROM notes WHERE id = 2").fetchone() == ("zwei (edited)",)
+    finally:
+        with contextlib.closing(sqlite3.connect(notes)) as connection:
+            connection.execute("UPDATE notes SET body = 'second' WHERE id = 2")
+            connection.commit()
 
 
 def test_a_stale_edit_is_a_conflict_with_the_current_value(client: httpx.Client, server: Postgres) -> None:

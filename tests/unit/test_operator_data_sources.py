@@ -151,6 +151,8 @@ def test_endpoints_of_urls(kind: str, url: str, expected: list[tuple[str, int]])
         (f"postgresql://u:{PASSWORD}@[2001:db8::1/x", "IPv6"),
         (f"postgresql://u:{PASSWORD}@[2001:db8::1]x/x", "IPv6"),
         (f"postgresql://u:{PASSWORD}@db:5432,:5433/x", "names no host"),
+        (f"postgresql://u:{PASSWORD}@" + ",".join(f"h{i}" for i in range(17)) + "/x", "more than 16 hosts"),
+        (f"postgresql://u:{PASSWORD}@db/" + "x" * 5000, "longer than 4096 characters"),
     ],
 )
 def test_bad_urls_are_refused_without_showing_them(url: str, message: str) -> None:
