@@ -81,7 +81,7 @@ dev: setup ## Run Appyard on http://127.0.0.1:8000 with the sample workspace (Ct
 # A throw-away PostgreSQL for the samples (the inventory app's `shop` source), kept in .dev/postgres (git-ignored).
 # Like tests/postgres.py: Debian's server binaries, run as the postgres user when we are root, a private socket
 # directory, loopback only, a generated password. Seeded once; `workspace/.env` gets APPYARD_DB_SHOP.
-DEV_PG := $(CURDIR)/.dev/postgres
+DEV_PG ?= $(CURDIR)/.dev/postgres
 DEV_PG_PORT ?= 55432
 DEV_PG_ENV := $(WORKSPACE)/.env
 DEV_PG_SHELL = bin=$$(dirname "$$(ls -d /usr/lib/postgresql/*/bin/postgres | sort -V | tail -n 1)"); \
@@ -94,6 +94,8 @@ dev-postgres: postgresql ## Start a throw-away PostgreSQL for the samples, seed 
 	if [ ! -s $(DEV_PG)/password ]; then \
 		od -An -N18 -tx1 /dev/urandom | tr -d ' \n' > $(DEV_PG)/password; fi; \
 	[ "$$(id -u)" = 0 ] && chown -R postgres:postgres $(DEV_PG); chmod 700 $(DEV_PG); \
+	$$as test -x $(DEV_PG) || { echo "dev-postgres: the postgres user cannot reach $(DEV_PG) (a parent folder" \
+		"is private); choose another folder: make dev-postgres DEV_PG=/var/tmp/appyard-postgres" >&2; exit 1; }; \
 	if [ ! -f $(DEV_PG)/data/PG_VERSION ]; then \
 		echo "dev-postgres: creating a cluster in $(DEV_PG)/data"; \
 		$$as $$bin/initdb -D $(DEV_PG)/data -U appyard --pwfile $(DEV_PG)/password -A scram-sha-256 \
