@@ -143,25 +143,30 @@ def _learn(root: Path) -> list[str]:
     apps = {name: [page for page in app.pages.values() if _sql_tables(page)] for name, app in scanned.apps.items()}
     if not any(apps.values()):
         return []
-    try:  # imported here so that a gen without SQL tables never loads SQLAlchemy
-        sql_errors = importlib.import_module("appyard.sql.errors")
-        facts = importlib.import_module("appyard.sql.facts")
-        sources_module = importlib.import_module("appyard.sql.sources")
-        dotenv = importlib.import_module("appyard.sql.dotenv")
+    # Imported here so that a gen without SQL tables never loads SQLAlchemy.
+    from .sql import errors as sql_errors
+    from .sql.dotenv import read_dotenv
+    from .sql.sources import Sources
+    from .tooling.devserver import data_root
+
+    try:
+        facts = importlib.import_module("appyard.sql.facts")  # the smart-tables part
     except ImportError as error:
         err.print(f"[yellow]warning:[/yellow] cannot learn SQL tables' facts ({error}); database.json files kept")
         return []
-    from .tooling.devserver import data_root
-
-    environ = {**dotenv.read_dotenv(root / ".env"), **os.environ}
-    declared = scanned.properties.data_sources
+    try:
+        environ = {**read_dotenv(root / ".env"), **os.environ}
+    except AppyardError as error:  # a malformed .env: the message names the file and the line
+        _fail(str(error))
     failures: list[str] = []
     for name, pages in apps.items():
         if not pages:
             continue
-        used = {source: declared[source] for source in scanned.apps[name].properties.data_sources}
         data = data_root(Path(".appyard")) / name  # the app's data folder, as `appyard dev` and `appyard run` use
-        sources = sources_module.Sources(used, environ=environ, data_dir=data, workspace=root)
+        app_properties = scanned.apps[name].properties
+        sources = Sources.for_app(
+            name, app_properties, scanned.properties, workspace=root, environ=environ, data_dir=data
+        )
         try:
             for page in pages:
                 target = page.dir / database.DATABASE_FILE
