@@ -74,10 +74,12 @@ def main() -> None:
         with sources.transaction("shop") as connection:
             facts: TableFacts = learn(connection, script, {}, "shop")
 
-        def page(query: TableQuery) -> Callable[[], object]:
+        def page(query: TableQuery, count_limit: int = COUNT_LIMIT) -> Callable[[], object]:
             def call() -> object:
                 with sources.transaction("shop") as connection:
-                    return fetch_page(connection, "postgres", script, {}, facts, query, [], 10_000)
+                    return fetch_page(
+                        connection, "postgres", script, {}, facts, query, [], 10_000, count_limit=count_limit
+                    )
 
             return call
 
@@ -97,6 +99,10 @@ def main() -> None:
             (
                 f"fetch_page, sorted by placed, count capped at {COUNT_LIMIT:,}",
                 page(TableQuery(limit=50, sort=sorted_by)),
+            ),
+            (
+                "fetch_page, sorted by placed, count capped at 10,000",
+                page(TableQuery(limit=50, sort=sorted_by), 10_000),
             ),
             ("fetch_page, keyset page 2 (after)", page(TableQuery(limit=50, sort=sorted_by, after=after, count=False))),
             ("fetch_page, offset 10,000", page(TableQuery(limit=50, offset=10_000, sort=sorted_by, count=False))),

@@ -690,3 +690,53 @@ def test_concurrent_edits_on_sources_transactions_one_wins(sources: Sources) -> 
     winners = [value for value, outcome in outcomes if outcome is None]
     assert len(outcomes) == 4 and len(winners) == 1
     assert all(outcome.current == winners[0] for _, outcome in outcomes if outcome is not None)
+
+
+def test_edits_stay_within_the_rows_the_tables_query_shows(db: Engine) -> None:
+    # a table of customer 1's orders (even ids): a key from elsewhere changes nothing, whatever the viewer sends
+    script = Script("SELECT id, status, note FROM orders WHERE customer_id = :p0")
+    fetcher = (script, {"p0": 1})
+    facts = facts_of(db, script, {"p0": 1})
+    with db.begin() as connection:
+        foreign = CellEdit(key={"id": 1}, column="status", old="new", new="hijacked")
+        refused = update_cell(connection, facts, foreign, fetcher=fetcher)
+        gone = delete_row(connection, facts, {"id": 3}, fetcher=fetcher)
+        own = update_cell(
+            connection, facts, CellEdit(key={"id": 4}, column="note", old="note 4", new="x"), fetcher=fetcher
+        )
+    assert refused is not None and "not one this table shows" in refused.message and refused.current is None
+    assert gone is not None and "not one this table shows" in gone.message
+    assert own is None and cell(db, 4, "note") == "x"
+    assert cell(db, 1, "status") == "new" and order_count(db) == 25
+    with db.begin() as connection:
+        assert delete_row(connection, facts, {"id": 4}, fetcher=fetcher) is None
+    assert order_count(db) == 24
+    shown = Script("SELECT id, customer, placed, customer_id FROM orders WHERE customer_id = :p0")
+    shown_facts = facts_of(db, shown, {"p0": 1})
+    new = {"customer": "Eve", "placed": "2026-05-01"}
+    with pytest.raises(TableRequestInvalid, match="would not be one this table shows"), db.begin() as connection:
+        insert_row(connection, shown_facts, {**new, "customer_id": 2}, fetcher=(shown, {"p0": 1}))
+    assert order_count(db) == 24  # rolled back
+    with db.begin() as connection:
+        key = insert_row(connection, shown_facts, {**new, "customer_id": 1}, fetcher=(shown, {"p0": 1}))
+    assert key["id"] > 25 and cell(db, key["id"], "customer") == "Eve"  # PostgreSQL's sequence skipped one
+
+
+def test_a_fetchers_own_order_is_not_needed_to_count_or_to_sort(db: Engine) -> None:
+    ordered = Script("SELECT id, customer, amount FROM orders WHERE id > :p0 ORDER BY customer DESC, id")
+    facts = facts_of(db, ordered, {"p0": 0})
+    with db.connect() as connection:
+        own = fetch_page(connection, "x", ordered, {"p0": 20}, facts, TableQuery(limit=2), [], 100, count_limit=3)
+        mine = fetch_page(
+            connection, "x", ordered, {"p0": 20}, facts, TableQuery(limit=2, sort=[SortKey(column="id")]), [], 100
+        )
+    expected = sorted((row for row in order_rows() if row["id"] > 20), key=lambda row: row["id"])
+    expected = sorted(expected, key=lambda row: row["customer"], reverse=True)
+    assert ids(own) == [row["id"] for row in expected[:2]] and own.total is None and own.more
+    assert ids(mine) == [21, 22] and mine.total == 5
+    # a parameter in the ORDER BY keeps the statement whole
+    by_param = Script("SELECT id FROM orders ORDER BY CASE WHEN id = :p0 THEN 0 ELSE 1 END, id")
+    facts = facts_of(db, by_param, {"p0": 7})
+    with db.connect() as connection:
+        first = fetch_page(connection, "x", by_param, {"p0": 7}, facts, TableQuery(limit=2), [], 100)
+    assert ids(first) == [7, 1] and first.total == 25

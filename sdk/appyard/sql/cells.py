@@ -98,7 +98,7 @@ def cell_value(column: str, facts: ColumnFacts, value: Any, source: str) -> Any:
             return _datetime(value)
         if data_type == "time":
             return dt.time.fromisoformat(value)
-    except (TypeError, ValueError, ArithmeticError):
+    except (TypeError, ValueError, ArithmeticError, AttributeError):
         raise _fail(column, data_type, value, source) from None
     raise TableRequestInvalid(
         f"column {column!r} holds {data_type} values, which tables cannot filter or save here; use the table's "

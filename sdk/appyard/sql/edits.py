@@ -24,9 +24,14 @@ from ..bases import CellConflict
 from ..database import TableFacts
 from ..runs import CellEdit, JsonScalar
 from ..tables import to_json_value
-from .cells import TableRequestInvalid, cell_value, column_facts
+from .cells import FetcherScript, TableRequestInvalid, cell_value, column_facts, statement
+from .inspection import statement_body
 
 DELETED = "the row was deleted meanwhile; the table now shows the current rows"
+NOT_SHOWN = "the row is not one this table shows (its query leaves it out); nothing was changed"
+
+Fetcher = tuple[FetcherScript, Mapping[str, Any]]
+"""The table's `.sql` fetcher and its bound parameters, as given to ``fetch_page``."""
 
 
 def _base(facts: TableFacts, action: str) -> TableClause:
@@ -71,8 +76,31 @@ def _where_key(facts: TableFacts, base: TableClause, key: Mapping[str, JsonScala
     return and_(*conditions)
 
 
-def update_cell(connection: Connection, facts: TableFacts, edit: CellEdit) -> CellConflict | None:
-    """Save one cell if it still holds ``edit.old``; otherwise the conflict (current value, or the row is gone)."""
+def _shown_by(
+    connection: Connection, facts: TableFacts, key: Mapping[str, JsonScalar], fetcher: Fetcher | None
+) -> bool:
+    """Whether the table's query (with the state's values) returns the row: edits stay within what it shows."""
+    if fetcher is None:
+        return True
+    script, bound = fetcher
+    names = list(facts.columns)
+    rows = statement(statement_body(script.driver_sql()) + "\n", bound).columns(*(column(name) for name in names))
+    shown = rows.subquery("appyard_shown")
+    same_key = [
+        shown.c[name] == _bind(cell_value(name, facts.columns[name], key[name], facts.source))
+        for name in facts.primary_key
+    ]
+    return connection.execute(select(literal(1)).select_from(shown).where(*same_key).limit(1)).first() is not None
+
+
+def update_cell(
+    connection: Connection, facts: TableFacts, edit: CellEdit, *, fetcher: Fetcher | None = None
+) -> CellConflict | None:
+    """Save one cell if it still holds ``edit.old``; otherwise the conflict (current value, or the row is gone).
+
+    With ``fetcher`` (the table's script and its bound parameters) only a row the table's query returns can be
+    changed: a key the viewer did not get from the table (another customer's order, say) is a conflict.
+    """
     edit_key, column_name, old, new = edit.key, edit.column, edit.old, edit.new
     facts_of = column_facts(facts, column_name, role="edited column")
     base = _base(facts, "save the edit")
@@ -91,6 +119,8 @@ def update_cell(connection: Connection, facts: TableFacts, edit: CellEdit) -> Ce
     new_value = cell_value(column_name, facts_of, new, facts.source)
     old_value = cell_value(column_name, facts_of, old, facts.source)
     where_key = _where_key(facts, base, edit_key)
+    if not _shown_by(connection, facts, edit_key, fetcher):
+        return CellConflict(key=dict(edit_key), column=column_name, message=NOT_SHOWN, current=None)
     saved = connection.execute(
         update(base).where(where_key, target.is_not_distinct_from(_bind(old_value))).values({target: _bind(new_value)})
     )
@@ -119,8 +149,13 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "…"
 
 
-def insert_row(connection: Connection, facts: TableFacts, values: Mapping[str, JsonScalar]) -> dict[str, Any]:
-    """Insert a row from base columns' values (output column names); returns the new row's primary key."""
+def insert_row(
+    connection: Connection, facts: TableFacts, values: Mapping[str, JsonScalar], *, fetcher: Fetcher | None = None
+) -> dict[str, Any]:
+    """Insert a row from base columns' values (output column names); returns the new row's primary key.
+
+    With ``fetcher``, a row the table's query would not return is refused (the caller's transaction rolls back).
+    """
     base = _base(facts, "insert a row")
     row: dict[str, Any] = {}
     for name, value in values.items():
@@ -141,22 +176,36 @@ def insert_row(connection: Connection, facts: TableFacts, values: Mapping[str, J
     if missing:
         raise TableRequestInvalid(f"a new row needs a value for {', '.join(missing)}", source=facts.source)
     key_columns = [base.c[str(facts.columns[name].base_column)] for name in facts.primary_key]
-    statement = insert(base).values({name: _bind(value) for name, value in row.items()}) if row else insert(base)
-    if connection.dialect.insert_returning:
-        created = connection.execute(statement.returning(*key_columns)).one()
-        return {name: to_json_value(value) for name, value in zip(facts.primary_key, created, strict=True)}
-    result = connection.execute(statement)
+    adding = insert(base).values({name: _bind(value) for name, value in row.items()}) if row else insert(base)
     key: dict[str, Any] = {}
-    for name in facts.primary_key:
-        base_column = str(facts.columns[name].base_column)
-        key[name] = to_json_value(row.get(base_column, result.lastrowid))
+    if connection.dialect.insert_returning:
+        created = connection.execute(adding.returning(*key_columns)).one()
+        key = {name: to_json_value(value) for name, value in zip(facts.primary_key, created, strict=True)}
+    else:
+        result = connection.execute(adding)
+        for name in facts.primary_key:
+            base_column = str(facts.columns[name].base_column)
+            key[name] = to_json_value(row.get(base_column, result.lastrowid))
+    if not _shown_by(connection, facts, key, fetcher):
+        raise TableRequestInvalid(
+            "the new row would not be one this table shows (its query leaves it out); nothing was added",
+            source=facts.source,
+        )
     return key
 
 
-def delete_row(connection: Connection, facts: TableFacts, key: Mapping[str, JsonScalar]) -> CellConflict | None:
-    """Delete the row with this full primary key; a conflict (on its first key column) when it is gone already."""
+def delete_row(
+    connection: Connection, facts: TableFacts, key: Mapping[str, JsonScalar], *, fetcher: Fetcher | None = None
+) -> CellConflict | None:
+    """Delete the row with this full primary key; a conflict (on its first key column) when it is gone already.
+
+    With ``fetcher``, only a row the table's query returns (see :func:`update_cell`).
+    """
     base = _base(facts, "delete a row")
-    deleted = connection.execute(delete(base).where(_where_key(facts, base, key)))
+    where_key = _where_key(facts, base, key)
+    if not _shown_by(connection, facts, key, fetcher):
+        return CellConflict(key=dict(key), column=facts.primary_key[0], message=NOT_SHOWN, current=None)
+    deleted = connection.execute(delete(base).where(where_key))
     if deleted.rowcount == 1:
         return None
     if deleted.rowcount > 1:

@@ -123,6 +123,28 @@ def statement_body(sql: str) -> str:
     return sql
 
 
+def without_own_order(sql: str) -> str:
+    """The statement without its top-level ``ORDER BY`` when nothing after it (``LIMIT``, ``OFFSET``, ``FETCH``)
+    depends on the order; otherwise the statement as it is. A count, or a page the viewer sorts itself, does not
+    need the fetcher's order, and PostgreSQL would sort every row for it."""
+    depth, start = 0, -1
+    previous: re.Match[str] | None = None
+    for match in _TOKEN.finditer(sql):
+        kind, text = match.lastgroup, match.group(0)
+        if kind in {"space", "comment"}:
+            continue
+        if kind == "punct" and text in "()":
+            depth += 1 if text == "(" else -1
+        elif depth == 0 and kind == "word":
+            word = text.lower()
+            if word == "by" and previous is not None and previous.group(0).lower() == "order":
+                start = previous.start()
+            elif start >= 0 and word in {"limit", "offset", "fetch"}:
+                return sql
+        previous = match
+    return sql[:start] if start >= 0 else sql
+
+
 def _name(token: Token) -> Name | None:
     if token.kind == "word":
         return Name(token.text, False)

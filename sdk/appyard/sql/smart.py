@@ -4,9 +4,10 @@ The runner's parent calls these on a connection inside one of the source's trans
 
     facts = learn(connection, script, bound, "shop")             # at `appyard gen`: written to database.json
     page = fetch_page(connection, "postgres", script, bound, facts, query, table.filters, max_rows)
-    conflict = update_cell(connection, facts, edit)             # None when saved
-    key = insert_row(connection, facts, values)
-    conflict = delete_row(connection, facts, key)
+    fetcher = (script, bound)                                    # edits stay within the rows the table shows
+    conflict = update_cell(connection, facts, edit, fetcher=fetcher)  # None when saved
+    key = insert_row(connection, facts, values, fetcher=fetcher)
+    conflict = delete_row(connection, facts, key, fetcher=fetcher)
 
 - :mod:`.inspection` — what the query returns and which base table and columns it reads.
 - :mod:`.paging` — the page: the fetcher as a subquery, whitelisted names, bound values, keyset, capped count.
@@ -18,13 +19,14 @@ The runner's parent calls these on a connection inside one of the source's trans
 from __future__ import annotations
 
 from .cells import FetcherScript, TableRequestInvalid
-from .edits import delete_row, insert_row, update_cell
+from .edits import Fetcher, delete_row, insert_row, update_cell
 from .inspection import learn
 from .paging import COUNT_LIMIT, DeclaredFilter, TablePage, fetch_page
 
 __all__ = [
     "COUNT_LIMIT",
     "DeclaredFilter",
+    "Fetcher",
     "FetcherScript",
     "TablePage",
     "TableRequestInvalid",
