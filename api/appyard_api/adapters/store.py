@@ -25,6 +25,7 @@ from appyard.errors import AppyardError, BadName, Issue, NotFound, PropertiesInv
 from appyard.generated import PageModels
 from appyard.properties import Access, dumps
 from appyard.scripts import SCRIPTS_DIR, functions_in
+from appyard.sql.requests import sql_tables
 from appyard.validation import validate_page
 from appyard.watching import Watcher
 from appyard.workspace import App, Page, Workspace, scan
@@ -250,7 +251,7 @@ class FileStore:
         yet, down) keeps the database.json there is, with a warning in the log: the page still saves.
         """
         found = self.page(app, page)
-        if self.read_only is not None:
+        if self.read_only is not None or not (sql_tables(found) or (found.dir / database.DATABASE_FILE).exists()):
             return found
         learned = await asyncio.to_thread(self._learn, found)
         if learned is None:
@@ -282,7 +283,7 @@ class FileStore:
         )
         try:
             return learn_page(page, sources)
-        except AppyardError as error:
+        except Exception as error:  # unreachable, not configured, a query that fails: the save stands regardless
             log.warning("kept %s/%s's database.json: %s", page.app, page.name, error)
             return None
         finally:
