@@ -87,6 +87,54 @@ PAGE = {
 }
 
 
+RECENT_PAGE = {
+    "label": "Recent",
+    "blocks": [
+        {
+            "block_type": "widget",
+            "name": "tools",
+            "components": [
+                {"component_type": "button", "name": "rename", "label": "Rename", "on_click": "rename_first"}
+            ],
+        },
+        {
+            "block_type": "table",
+            "name": "recent",
+            "fetcher": "recent",
+            "columns": [{"name": "id", "data_type": "integer"}, {"name": "name", "data_type": "text"}],
+        },
+    ],
+}
+
+RECENT_SCRIPT = '''"""Python over the same source: appyard.db, and a reload() of a table whose fetcher is Python."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+
+import appyard
+
+from ..context import Context
+from ..state import State
+
+
+def recent(state: State, context: Context) -> Context:
+    """The first three items."""
+    with appyard.db("shop") as connection:
+        rows = connection.execute(text("SELECT id, name FROM items ORDER BY id LIMIT 3")).mappings().all()
+    context.recent.data = [dict(row) for row in rows]
+    return context
+
+
+def rename_first(state: State, context: Context) -> Context:
+    """Rename item 1 and ask for the table again (the viewer runs its fetcher)."""
+    with appyard.db("shop") as connection:
+        connection.execute(text("UPDATE items SET name = 'Renamed by Python' WHERE id = 1"))
+    context.recent.reload()
+    return context
+'''
+
+
 def plain(page: dict[str, Any]) -> dict[str, Any]:
     """The page before its columns use what the database says (editable cells, display types)."""
     widget, table = page["blocks"]
@@ -108,8 +156,18 @@ def write_workspace(root: Path, page_properties: dict[str, Any]) -> Path:
         )
     )
     (workspace / "shop" / "properties.json").write_text(
-        json.dumps({"label": "Shop", "pages": [{"name": "items", "label": "Items"}], "data_sources": ["shop"]})
+        json.dumps(
+            {
+                "label": "Shop",
+                "pages": [{"name": "items", "label": "Items"}, {"name": "recent", "label": "Recent"}],
+                "data_sources": ["shop"],
+            }
+        )
     )
+    recent = workspace / "shop" / "recent"
+    (recent / "scripts").mkdir(parents=True, exist_ok=True)
+    (recent / "properties.json").write_text(json.dumps(RECENT_PAGE, indent=2))
+    (recent / "scripts" / "recent.py").write_text(RECENT_SCRIPT)
     (page / "properties.json").write_text(json.dumps(page_properties, indent=2))
     (page / "scripts" / "list_items.sql").write_text(LIST_ITEMS)
     (page / "scripts" / "discount_books.sql").write_text(DISCOUNT_BOOKS)
@@ -297,3 +355,41 @@ def test_a_statement_reloads_the_page_the_user_is_on(items: Dev, postgres: Postg
     expect(pager).to_contain_text(f"Rows 21–40 of {ROWS}")
     expect(table.locator("th[aria-sort=ascending]")).to_contain_text("Id")
     assert postgres.psql("shop", "SELECT price FROM items WHERE id = 23").strip() == "14.38"
+
+
+def test_reload_of_a_python_table_runs_its_fetcher_in_the_viewer(items: Dev, page: Page) -> None:
+    page.goto(f"{items.url}/apps/shop/recent")
+    table = page.locator("[data-block=recent]")
+    expect(table.locator("tbody tr")).to_have_count(3)
+    expect(table.locator("tbody tr").first).to_contain_text("Item 001")
+    page.get_by_role("button", name="Rename").click()
+    expect(table.locator("tbody tr").first).to_contain_text("Renamed by Python")
+
+
+@pytest.mark.parametrize(
+    "search",
+    ["'; DROP TABLE items; --", 'Item" OR 1=1 --', "Ítem ☃ 🚀", "%", "_"],
+    ids=["quote", "double-quote", "unicode", "percent", "underscore"],
+)
+def test_the_filter_box_is_only_ever_a_bound_value(items: Dev, postgres: Postgres, page: Page, search: str) -> None:
+    page.goto(f"{items.url}/apps/shop/items")
+    table = page.locator("[data-block=items]")
+    expect(table.locator("tbody tr")).to_have_count(20)
+    table.get_by_label("Filter Items").fill(search)
+    expect(table.locator("td.empty")).to_have_text("No rows")  # no name contains it (% and _ are not wildcards)
+    table.get_by_label("Filter Items").fill("")
+    expect(table.locator("tbody tr")).to_have_count(20)
+    assert postgres.psql("shop", "SELECT count(*) FROM items").strip() == str(ROWS)
+
+
+def test_a_refused_request_shows_its_error_and_keeps_the_rows(items: Dev, page: Page) -> None:
+    page.goto(f"{items.url}/apps/shop/items")
+    table = page.locator("[data-block=items]")
+    expect(table.locator("tbody tr")).to_have_count(20)
+    table.get_by_label("Filter Items").fill("nul \u0000 byte")  # PostgreSQL text cannot hold it
+    expect(table.locator(".table-error")).to_contain_text("data source shop")
+    expect(table.locator("tbody tr")).to_have_count(20)  # the last good page stays
+    expect(table.get_by_label("Filter Items")).to_have_value("nul \u0000 byte")  # and what was typed
+    table.get_by_label("Filter Items").fill("Item 00")
+    expect(table.locator(".table-error")).to_have_count(0)
+    expect(table.locator("tbody tr")).to_have_count(9)

@@ -41,6 +41,8 @@ type Row = Record<string, unknown>;
 
 /** How long typing in a filter waits before asking the database. */
 const DEBOUNCE_MS = 300;
+/** The longest search a table request takes (appyard.runs.TableQuery.search). */
+const SEARCH_MAX = 200;
 
 const NO_CONFLICTS: CellConflict[] = [];
 const NO_UNSAVED: Record<string, string> = {};
@@ -244,6 +246,7 @@ export function TableView({ block: declaredBlock }: BlockProps<BlockOf<"table">>
           type="search"
           placeholder="Filter…"
           aria-label={`Filter ${title}`}
+          maxLength={sqlTable ? SEARCH_MAX : undefined}
           value={filter}
           onChange={(event) => setFilter(event.target.value)}
         />
