@@ -300,6 +300,7 @@ class Answerer:
     def _table_request(
         self, work: Work, loaded: execution.LoadedPage, state_model: BaseModel, function: str, request: TableRequest
     ) -> Answer:
+        from .execution import bind_state
         from .smart import delete_row, insert_row, update_cell
 
         page = loaded.page
@@ -307,15 +308,18 @@ class Answerer:
         assert table.fetcher is not None
         script = _script(page.function(table.fetcher))
         facts = self._facts(loaded, table)
+        # an update or delete changes only a row the table's query shows with this state (not any key sent)
+        values = bind_state(script, page.properties, state_model, source=self._source(script))
+        fetcher = (script, {bind: value.parameter(bind) for bind, value in values.items()})
         conflict = None
         with self._transaction(work, self._source(script)) as connection:  # the change and the page it shows
             if request.action == "update":
                 assert request.edit is not None
-                conflict = update_cell(connection, facts, request.edit)
+                conflict = update_cell(connection, facts, request.edit, fetcher=fetcher)
             elif request.action == "insert":
                 insert_row(connection, facts, request.values or {})
             elif request.action == "delete":
-                conflict = delete_row(connection, facts, request.key or {})
+                conflict = delete_row(connection, facts, request.key or {}, fetcher=fetcher)
             work.check()
             changes = self._fetch(connection, loaded, state_model, table, script, facts, request.query)
         if conflict is not None:
