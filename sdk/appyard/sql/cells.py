@@ -32,9 +32,6 @@ class TableRequestInvalid(DataSourceError):
     """The viewer asked for something the table cannot do: an unknown column, a value that does not fit its
     column's type, an edit of a read-only column. Permanent: the request must change."""
 
-    def __init__(self, message: str, *, source: str) -> None:
-        super().__init__(source, message)
-
 
 def known_columns(facts: TableFacts) -> str:
     """The query's columns, for messages."""
@@ -46,15 +43,15 @@ def column_facts(facts: TableFacts, column: str, *, role: str = "column") -> Col
     found = facts.columns.get(column)
     if found is None:
         raise TableRequestInvalid(
+            facts.source,
             f"{role} {column[:63]!r} is not a column of the table's query (columns: {known_columns(facts)})",
-            source=facts.source,
         )
     return found
 
 
 def _fail(column: str, data_type: str, value: Any, source: str) -> TableRequestInvalid:
     shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "…"
-    return TableRequestInvalid(f"column {column!r} holds {data_type} values; {shown} is not one", source=source)
+    return TableRequestInvalid(source, f"column {column!r} holds {data_type} values; {shown} is not one")
 
 
 def _datetime(value: str) -> dt.datetime:
@@ -101,9 +98,9 @@ def cell_value(column: str, facts: ColumnFacts, value: Any, source: str) -> Any:
     except (TypeError, ValueError, ArithmeticError, AttributeError):
         raise _fail(column, data_type, value, source) from None
     raise TableRequestInvalid(
+        source,
         f"column {column!r} holds {data_type} values, which tables cannot filter or save here; use the table's "
         "on_edit (Python) for it",
-        source=source,
     )
 
 

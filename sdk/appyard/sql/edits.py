@@ -38,15 +38,15 @@ def _base(facts: TableFacts, action: str) -> TableClause:
     """The base table as a SQLAlchemy table of the base columns the query returns."""
     if facts.base_table is None:
         raise TableRequestInvalid(
+            facts.source,
             f"cannot {action}: the table's query does not read one table row for row (it joins, groups or "
             "aggregates); use the table's on_edit (Python) for it",
-            source=facts.source,
         )
     if not facts.primary_key:
         raise TableRequestInvalid(
+            facts.source,
             f"cannot {action}: the query does not return the primary key of {facts.base_table}; add its key "
             "columns to the SELECT",
-            source=facts.source,
         )
     schema, _, name = facts.base_table.rpartition(".")
     bases = sorted({facts_of.base_column for facts_of in facts.columns.values() if facts_of.base_column})
@@ -62,16 +62,16 @@ def _where_key(facts: TableFacts, base: TableClause, key: Mapping[str, JsonScala
     """``pk1 = :k1 AND pk2 = :k2`` from the row's full primary key (by output column names)."""
     if set(key) != set(facts.primary_key):
         raise TableRequestInvalid(
+            facts.source,
             f"a row is named by its whole primary key ({', '.join(facts.primary_key)}), not by "
             f"{', '.join(key) or 'nothing'}",
-            source=facts.source,
         )
     conditions = []
     for name in facts.primary_key:
         facts_of = facts.columns[name]
         value = cell_value(name, facts_of, key[name], facts.source)
         if value is None:
-            raise TableRequestInvalid(f"primary key column {name!r} cannot be null", source=facts.source)
+            raise TableRequestInvalid(facts.source, f"primary key column {name!r} cannot be null")
         conditions.append(base.c[str(facts_of.base_column)] == _bind(value))
     return and_(*conditions)
 
@@ -106,15 +106,16 @@ def update_cell(
     base = _base(facts, "save the edit")
     if facts_of.base_column is None:
         raise TableRequestInvalid(
+            facts.source,
             f"column {column_name!r} is computed by the query, not a column of {facts.base_table}; it cannot be edited",
-            source=facts.source,
         )
     if facts_of.primary_key:
         raise TableRequestInvalid(
-            f"column {column_name!r} is the primary key; it cannot be edited", source=facts.source
+            facts.source,
+            f"column {column_name!r} is the primary key; it cannot be edited",
         )
     if not facts_of.nullable and new is None:
-        raise TableRequestInvalid(f"column {column_name!r} cannot be empty", source=facts.source)
+        raise TableRequestInvalid(facts.source, f"column {column_name!r} cannot be empty")
     target = base.c[facts_of.base_column]
     new_value = cell_value(column_name, facts_of, new, facts.source)
     old_value = cell_value(column_name, facts_of, old, facts.source)
@@ -128,8 +129,8 @@ def update_cell(
         return None
     if saved.rowcount > 1:  # the "primary key" matched several rows: never leave that half done
         raise TableRequestInvalid(
+            facts.source,
             f"the key {dict(edit_key)} matches {saved.rowcount} rows of {facts.base_table}; nothing was saved",
-            source=facts.source,
         )
     current = connection.execute(select(target).where(where_key)).first()
     key = dict(edit_key)
@@ -162,7 +163,8 @@ def insert_row(
         facts_of = column_facts(facts, name, role="inserted column")
         if facts_of.base_column is None:
             raise TableRequestInvalid(
-                f"column {name!r} is computed by the query; it cannot be given a value", source=facts.source
+                facts.source,
+                f"column {name!r} is computed by the query; it cannot be given a value",
             )
         row[facts_of.base_column] = cell_value(name, facts_of, value, facts.source)
     missing = [
@@ -174,7 +176,7 @@ def insert_row(
         and not facts_of.has_default
     ]
     if missing:
-        raise TableRequestInvalid(f"a new row needs a value for {', '.join(missing)}", source=facts.source)
+        raise TableRequestInvalid(facts.source, f"a new row needs a value for {', '.join(missing)}")
     key_columns = [base.c[str(facts.columns[name].base_column)] for name in facts.primary_key]
     adding = insert(base).values({name: _bind(value) for name, value in row.items()}) if row else insert(base)
     key: dict[str, Any] = {}
@@ -188,8 +190,8 @@ def insert_row(
             key[name] = to_json_value(row.get(base_column, result.lastrowid))
     if not _shown_by(connection, facts, key, fetcher):
         raise TableRequestInvalid(
+            facts.source,
             "the new row would not be one this table shows (its query leaves it out); nothing was added",
-            source=facts.source,
         )
     return key
 
@@ -210,7 +212,7 @@ def delete_row(
         return None
     if deleted.rowcount > 1:
         raise TableRequestInvalid(
+            facts.source,
             f"the key {dict(key)} matches {deleted.rowcount} rows of {facts.base_table}; nothing was deleted",
-            source=facts.source,
         )
     return CellConflict(key=dict(key), column=facts.primary_key[0], message=DELETED, current=None)

@@ -173,7 +173,7 @@ def _order_keys(facts: TableFacts, query: TableQuery) -> list[_Key]:
     for sort in query.sort:
         facts_of = column_facts(facts, sort.column, role="sort column")
         if facts_of.data_type == "json":
-            raise TableRequestInvalid(f"column {sort.column!r} holds JSON, which cannot be sorted", source=facts.source)
+            raise TableRequestInvalid(facts.source, f"column {sort.column!r} holds JSON, which cannot be sorted")
         if all(key.name != sort.column for key in keys):
             keys.append(_Key(sort.column, sort.descending, facts_of.nullable))
     tiebreak = facts.primary_key or [name for name, facts_of in facts.columns.items() if facts_of.data_type != "json"]
@@ -202,8 +202,8 @@ def _after(
     if len(after) != len(keys):
         names = ", ".join(key.name for key in keys)
         raise TableRequestInvalid(
+            facts.source,
             f"keyset paging needs {len(keys)} values in 'after' (the last row's {names}), not {len(after)}",
-            source=facts.source,
         )
     values = [
         cell_value(key.name, facts.columns[key.name], value, facts.source)
@@ -277,16 +277,16 @@ def fetch_page(
         column_facts(facts, declared.column, role="declared filter column")
         if declared.operator not in FILTER_OPERATORS:
             raise TableRequestInvalid(
+                facts.source,
                 f"filter operator {declared.operator!r} is not one of {', '.join(FILTER_OPERATORS)}",
-                source=facts.source,
             )
     body = statement_body(script.driver_sql())
     unordered = _unordered(body, bound)
     keep_own_order = not query.sort and orders_itself(body)
     if keep_own_order and query.after is not None:
         raise TableRequestInvalid(
+            facts.source,
             "keyset paging ('after') needs a sort: the fetcher orders rows itself; use 'offset'",
-            source=facts.source,
         )
     subquery, columns = _rows(body if keep_own_order else unordered, bound, facts)
     conditions = _filters(facts, columns, query)
