@@ -55,7 +55,8 @@ class Queries:
     def __init__(
         self, sources: Any, declared: Mapping[str, DataSource], default_source: str | None, threads: int
     ) -> None:
-        """``sources``: the runner's :class:`appyard.sql.sources.Sources` (one per process) of ``declared``."""
+        """``sources``: the runner's :class:`appyard.sql.sources.Sources` (one per process) of ``declared``; None
+        when the app uses no data source (its `.sql` functions then fail saying so)."""
         self.sources = sources
         self.answerer = Answerer(sources, declared, default_source)
         self._pool = ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="appyard-sql")
@@ -63,7 +64,8 @@ class Queries:
     def close(self) -> None:
         """Stop the threads and close every pooled connection."""
         self._pool.shutdown(wait=False, cancel_futures=True)
-        self.sources.close()
+        if self.sources is not None:
+            self.sources.close()
 
     handles = staticmethod(Answerer.handles)
 

@@ -97,23 +97,25 @@ class Runner:
             datasources.declared(self.settings.workspace, self.settings.data_sources), self.code.data_sources
         )
         if self.queries is None or sources != self.sources:
-            from appyard.sql.sources import Sources  # SQLAlchemy loads here, once, not per run
-
             if self.queries is not None:
                 self.queries.close()
             self.sources = sources
-            app = self.settings.app
-            pool = Sources(
-                sources,
-                app=app,
-                environ=self.environ,
-                data_dir=datadir.data_dir(app),
-                workspace=self.settings.workspace,
-            )
+            pool = None
+            if sources:  # SQLAlchemy loads here, once, and only for an app that uses a database
+                from appyard.sql.sources import Sources
+
+                app = self.settings.app
+                pool = Sources(
+                    sources,
+                    app=app,
+                    environ=self.environ,
+                    data_dir=datadir.data_dir(app),
+                    workspace=self.settings.workspace,
+                )
             default = self.code.data_sources[0] if self.code.data_sources else None
             self.queries = Queries(pool, sources, default, self._capacity)
             # What runs get for appyard.db(): the declarations and each URL (a SQLite default made absolute).
-            self._run_environment = pool.child_environment()
+            self._run_environment = pool.child_environment() if pool is not None else {}
         secrets = {name: os.environ[name] for name in self.code.settings.secrets if name in os.environ}
         self.redactor = Redactor({**secrets, **datasources.secrets(sources, self._run_environment)})
 

@@ -224,7 +224,7 @@ class Answerer:
 
     def _source(self, script: SqlScript) -> str:
         name = script.source or self.default_source
-        if name is None:
+        if name is None or self.sources is None:
             raise SqlFailed(
                 RunError(
                     kind="data_source",
