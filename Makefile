@@ -11,7 +11,7 @@ GENERATED_WORKSPACES := $(WORKSPACE) tests/fixtures/lab tests/fixtures/shop
 PY_PACKAGES := sdk api runner-image operator
 PY_SOURCES := sdk/appyard api/appyard_api runner-image/appyard_runner operator/appyard_operator tests bench workspace
 
-.PHONY: help setup chromium postgresql tools dev test lint typecheck unit gen verify bench clean dist images
+.PHONY: help setup chromium postgresql tools dev dev-postgres dev-postgres-stop test lint typecheck unit gen verify bench clean dist images
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -78,6 +78,54 @@ setup: $(VENV)/.installed web/dist/index.html chromium postgresql ## Install eve
 dev: setup ## Run Appyard on http://127.0.0.1:8000 with the sample workspace (Ctrl-C stops it)
 	$(BIN)/appyard dev $(WORKSPACE)
 
+# A throw-away PostgreSQL for the samples (the inventory app's `shop` source), kept in .dev/postgres (git-ignored).
+# Like tests/postgres.py: Debian's server binaries, run as the postgres user when we are root, a private socket
+# directory, loopback only, a generated password. Seeded once; `workspace/.env` gets APPYARD_DB_SHOP.
+DEV_PG ?= $(CURDIR)/.dev/postgres
+DEV_PG_PORT ?= 55432
+DEV_PG_ENV := $(WORKSPACE)/.env
+DEV_PG_SHELL = bin=$$(dirname "$$(ls -d /usr/lib/postgresql/*/bin/postgres | sort -V | tail -n 1)"); \
+	as=""; [ "$$(id -u)" = 0 ] && as="runuser -u postgres --"; \
+	psql="$$as $$bin/psql -h $(DEV_PG)/sockets -p $(DEV_PG_PORT) -U appyard -X -q -v ON_ERROR_STOP=1"
+
+dev-postgres: postgresql ## Start a throw-away PostgreSQL for the samples, seed it, write workspace/.env (idempotent)
+	@set -euo pipefail; $(DEV_PG_SHELL); \
+	mkdir -p $(DEV_PG)/sockets; \
+	if [ ! -s $(DEV_PG)/password ]; then \
+		od -An -N18 -tx1 /dev/urandom | tr -d ' \n' > $(DEV_PG)/password; fi; \
+	[ "$$(id -u)" = 0 ] && chown -R postgres:postgres $(DEV_PG); chmod 700 $(DEV_PG); \
+	$$as test -x $(DEV_PG) || { echo "dev-postgres: the postgres user cannot reach $(DEV_PG) (a parent folder" \
+		"is private); choose another folder: make dev-postgres DEV_PG=/var/tmp/appyard-postgres" >&2; exit 1; }; \
+	if [ ! -f $(DEV_PG)/data/PG_VERSION ]; then \
+		echo "dev-postgres: creating a cluster in $(DEV_PG)/data"; \
+		$$as $$bin/initdb -D $(DEV_PG)/data -U appyard --pwfile $(DEV_PG)/password -A scram-sha-256 \
+			--auth-local trust -E UTF8 --locale C.UTF-8 --no-sync >/dev/null; fi; \
+	if $$bin/pg_isready -q -h $(DEV_PG)/sockets -p $(DEV_PG_PORT); then \
+		echo "dev-postgres: already running on 127.0.0.1:$(DEV_PG_PORT)"; \
+	else \
+		$$as $$bin/pg_ctl -D $(DEV_PG)/data -l $(DEV_PG)/server.log -w -s start \
+			-o "-p $(DEV_PG_PORT) -k $(DEV_PG)/sockets -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off" \
+			|| { tail -n 20 $(DEV_PG)/server.log; exit 1; }; \
+		echo "dev-postgres: started on 127.0.0.1:$(DEV_PG_PORT) (log: $(DEV_PG)/server.log)"; fi; \
+	if [ "$$($$psql -d postgres -tA -c "SELECT 1 FROM pg_database WHERE datname = 'shop'")" != 1 ]; then \
+		echo "dev-postgres: seeding database shop from workspace/inventory/seed.sql (100,000 products; under a minute)"; \
+		$$psql -d postgres -c "CREATE DATABASE shop_seeding"; \
+		$$psql -d shop_seeding < $(WORKSPACE)/inventory/seed.sql >/dev/null; \
+		$$psql -d postgres -c "ALTER DATABASE shop_seeding RENAME TO shop"; \
+	else echo "dev-postgres: database shop exists (seeded)"; fi; \
+	url="postgresql+psycopg://appyard:$$(cat $(DEV_PG)/password)@127.0.0.1:$(DEV_PG_PORT)/shop"; \
+	touch $(DEV_PG_ENV); chmod 600 $(DEV_PG_ENV); \
+	{ grep -v '^APPYARD_DB_SHOP=' $(DEV_PG_ENV) || true; echo "APPYARD_DB_SHOP=$$url"; } > $(DEV_PG_ENV).new; \
+	mv $(DEV_PG_ENV).new $(DEV_PG_ENV); \
+	echo "dev-postgres: wrote APPYARD_DB_SHOP to $(DEV_PG_ENV) (git-ignored); \`make dev\` reads it"; \
+	echo "dev-postgres: psql: $$psql -d shop    stop: make dev-postgres-stop"
+
+dev-postgres-stop: ## Stop the samples' PostgreSQL (its data stays in .dev/postgres; delete that folder to start over)
+	@set -euo pipefail; $(DEV_PG_SHELL); \
+	if [ -f $(DEV_PG)/data/postmaster.pid ]; then \
+		$$as $$bin/pg_ctl -D $(DEV_PG)/data -w -s -m fast stop && echo "dev-postgres: stopped"; \
+	else echo "dev-postgres: not running"; fi
+
 lint: setup ## ruff: lint and formatting
 	$(BIN)/ruff check $(PY_SOURCES)
 	$(BIN)/ruff format --check $(PY_SOURCES)
@@ -117,6 +165,7 @@ bench: setup tools ## Measure performance; record the numbers in docs/benchmarks
 	$(BIN)/python -m bench.runs
 	$(BIN)/python -m bench.web
 	$(BIN)/python -m bench.operator
+	$(BIN)/python -m bench.sql
 
 clean: ## Remove the virtualenv, node modules, the web build, the wheels and caches
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache web/node_modules web/dist dist

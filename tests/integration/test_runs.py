@@ -341,13 +341,15 @@ def test_the_sample_apps_run(workspace_copy: Path, nats: NatsServer, logs: Path)
     try:
         stack.start_runner("orders")
         wait_ready(stack, "orders", "orders", "close_editor")
+        paid = {"column": "status", "operator": "in", "value": ["paid"]}
+        table = {"table": "orders", "action": "query", "query": {"filters": [paid], "limit": 5}}
         with stack.client() as client:
             response = client.post(
-                "/api/apps/orders/pages/orders/runs",
-                json={"function": "list_orders", "state": {"filters": {"status": ["paid"]}}},
+                "/api/apps/orders/pages/orders/runs", json={"function": "list_orders", "state": {}, "table": table}
             )
-        rows = response.json()["context"]["orders"]["data"]
-        assert rows and {row["status"] for row in rows} == {"paid"}
+        orders = response.json()["context"]["orders"]
+        assert orders["data"] and {row["status"] for row in orders["data"]} == {"paid"}, response.text
+        assert len(orders["data"]) <= 5
     finally:
         stack.stop()
 

@@ -129,7 +129,7 @@ def drop(target: Callable[[Json], Json], key: str) -> Callable[[Json], None]:
 
 
 def first_input(data: Json) -> Json:
-    return component(data, 0, 0)  # orders page: filters.customer
+    return component(data, 0, 0)  # orders page: new_order.customer (a select)
 
 
 def orders_table(data: Json) -> Json:
@@ -238,19 +238,19 @@ CASES: list[tuple[str, Mutation, str, str, str]] = [
         "function 'serch' not found",
     ),
     (
-        "on-submit-missing-function-suggests",
-        edit(ORDERS, set_(first_input, "on_submit", "list_order")),
+        "options-fetcher-missing-function-suggests",
+        edit(ORDERS, set_(first_input, "options_fetcher", "customer_option")),
         ORDERS,
-        "blocks[0].components[0].on_submit",
-        "did you mean 'list_orders'?",
+        "blocks[0].components[0].options_fetcher",
+        "did you mean 'customer_options'?",
     ),
     (
         "on-row-change-missing-function",
         edit(ORDERS, lambda data: orders_table(data).__setitem__("on_row_change", "nothing_here")),
         ORDERS,
         "blocks[1].on_row_change",
-        "the page's functions are: close_editor, list_orders, open_editor, save_notes, save_order, ship_order, "
-        "show_order",
+        "the page's functions are: close_editor, create_order, customer_options, list_orders, open_editor, "
+        "save_order, ship_order, show_order",
     ),
     (
         "on-edit-missing-function",
@@ -365,7 +365,7 @@ CASES: list[tuple[str, Mutation, str, str, str]] = [
         "workspace-missing-app-folder",
         edit("properties.json", lambda data: data["apps"].append({"name": "billing"})),
         "properties.json",
-        "apps[2].name",
+        "apps[3].name",
         "app folder",
     ),
     (
@@ -393,7 +393,7 @@ CASES: list[tuple[str, Mutation, str, str, str]] = [
         "app-name-shadows-stdlib",
         edit("properties.json", lambda data: data["apps"].append({"name": "json"})),
         "properties.json",
-        "apps[2].name",
+        "apps[3].name",
         "'json' is the name of a Python module",
     ),
     (
@@ -424,7 +424,7 @@ def install_shop(root: Path) -> None:
     """Add the `shop` app (a SQL table over a PostgreSQL source) with its generated models to a workspace copy."""
     workspace = json.loads((root / WORKSPACE).read_text())
     workspace["apps"].append({"name": "shop"})
-    workspace["data_sources"] = {"shop": {"kind": "postgres", "url_env": "APPYARD_TEST_SHOP_URL_NEVER_SET"}}
+    workspace["data_sources"]["shop"] = {"kind": "postgres", "url_env": "APPYARD_TEST_SHOP_URL_NEVER_SET"}
     (root / WORKSPACE).write_text(json.dumps(workspace, indent=2))
     files = {
         SHOP_APP: json.dumps({"label": "Shop", "pages": [{"name": "items"}], "data_sources": ["shop"]}),
@@ -689,10 +689,10 @@ MESSAGE_CASES: list[tuple[str, Mutation, str, str, str]] = [
     ),
     (
         "editable-without-on-edit",
-        edit(ORDERS, lambda data: orders_table(data).pop("on_edit")),
-        ORDERS,
-        "blocks[1].columns[7].editable",
-        "column 'notes' is editable but the table has no on_edit to save edits",
+        edit(CUSTOMERS, lambda data: data["blocks"][1].pop("on_edit")),
+        CUSTOMERS,
+        "blocks[1].columns[4].editable",
+        "column 'vip' is editable but the table has no on_edit to save edits",
     ),
     (
         "column-named-edited-cell",
@@ -719,7 +719,7 @@ def cli(workspace_copy: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
 def test_the_samples_are_valid(cli: CliRunner) -> None:
     result = cli.invoke(app, ["validate", "workspace"])
     assert result.exit_code == 0, result.output
-    assert "2 apps, 4 pages, no problems" in result.output
+    assert "3 apps, 5 pages, no problems" in result.output
 
 
 def test_a_sql_table_with_smart_edits_is_valid(cli: CliRunner, workspace_copy: Path) -> None:

@@ -18,7 +18,7 @@ def test_unpack_replaces_the_folder_with_the_bundles_files(workspace_copy: Path,
     bundles.unpack(bundles.pack(workspace_copy / "orders"), target)
     packed = sorted(str(path.relative_to(workspace_copy / "orders")) for path in (workspace_copy / "orders").rglob("*"))
     assert sorted(str(path.relative_to(target)) for path in target.rglob("*")) == packed
-    assert (target / "db.py").read_bytes() == (workspace_copy / "orders" / "db.py").read_bytes()
+    assert (target / "seed.sql").read_bytes() == (workspace_copy / "orders" / "seed.sql").read_bytes()
     assert sorted(path.name for path in target.parent.iterdir()) == ["orders"]  # no staging or retired folders
 
 

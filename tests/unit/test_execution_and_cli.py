@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from appyard import execution, workspace
+from appyard import datadir, execution, workspace
 from appyard.cli import app
 from appyard.errors import ContextInvalid, FunctionFailed, ModelsStale, NotFound, StateInvalid
+from appyard.sql import sources
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 
@@ -25,8 +26,18 @@ def _forget_apps() -> Iterator[None]:
 
 
 def run(root: Path, app_name: str, page: str, function: str, state: dict[str, Any]) -> execution.Outcome:
-    loaded = execution.load(workspace.load(root).page(app_name, page), root)
-    return execution.execute(loaded, function, state, root)
+    found = workspace.load(root)
+    loaded = execution.load(found.page(app_name, page), root)
+    # appyard.db() in this process: the app's declared sources, as a runner gives them to its children.
+    used = found.app(app_name).properties.data_sources
+    declared = {name: found.properties.data_sources[name] for name in used}
+    app_sources = sources.Sources(declared, data_dir=datadir.data_dir(app_name), workspace=root)
+    sources.use(app_sources)
+    try:
+        return execution.execute(loaded, function, state, root)
+    finally:
+        sources.use(None)
+        app_sources.close()
 
 
 @pytest.fixture
@@ -38,14 +49,17 @@ def lab(tmp_path: Path) -> Path:
     return target
 
 
-def test_orders_are_filtered(workspace_copy: Path) -> None:
-    outcome = run(
-        workspace_copy, "orders", "orders", "list_orders", {"filters": {"status": ["pending"], "min_total": 300}}
-    )
-    rows = outcome.changes["orders"]["data"]
-    assert rows, "the seed data has large pending orders"
-    assert all(row["status"] == "pending" and row["total"] >= 300 for row in rows)
-    assert set(outcome.changes) == {"orders"}
+def test_the_orders_sql_fetcher_answers_its_first_page(
+    workspace_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # `appyard run` keeps app data in ./.appyard, like `appyard dev`
+    result = CliRunner().invoke(app, ["run", "orders", "orders", "list_orders", "--workspace", str(workspace_copy)])
+    assert result.exit_code == 0, result.output
+    orders = json.loads(result.stdout)["orders"]
+    assert len(orders["data"]) == 15, "the table's page_size"
+    assert orders["total"] == 40 and orders["more"] is True, "the seed has 40 orders"
+    first = orders["data"][0]
+    assert (first["id"], first["customer"], first["total"]) == (1031, "Donald Knuth", 49.0), "newest first"
 
 
 def test_the_edit_dialog_opens_filled(workspace_copy: Path) -> None:
@@ -76,11 +90,14 @@ def test_time_defaults_and_time_zones(workspace_copy: Path) -> None:
 
 @pytest.mark.parametrize(
     ("state", "path"),
-    [({"filters": {"min_total": "lots"}}, "filters.min_total"), ({"filters": {"colour": "red"}}, "filters.colour")],
+    [
+        ({"new_order": {"quantity": "lots"}}, "new_order.quantity"),
+        ({"new_order": {"colour": "red"}}, "new_order.colour"),
+    ],
 )
 def test_wrong_state_names_the_field(workspace_copy: Path, state: dict[str, Any], path: str) -> None:
     with pytest.raises(StateInvalid) as raised:
-        run(workspace_copy, "orders", "orders", "list_orders", state)
+        run(workspace_copy, "orders", "orders", "show_order", state)
     assert [issue.path for issue in raised.value.issues] == [path]
 
 

@@ -103,7 +103,7 @@ def test_an_app_spec_carries_its_declared_sources_and_its_pages_database_facts(w
         "shop": DataSource(kind="postgres"),
         "local": DataSource(kind="sqlite", default_url="sqlite:///local.sqlite3"),
     }
-    assert specs["orders"].data_sources == {}
+    assert list(specs["orders"].data_sources) == ["orders"]  # the sample's own SQLite source, nothing else
     pages = {page.name: page for page in specs["ops"].pages}
     assert pages["clock"].database == facts.model_dump(mode="json")
     assert pages["hashing"].database is None

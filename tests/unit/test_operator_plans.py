@@ -22,13 +22,13 @@ def test_a_bundle_depends_only_on_names_and_contents(workspace_copy: Path) -> No
     for path in (workspace_copy / "orders").rglob("*"):
         os.utime(path, (1, 1))
     (workspace_copy / "orders" / "__pycache__").mkdir()
-    (workspace_copy / "orders" / "__pycache__" / "db.cpython-311.pyc").write_bytes(b"junk")
+    (workspace_copy / "orders" / "__pycache__" / "seed.cpython-311.pyc").write_bytes(b"junk")
     (workspace_copy / "orders" / ".DS_Store").write_bytes(b"junk")
     assert bundles.pack(workspace_copy / "orders") == first
     with tarfile.open(fileobj=io.BytesIO(first), mode="r:gz") as archive:
         names = archive.getnames()
     assert "orders/scripts/orders.py" in names and "properties.json" in names
-    (workspace_copy / "orders" / "db.py").write_text("# changed\n", encoding="utf-8")
+    (workspace_copy / "orders" / "seed.sql").write_text("-- changed\n", encoding="utf-8")
     assert bundles.pack(workspace_copy / "orders") != first
 
 
@@ -53,7 +53,7 @@ def test_an_invalid_app_is_reported_and_the_others_go_on(workspace_copy: Path) -
     properties["blocks"][0]["components"][0]["component_type"] = "slider"
     page.write_text(json.dumps(properties), encoding="utf-8")
     result = sync.workspace_apps(workspace_copy, "apps", "0123456789abcdef")
-    assert [app.name for app in result.apps] == ["ops"]
+    assert [app.name for app in result.apps] == ["inventory", "ops"]
     assert "unknown component_type 'slider'" in result.invalid["orders"]
 
 

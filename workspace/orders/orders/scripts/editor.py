@@ -1,26 +1,41 @@
-"""The edit dialog: open it filled with the clicked order, save it, or close it."""
+"""The edit dialog: open it filled with the clicked order, check and save it, or close it.
+
+Single cells are edited in the table itself (saved by Appyard with a conflict check); this dialog edits
+several fields at once and explains what is wrong with a value before anything is written.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from ... import db
+from sqlalchemy import text
+
+import appyard
+
 from ..context import Context
 from ..state import State
-from .orders import list_orders
+
+STATUSES = ("pending", "paid", "shipped", "delivered", "cancelled")
 
 
 def open_editor(state: State, context: Context) -> Context:
     """Open the dialog with the clicked order's values."""
-    with db.connect() as connection:
-        row = connection.execute("SELECT * FROM orders WHERE id = :id", {"id": state.orders.id}).fetchone()
+    with appyard.db("orders") as connection:
+        row = (
+            connection.execute(
+                text("SELECT id, quantity, status, ship_by, notes FROM orders WHERE id = :id"), {"id": state.orders.id}
+            )
+            .mappings()
+            .first()
+        )
     if row is None:
         context.orders.set_message(f"Order {state.orders.id} does not exist.", "error")
         return context
     fields = context.editor.components
     fields.quantity.value = row["quantity"]
     fields.status.value = row["status"]
-    fields.ship_by.value = dt.date.fromisoformat(row["ship_by"]) if row["ship_by"] else None
+    ship_by = row["ship_by"]
+    fields.ship_by.value = dt.date.fromisoformat(ship_by) if isinstance(ship_by, str) and ship_by else ship_by or None
     fields.notes.value = row["notes"]
     context.editor.label = f"Edit order {row['id']}"
     context.editor.visible = True
@@ -28,18 +43,20 @@ def open_editor(state: State, context: Context) -> Context:
 
 
 def save_order(state: State, context: Context) -> Context:
-    """Validate and save the dialog, then close it and refresh the table."""
+    """Validate and save the dialog, then close it and reload the table."""
     form = state.editor
     if form.quantity is None or form.quantity < 1:
         context.editor.components.quantity.set_message("Enter a quantity of at least 1.", "error")
         return context
-    if form.status not in db.STATUSES:
+    if form.status not in STATUSES:
         context.editor.components.status.set_message("Choose a status.", "error")
         return context
-    with db.connect() as connection:
+    with appyard.db("orders") as connection:
         connection.execute(
-            "UPDATE orders SET quantity = :quantity, status = :status, ship_by = :ship_by, notes = :notes "
-            "WHERE id = :id",
+            text(
+                "UPDATE orders SET quantity = :quantity, status = :status, ship_by = :ship_by, notes = :notes "
+                "WHERE id = :id"
+            ),
             {
                 "quantity": form.quantity,
                 "status": form.status,
@@ -49,7 +66,7 @@ def save_order(state: State, context: Context) -> Context:
             },
         )
     context.editor.visible = False
-    list_orders(state, context)
+    context.orders.reload()
     context.orders.set_message(f"Order {state.orders.id} saved.", "success")
     return context
 
