@@ -108,6 +108,11 @@ class Zygote:
                 self.channel.send(f"exit {pid} {status}".encode())
 
     def serve(self) -> None:
+        if os.environ.get("APPYARD_DATA_SOURCES"):  # an app without data sources imports no SQLAlchemy
+            from appyard.sql import sources
+
+            # The database drivers of the app's sources, so appyard.db() in a fresh child connects at once.
+            sources.import_drivers()
         self.code.load()  # imports the app; gc.freeze() keeps children from copying what it allocated
         wake_r, wake_w = os.pipe()
         os.set_blocking(wake_w, False)

