@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from appyard import diff, execution
+from appyard.errors import SqlFailed
 from appyard.properties import DataSource
 from appyard.runs import RunError, TableRequest
-from appyard.sql.answers import Answer, Answerer, FollowUp, SqlFailed, Work
+from appyard.sql.answers import Answer, Answerer, FollowUp, Work
 
 # After an interrupt the statement ends within moments; a thread still busy after this is left to the
 # statement timeout rather than holding the run's result back.

@@ -29,7 +29,7 @@ from pydantic import ValidationError
 
 from appyard import datadir, diff
 from appyard.brokerauth import runner_permissions
-from appyard.errors import AppyardError
+from appyard.errors import AppyardError, SqlFailed
 from appyard.execution import LoadedPage
 from appyard.properties import DataSource
 from appyard.runs import (
@@ -44,7 +44,6 @@ from appyard.runs import (
     events_subject,
     result_key,
 )
-from appyard.sql.answers import SqlFailed
 
 from . import datasources, environment
 from .appcode import AppCode

@@ -144,7 +144,7 @@ def _learn(root: Path) -> list[str]:
     if not any(apps.values()):
         return []
     # Imported here so that a gen without SQL tables never loads SQLAlchemy.
-    from .sql import errors as sql_errors
+    from . import errors as sql_errors
     from .sql.dotenv import read_dotenv
     from .sql.sources import Sources
     from .tooling.devserver import data_root
@@ -301,7 +301,8 @@ def run(
         found = workspace.load(target)
         page = found.page(app_name, page_name)
         if page.function(function).kind == "sql":  # SQL runs here too, without a runner
-            from .sql.answers import SqlFailed, run_locally
+            from .errors import SqlFailed
+            from .sql.answers import run_locally
 
             try:
                 changes, output = run_locally(found, page, function, state_value)

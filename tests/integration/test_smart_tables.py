@@ -19,10 +19,10 @@ import pytest
 from sqlalchemy import Engine, String, bindparam, create_engine, text
 
 from appyard.database import TableFacts
+from appyard.errors import StatementFailed
 from appyard.properties import DataSource
 from appyard.runs import CellEdit, ColumnFilter, SortKey, TableQuery
 from appyard.sql import paging
-from appyard.sql.errors import StatementFailed
 from appyard.sql.smart import (
     TablePage,
     TableRequestInvalid,

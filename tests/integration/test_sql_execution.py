@@ -16,8 +16,8 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from appyard.codegen import generate
+from appyard.errors import SourceUndeclared, StatementFailed, TooManyRows
 from appyard.properties import DataSource, DataSourceOptions, PageProperties
-from appyard.sql.errors import SourceUndeclared, StatementFailed, TooManyRows
 from appyard.sql.execution import bind_state, run_function, statement
 from appyard.sql.sources import Sources
 from appyard.sql.text import parse_sql

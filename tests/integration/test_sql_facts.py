@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, text
 
 from appyard import workspace
 from appyard.database import PageDatabase, dumps
-from appyard.sql.errors import SourceNotConfigured, SourceUnreachable, StatementFailed
+from appyard.errors import SourceNotConfigured, SourceUnreachable, StatementFailed
 from appyard.sql.facts import learn_page
 from appyard.sql.sources import Sources
 

@@ -17,9 +17,7 @@ import pytest
 from sqlalchemy import Date, bindparam, create_engine, text
 
 import appyard
-from appyard.properties import AppProperties, DataSource, DataSourceOptions, WorkspaceProperties
-from appyard.sql import sources as sources_module
-from appyard.sql.errors import (
+from appyard.errors import (
     DataSourceError,
     SourceNotConfigured,
     SourceUndeclared,
@@ -27,6 +25,8 @@ from appyard.sql.errors import (
     StatementFailed,
     StatementTimeout,
 )
+from appyard.properties import AppProperties, DataSource, DataSourceOptions, WorkspaceProperties
+from appyard.sql import sources as sources_module
 from appyard.sql.sources import DECLARATIONS_ENV, Sources
 
 from ..postgres import PASSWORD, Postgres
@@ -372,7 +372,7 @@ CHILD_SCRIPT = """
 import json, sys
 import appyard
 from sqlalchemy import Date, bindparam, create_engine, text
-from appyard.sql.errors import DataSourceError
+from appyard.errors import DataSourceError
 with appyard.db("shop") as connection:
     connection.execute(text("INSERT INTO items VALUES (9, 'from a child')"))
 try:

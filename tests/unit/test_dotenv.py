@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from appyard.sql.dotenv import MAX_BYTES, DotenvInvalid, load_dotenv, parse_dotenv, read_dotenv
+from appyard.errors import DotenvInvalid
+from appyard.sql.dotenv import MAX_BYTES, load_dotenv, parse_dotenv, read_dotenv
 
 GOOD = [
     ("KEY=value", {"KEY": "value"}),

@@ -10,7 +10,8 @@ import pytest
 
 from appyard.catalog.datatypes import DataType
 from appyard.database import ColumnFacts
-from appyard.sql.cells import TableRequestInvalid, cell_value
+from appyard.errors import TableRequestInvalid
+from appyard.sql.cells import cell_value
 
 
 @pytest.mark.parametrize(

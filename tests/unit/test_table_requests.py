@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
+from appyard.errors import TableRefused
 from appyard.runs import TableRequest
-from appyard.sql.requests import TableRefused, check_table_request, first_query, sql_tables, table_of
+from appyard.sql.requests import check_table_request, first_query, sql_tables, table_of
 from appyard.workspace import Page, load_page
 
 PAGE_DIR = Path(__file__).parent.parent / "fixtures" / "shop" / "shop" / "orders"

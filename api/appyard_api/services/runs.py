@@ -7,9 +7,9 @@ from collections import OrderedDict
 
 from pydantic import ValidationError
 
-from appyard.errors import Issue, NotFound, StateInvalid
+from appyard.errors import Issue, NotFound, StateInvalid, TableRefused
 from appyard.runs import RunRequest, RunResult, RunStatus, new_run_id
-from appyard.sql.requests import TableRefused, check_table_request
+from appyard.sql.requests import check_table_request
 from appyard.validation import format_path
 
 from .. import metrics

@@ -30,7 +30,7 @@ from pydantic import BaseModel, ValidationError
 
 from .. import diff, execution
 from ..catalog.blocks import Table
-from ..errors import AppyardError, NotFound, StateInvalid
+from ..errors import AppyardError, NotFound, SqlFailed, StateInvalid, TableRefused
 from ..properties import DataSource
 from ..runs import RunError, TableQuery, TableRequest
 from ..scripts import FunctionInfo
@@ -38,16 +38,8 @@ from ..workspace import Page, Workspace
 
 if TYPE_CHECKING:
     from .sources import Sources
-from .requests import TableRefused, check_table_request, first_query, is_sql, sql_tables, table_of
+from .requests import check_table_request, first_query, is_sql, sql_tables, table_of
 from .text import SqlScript
-
-
-class SqlFailed(AppyardError):
-    """A SQL run that failed; ``error`` is what the run's result says."""
-
-    def __init__(self, error: RunError) -> None:
-        super().__init__(error.message)
-        self.error = error
 
 
 @dataclass
@@ -122,8 +114,7 @@ def run_error(error: Exception) -> RunError:
     """Any failure of a SQL run as the run's error (data-source messages never carry a URL)."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from .errors import DataSourceError
-    from .smart import TableRequestInvalid
+    from ..errors import DataSourceError, TableRequestInvalid
 
     if isinstance(error, SqlFailed):
         return error.error

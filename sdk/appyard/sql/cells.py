@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from sqlalchemy import BindParameter, TextClause, bindparam, text
 
 from ..database import ColumnFacts, TableFacts
-from .errors import DataSourceError
+from ..errors import TableRequestInvalid
 
 
 class FetcherScript(Protocol):
@@ -26,11 +26,6 @@ class FetcherScript(Protocol):
     def driver_sql(self) -> str:
         """The statement for SQLAlchemy ``text()``: parameters as ``:p0``, ``:p1``…, other colons escaped."""
         ...
-
-
-class TableRequestInvalid(DataSourceError):
-    """The viewer asked for something the table cannot do: an unknown column, a value that does not fit its
-    column's type, an edit of a read-only column. Permanent: the request must change."""
 
 
 def known_columns(facts: TableFacts) -> str:

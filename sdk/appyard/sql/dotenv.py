@@ -19,17 +19,13 @@ import re
 from collections.abc import MutableMapping
 from pathlib import Path
 
-from ..errors import AppyardError, shown
+from ..errors import DotenvInvalid, shown
 
 MAX_BYTES = 1 << 20
 """The largest ``.env`` read (a bigger one is an error, not a slow start)."""
 
 _LINE = re.compile(r"^(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_]*)[ \t]*=[ \t]*(.*)$")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "$": "$"}
-
-
-class DotenvInvalid(AppyardError):
-    """A ``.env`` line that is not ``KEY=value``; the message names the file and the line."""
 
 
 def read_dotenv(path: Path) -> dict[str, str]:

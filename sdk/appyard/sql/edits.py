@@ -22,9 +22,10 @@ from sqlalchemy.sql.expression import TableClause
 
 from ..bases import CellConflict
 from ..database import TableFacts
+from ..errors import TableRequestInvalid
 from ..runs import CellEdit, JsonScalar
 from ..tables import to_json_value
-from .cells import FetcherScript, TableRequestInvalid, cell_value, column_facts, statement
+from .cells import FetcherScript, cell_value, column_facts, statement
 from .inspection import statement_body
 
 DELETED = "the row was deleted meanwhile; the table now shows the current rows"

@@ -42,10 +42,10 @@ from sqlalchemy.sql.elements import BindParameter, ColumnElement
 from sqlalchemy.types import TypeEngine
 
 from ..catalog.datatypes import DataType
+from ..errors import SourceUndeclared, StatementFailed, TooManyRows
 from ..properties import PageProperties
 from ..tables import Row, to_json_value
 from ..validation import state_targets
-from .errors import SourceUndeclared, StatementFailed, TooManyRows
 from .sources import Sources
 from .text import SqlScript, resolve_params
 

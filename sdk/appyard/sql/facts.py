@@ -5,7 +5,7 @@ and write the result with :func:`appyard.database.dumps`. Each fetcher runs once
 in a transaction of its data source (see :func:`appyard.sql.inspection.learn`), with every parameter bound to a
 NULL of its State field's type: no rows are read, and a parameter's type is still known to the database.
 
-A source that cannot be reached (or whose URL is not set) raises its :class:`~appyard.sql.errors.DataSourceError`
+A source that cannot be reached (or whose URL is not set) raises its :class:`~appyard.errors.DataSourceError`
 (``SourceUnreachable``, ``SourceNotConfigured``) so that the caller keeps the committed file; a query the database
 refuses raises ``StatementFailed`` naming the page's problem.
 """
@@ -21,11 +21,10 @@ from sqlalchemy.types import TypeEngine
 from ..catalog.blocks import Table
 from ..catalog.datatypes import DataType
 from ..database import PageDatabase
-from ..errors import PropertiesInvalid
+from ..errors import PropertiesInvalid, SourceUndeclared
 from ..properties import AppProperties
 from ..validation import state_targets
 from ..workspace import PROPERTIES, Page, read_properties
-from .errors import SourceUndeclared
 from .inspection import learn
 from .sources import Sources
 from .text import SqlScript, resolve_params

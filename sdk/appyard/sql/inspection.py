@@ -21,8 +21,8 @@ from sqlalchemy.engine.interfaces import ReflectedColumn
 
 from ..catalog.datatypes import DataType
 from ..database import ColumnFacts, TableFacts
+from ..errors import StatementFailed
 from .cells import FetcherScript, statement
-from .errors import StatementFailed
 
 _TOKEN = re.compile(
     r"""

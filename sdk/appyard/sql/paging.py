@@ -57,9 +57,10 @@ from sqlalchemy.sql.elements import UnaryExpression
 from sqlalchemy.sql.selectable import Subquery
 
 from ..database import TableFacts
+from ..errors import TableRequestInvalid
 from ..runs import FILTER_OPERATORS, ColumnFilter, TableQuery
 from ..tables import Row, to_json_value
-from .cells import FetcherScript, TableRequestInvalid, cell_value, column_facts, known_columns, statement
+from .cells import FetcherScript, cell_value, column_facts, known_columns, statement
 from .inspection import learn, statement_body, tokens, without_own_order
 
 COUNT_LIMIT = 1_000

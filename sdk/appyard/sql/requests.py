@@ -11,17 +11,9 @@ from __future__ import annotations
 
 from ..catalog.blocks import DataColumn, Table
 from ..database import TableFacts
-from ..errors import AppyardError, NotFound
+from ..errors import NotFound, TableRefused
 from ..runs import TableQuery, TableRequest
 from ..workspace import Page
-
-
-class TableRefused(AppyardError):
-    """A table request the page does not allow; ``forbidden`` when it names an action the table does not offer."""
-
-    def __init__(self, message: str, *, forbidden: bool = False) -> None:
-        super().__init__(message)
-        self.forbidden = forbidden
 
 
 def is_sql(page: Page, function: str | None) -> bool:

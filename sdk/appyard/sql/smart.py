@@ -18,7 +18,8 @@ The runner's parent calls these on a connection inside one of the source's trans
 
 from __future__ import annotations
 
-from .cells import FetcherScript, TableRequestInvalid
+from ..errors import TableRequestInvalid
+from .cells import FetcherScript
 from .edits import Fetcher, delete_row, insert_row, update_cell
 from .inspection import learn
 from .paging import COUNT_LIMIT, DeclaredFilter, TablePage, fetch_page

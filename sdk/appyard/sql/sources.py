@@ -42,16 +42,16 @@ from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.engine import URL, make_url
 
 from ..datadir import data_dir as app_data_dir
-from ..properties import AppProperties, DataSource, WorkspaceProperties
-from .errors import (
+from ..errors import (
     DataSourceError,
     SourceNotConfigured,
     SourceUndeclared,
     SourceUnreachable,
     StatementFailed,
     StatementTimeout,
-    redact,
 )
+from ..properties import AppProperties, DataSource, WorkspaceProperties
+from .redaction import redact
 
 DECLARATIONS_ENV = "APPYARD_DATA_SOURCES"
 """Environment variable of runner children: JSON ``{name: DataSource}`` of the app's sources (no URLs)."""
