@@ -382,3 +382,20 @@ def test_latency_of_a_page_from_a_large_table(client: httpx.Client, server: Post
     timings.sort()
     p50, p99 = timings[len(timings) // 2], timings[int(len(timings) * 0.99) - 1]
     print(f"\n50-row page of {ORDERS + 200000} rows over HTTP: p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+
+
+def test_saving_properties_that_orphan_a_sql_parameter_is_refused(client: httpx.Client) -> None:
+    page = client.get("/api/apps/shop/pages/orders").json()
+    properties = page["properties"]
+    renamed = {
+        **properties,
+        "blocks": [{**block, "name": "memos"} if block["name"] == "notes" else block for block in properties["blocks"]],
+    }
+    response = client.put("/api/apps/shop/pages/orders/properties", json=renamed)
+    assert response.status_code == 422
+    messages = [f"{issue['file']}: {issue['message']}" for issue in response.json()["details"]]
+    assert any("stamp_note.sql" in message and ":notes.id" in message for message in messages), messages
+    assert any("stamp_note.sql" in message and "notes" in message for message in messages), messages
+    # Nothing was written: the page still has its notes table.
+    names = [block["name"] for block in client.get("/api/apps/shop/pages/orders").json()["properties"]["blocks"]]
+    assert "notes" in names and "memos" not in names

@@ -26,7 +26,8 @@ from appyard.generated import PageModels
 from appyard.properties import Access, dumps
 from appyard.scripts import SCRIPTS_DIR, functions_in
 from appyard.sql.requests import sql_tables
-from appyard.validation import validate_page
+from appyard.sqlchecks import check_sql_functions
+from appyard.validation import state_targets, validate_page
 from appyard.watching import Watcher
 from appyard.workspace import App, Page, Workspace, scan
 
@@ -203,6 +204,12 @@ class FileStore:
         current = self.page(app, page)
         file = os.path.relpath(current.properties_file, self.root.parent)
         properties = validate_page(data, file=file, functions=current.functions, database=current.database)
+        # The page's .sql functions must still bind: a renamed component can orphan a parameter or a reload.
+        tables = [block.name for block in properties.blocks if block.block_type == "table"]
+        targets = state_targets(properties, current.database)
+        problems = check_sql_functions(current.dir, current.functions, targets, tables, None)
+        if problems:
+            raise PropertiesInvalid(problems)
         models = codegen.generate(properties, current.database)
         atomic.write_all({current.properties_file: dumps(properties), **codegen.outputs(current.dir, models)})
         self._refresh(force=True)
