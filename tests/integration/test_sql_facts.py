@@ -137,3 +137,15 @@ def test_an_unreachable_source_raises_without_its_url(tmp_path: Path) -> None:
     with pytest.raises(SourceUnreachable) as raised:
         learned(root, f"postgresql+psycopg://someone:pa55word@127.0.0.1:{port}/shop?connect_timeout=2")
     assert raised.value.source == "shop" and "pa55word" not in str(raised.value)
+
+
+def test_a_detail_query_bound_to_an_untyped_master_column_learns_on_a_first_gen(shop: tuple[Path, str]) -> None:
+    # orders.id declares no data_type and nothing is learned yet: its NULL must not be typed as text, or
+    # PostgreSQL refuses `id = :orders.id` (integer = character varying) and the first gen fails.
+    root, url = shop
+    page = json.loads((root / "shop/admin/properties.json").read_text())
+    page["blocks"].append({"block_type": "table", "name": "detail", "fetcher": "detail", "columns": [{"name": "id"}]})
+    (root / "shop/admin/properties.json").write_text(json.dumps(page))
+    (root / "shop/admin/scripts/detail.sql").write_text("SELECT id, status FROM orders WHERE id = :orders.id\n")
+    database = learned(root, url)
+    assert database.tables["detail"].columns["id"].data_type == "integer"

@@ -12,7 +12,7 @@ refuses raises ``StatementFailed`` naming the page's problem.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from sqlalchemy import JSON, BindParameter, Boolean, Date, DateTime, Float, Integer, String, Time, bindparam
@@ -41,14 +41,24 @@ _TYPES: dict[DataType, type[TypeEngine[Any]]] = {
 }
 
 
-def learning_binds(script: SqlScript, targets: Mapping[str, tuple[DataType, bool]]) -> dict[str, BindParameter[Any]]:
-    """Every parameter of ``script`` as a NULL typed like its State field (an empty list for a multi-select)."""
+def learning_binds(
+    script: SqlScript, targets: Mapping[str, tuple[DataType, bool]], untyped: Collection[str] = ()
+) -> dict[str, BindParameter[Any]]:
+    """Every parameter of ``script`` as a NULL typed like its State field (an empty list for a multi-select).
+
+    A parameter bound to a path in ``untyped`` (a table column whose type nobody knows yet: not declared, not
+    learned) is a NULL without a type, so the database infers it (``product_id = :products.id`` on a first
+    ``appyard gen``: typed as text it would fail with ``bigint = character varying``).
+    """
     paths, _ = resolve_params(script, targets)
     bound: dict[str, BindParameter[Any]] = {}
     for param in script.params:
         name = script.bind_name(param)
-        data_type, multiple = targets.get(paths.get(param, ""), ("text", False))
-        if multiple:
+        path = paths.get(param, "")
+        data_type, multiple = targets.get(path, ("text", False))
+        if path in untyped and not multiple:
+            bound[name] = bindparam(name, None)
+        elif multiple:
             bound[name] = bindparam(name, [], type_=_TYPES[data_type](), expanding=True)
         else:
             bound[name] = bindparam(name, None, type_=_TYPES[data_type]())
@@ -71,6 +81,7 @@ def learn_page(page: Page, sources: Sources, *, default: str | None = None) -> P
     """
     fallback = default if default is not None else default_source(page)
     targets = state_targets(page.properties, page.database)
+    untyped = _untyped_columns(page)
     learned = PageDatabase()
     for block in page.properties.blocks:
         if not isinstance(block, Table) or block.fetcher is None:
@@ -83,5 +94,19 @@ def learn_page(page: Page, sources: Sources, *, default: str | None = None) -> P
         if source is None:
             raise SourceUndeclared(f"(none for {page.app}/{page.name}/{function.file})", sources.declared)
         with sources.transaction(source) as connection:
-            learned.tables[block.name] = learn(connection, script, learning_binds(script, targets), source)
+            binds = learning_binds(script, targets, untyped)
+            learned.tables[block.name] = learn(connection, script, binds, source)
     return learned
+
+
+def _untyped_columns(page: Page) -> set[str]:
+    """``<table>.<column>`` of every column with neither a declared data_type nor a learned one."""
+    untyped: set[str] = set()
+    for block in page.properties.blocks:
+        if not isinstance(block, Table):
+            continue
+        facts = page.database.tables.get(block.name) if page.database is not None else None
+        for column in block.data_columns():
+            if column.data_type is None and (facts is None or column.name not in facts.columns):
+                untyped.add(f"{block.name}.{column.name}")
+    return untyped
