@@ -26,12 +26,10 @@ import json
 import os
 import re
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +39,8 @@ import sqlalchemy
 from tests.integration.servers import NatsServer, Process, runner
 from tests.integration.servers import api as api_process
 from tests.postgres import Postgres
+
+from .runs import latency, summary
 
 ROWS = int(os.environ.get("BENCH_SQL_ROWS", "1000000"))
 RUNS = int(os.environ.get("BENCH_SQL_RUNS", "1000"))
@@ -151,21 +151,6 @@ def write_workspace(root: Path) -> None:
     (page / "scripts" / "touch.sql").write_text(touch)
 
 
-def summary(samples: list[float]) -> tuple[float, float]:
-    return statistics.median(samples), statistics.quantiles(samples, n=100)[98]
-
-
-async def latency(call: Callable[[], Awaitable[None]], count: int, warmup: int = 30) -> list[float]:
-    for _ in range(warmup):
-        await call()
-    samples = []
-    for _ in range(count):
-        start = time.perf_counter()
-        await call()
-        samples.append((time.perf_counter() - start) * 1000)
-    return samples
-
-
 def page_request(count: bool | None) -> dict[str, Any]:
     query: dict[str, Any] = {"offset": 0, "limit": PAGE, "sort": [{"column": "updated_at", "descending": False}]}
     if count is not None:
@@ -193,7 +178,7 @@ async def bench_http(url: str, body: dict[str, Any], runs: int) -> list[float]:
                 raise RuntimeError(f"run failed: {response.status_code} {response.text[:500]}")
             check_page(response.json(), table)
 
-        return await latency(call, runs)
+        return await latency(call, runs, warmup=30)
 
 
 def wait_until_serving(url: str, logs: Path) -> None:

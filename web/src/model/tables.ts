@@ -4,18 +4,8 @@
 import type { DataColumn, Table } from "./catalog";
 import type { TableFilter } from "../generated/properties";
 
-export type FilterOperator =
-  | "equals"
-  | "not_equals"
-  | "contains"
-  | "starts_with"
-  | "lt"
-  | "lte"
-  | "gt"
-  | "gte"
-  | "in"
-  | "is_null"
-  | "is_not_null";
+/** How a filter compares (appyard.runs.FilterOperator; the generated catalog type is the one source). */
+export type FilterOperator = NonNullable<TableFilter["operator"]>;
 
 /** Operators without a value: the filter is on or off. */
 export const VALUELESS: ReadonlySet<FilterOperator> = new Set(["is_null", "is_not_null"]);
