@@ -19,7 +19,6 @@ from typing import Any, TypeVar
 
 from appyard import diff, execution
 from appyard.errors import SqlFailed
-from appyard.properties import DataSource
 from appyard.runs import RunError, TableRequest
 from appyard.sql.answers import Answer, Answerer, FollowUp, Work
 
@@ -53,13 +52,11 @@ class Outcome:
 class Queries:
     """Runs one app's SQL in the runner's parent."""
 
-    def __init__(
-        self, sources: Any, declared: Mapping[str, DataSource], default_source: str | None, threads: int
-    ) -> None:
-        """``sources``: the runner's :class:`appyard.sql.sources.Sources` (one per process) of ``declared``; None
-        when the app uses no data source (its `.sql` functions then fail saying so)."""
+    def __init__(self, sources: Any, threads: int) -> None:
+        """``sources``: the runner's :class:`appyard.sql.sources.Sources` (one per process) of the app's sources,
+        in its order; None when the app uses no data source (its `.sql` functions then fail saying so)."""
         self.sources = sources
-        self.answerer = Answerer(sources, declared, default_source)
+        self.answerer = Answerer(sources)
         self._pool = ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="appyard-sql")
 
     def close(self) -> None:

@@ -95,7 +95,8 @@ class Runner:
         sources = datasources.for_app(
             datasources.declared(self.settings.workspace, self.settings.data_sources), self.code.data_sources
         )
-        if self.queries is None or sources != self.sources:
+        # In order: the first source is the default of .sql functions that name none (dicts compare unordered).
+        if self.queries is None or list(sources.items()) != list(self.sources.items()):
             if self.queries is not None:
                 self.queries.close()
             self.sources = sources
@@ -111,8 +112,7 @@ class Runner:
                     data_dir=datadir.data_dir(app),
                     workspace=self.settings.workspace,
                 )
-            default = self.code.data_sources[0] if self.code.data_sources else None
-            self.queries = Queries(pool, sources, default, self._capacity)
+            self.queries = Queries(pool, self._capacity)
             # What runs get for appyard.db(): the declarations and each URL (a SQLite default made absolute).
             self._run_environment = pool.child_environment() if pool is not None else {}
         secrets = {name: os.environ[name] for name in self.code.settings.secrets if name in os.environ}

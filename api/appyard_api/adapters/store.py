@@ -273,12 +273,8 @@ class FileStore:
         return self.page(app, page)
 
     def _learn(self, page: Page) -> database.PageDatabase | None:
-        try:
-            from appyard.sql.facts import learn_page
-            from appyard.sql.sources import Sources
-        except ImportError as error:  # an SDK without the smart-tables part
-            log.warning("cannot learn SQL tables' facts (%s); database.json files kept", error)
-            return None
+        from appyard.sql.facts import learn_page  # SQLAlchemy: only once a page has SQL tables
+        from appyard.sql.sources import Sources
 
         try:
             declared = self.workspace().properties.data_sources

@@ -31,7 +31,6 @@ from pydantic import BaseModel, ValidationError
 from .. import diff, execution
 from ..catalog.blocks import Table
 from ..errors import AppyardError, NotFound, SqlFailed, StateInvalid, TableRefused
-from ..properties import DataSource
 from ..runs import RunError, TableQuery, TableRequest
 from ..scripts import FunctionInfo
 from ..workspace import Page, Workspace
@@ -138,11 +137,9 @@ def run_error(error: Exception) -> RunError:
 class Answerer:
     """Answers one app's SQL runs from its pooled :class:`~appyard.sql.sources.Sources`."""
 
-    def __init__(self, sources: Any, declared: Mapping[str, DataSource], default_source: str | None) -> None:
-        """``sources`` serves ``declared`` (the app's sources); ``default_source`` is the app's first one."""
+    def __init__(self, sources: Sources | None) -> None:
+        """``sources``: the app's sources, in its order (the first is the default); None when it uses none."""
         self.sources = sources
-        self.declared = dict(declared)
-        self.default_source = default_source
 
     @staticmethod
     def handles(loaded: execution.LoadedPage, function: str, table: TableRequest | None) -> bool:
@@ -214,7 +211,7 @@ class Answerer:
         return Answer(changes=changes, stdout=stdout)
 
     def _source(self, script: SqlScript) -> str:
-        name = script.source or self.default_source
+        name = script.source or (self.sources.default if self.sources is not None else None)
         if name is None or self.sources is None:
             raise SqlFailed(
                 RunError(
@@ -227,6 +224,7 @@ class Answerer:
 
     @contextlib.contextmanager
     def _transaction(self, work: Work, source: str) -> Iterator[Any]:
+        assert self.sources is not None  # _source() raised otherwise
         with self.sources.transaction(source) as connection, work.using(connection):
             yield connection
             work.check()  # stopped meanwhile: raise inside the transaction, so it rolls back
@@ -275,23 +273,31 @@ class Answerer:
         script: SqlScript,
         facts: Any,
         query: TableQuery,
+        bound: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        from .execution import bind_state
+        """The page ``query`` asks for; ``bound``: the fetcher's parameters when the caller has bound them."""
         from .smart import DeclaredFilter, fetch_page
 
         name = self._source(script)
-        values = bind_state(script, loaded.page.properties, state_model, source=name)
-        bound = {bind: value.parameter(bind) for bind, value in values.items()}
-        source = self.declared.get(name)
-        max_rows = source.options.max_rows if source is not None else 10_000
+        if bound is None:
+            bound = self._bind(loaded, script, state_model, name)
+        assert self.sources is not None  # _source() raised otherwise
+        max_rows = self.sources.options(name).options.max_rows
         filters = cast("Sequence[DeclaredFilter]", table.filters)  # TableFilter's operator is a narrower str
         found = fetch_page(connection, connection.dialect, script, bound, facts, query, filters, max_rows)
         return {"data": found.rows, "total": found.total, "offset": found.offset, "more": found.more}
 
+    @staticmethod
+    def _bind(loaded: execution.LoadedPage, script: SqlScript, state_model: BaseModel, source: str) -> dict[str, Any]:
+        """The fetcher's parameters from the state, as SQLAlchemy bind parameters by bind name."""
+        from .execution import bind_state
+
+        values = bind_state(script, loaded.page.properties, state_model, source=source)
+        return {bind: value.parameter(bind) for bind, value in values.items()}
+
     def _table_request(
         self, work: Work, loaded: execution.LoadedPage, state_model: BaseModel, function: str, request: TableRequest
     ) -> Answer:
-        from .execution import bind_state
         from .smart import delete_row, insert_row, update_cell
 
         page = loaded.page
@@ -300,10 +306,11 @@ class Answerer:
         script = _script(page.function(table.fetcher))
         facts = self._facts(loaded, table)
         # an update or delete changes only a row the table's query shows with this state (not any key sent)
-        values = bind_state(script, page.properties, state_model, source=self._source(script))
-        fetcher = (script, {bind: value.parameter(bind) for bind, value in values.items()})
+        source = self._source(script)
+        bound = self._bind(loaded, script, state_model, source)
+        fetcher = (script, bound)
         conflict = None
-        with self._transaction(work, self._source(script)) as connection:  # the change and the page it shows
+        with self._transaction(work, source) as connection:  # the change and the page it shows
             if request.action == "update":
                 assert request.edit is not None
                 conflict = update_cell(connection, facts, request.edit, fetcher=fetcher)
@@ -312,7 +319,7 @@ class Answerer:
             elif request.action == "delete":
                 conflict = delete_row(connection, facts, request.key or {}, fetcher=fetcher)
             work.check()
-            changes = self._fetch(connection, loaded, state_model, table, script, facts, request.query)
+            changes = self._fetch(connection, loaded, state_model, table, script, facts, request.query, bound)
         if conflict is not None:
             changes["conflicts"] = [conflict.model_dump(mode="json")]
         follow = None
@@ -363,11 +370,10 @@ def run_locally(found: Workspace, page: Page, function: str, state: Mapping[str,
 
     Raises :class:`SqlFailed`.
     """
-    used = found.app(page.app).properties.data_sources
     loaded = execution.load(page, found.root, functions=False)
     sources = local_sources(found, page.app)
     try:
-        answer = Answerer(sources, sources.declared, used[0] if used else None).answer(Work(), loaded, function, state)
+        answer = Answerer(sources).answer(Work(), loaded, function, state)
     finally:
         sources.close()
     try:

@@ -21,10 +21,9 @@ from sqlalchemy.types import TypeEngine
 from ..catalog.blocks import Table
 from ..catalog.datatypes import DataType
 from ..database import PageDatabase
-from ..errors import PropertiesInvalid, SourceUndeclared
-from ..properties import AppProperties
+from ..errors import SourceUndeclared
 from ..validation import state_targets
-from ..workspace import PROPERTIES, Page, read_properties
+from ..workspace import Page
 from .inspection import learn
 from .sources import Sources
 from .text import SqlScript, resolve_params
@@ -65,21 +64,12 @@ def learning_binds(
     return bound
 
 
-def default_source(page: Page) -> str | None:
-    """The first of the page's app's ``data_sources`` (the default of its `.sql` functions), if any."""
-    try:
-        app = read_properties(page.dir.parent / PROPERTIES, AppProperties)
-    except PropertiesInvalid:
-        return None
-    return app.data_sources[0] if app.data_sources else None
-
-
-def learn_page(page: Page, sources: Sources, *, default: str | None = None) -> PageDatabase:
+def learn_page(page: Page, sources: Sources) -> PageDatabase:
     """What the database says about each of the page's tables whose fetcher is a `.sql` query.
 
-    ``default`` is the source of fetchers that name none (by default: the first of the app's ``data_sources``).
+    ``sources`` are the app's, in its order: the first is the source of fetchers that name none.
     """
-    fallback = default if default is not None else default_source(page)
+    fallback = sources.default
     targets = state_targets(page.properties, page.database)
     untyped = _untyped_columns(page)
     learned = PageDatabase()
