@@ -12,8 +12,6 @@ from typer.testing import CliRunner
 from appyard.cli import app
 from appyard.database import DATABASE_FILE, PageDatabase
 
-pytest.importorskip("appyard.sql.facts", reason="the smart-tables part is not merged yet")
-
 SEED = """CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, price NUMERIC(10, 2), sold BOOLEAN);
 INSERT INTO items (name, price, sold) VALUES ('lamp', 12.5, 0), ('desk', 120, 1);
 """

@@ -2,8 +2,6 @@
 import { useEffect, useState } from "react";
 import { type ColumnView, cellText, displayOf, formatDate, formatNumber, safeHref, tagsOf, tagsValue } from "./format";
 
-export { displayOf } from "./format";
-
 export function formatCell(column: ColumnView, value: unknown): React.ReactNode {
   if (value === null || value === undefined) return <span className="null">—</span>;
   const display = displayOf(column);
