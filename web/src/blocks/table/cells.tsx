@@ -1,6 +1,16 @@
 // How table cells show and edit values, by the column's display type (the text itself comes from format.ts).
 import { useEffect, useState } from "react";
-import { type ColumnView, cellText, displayOf, formatDate, formatNumber, safeHref, tagsOf, tagsValue } from "./format";
+import {
+  type ColumnView,
+  cellText,
+  displayOf,
+  formatDate,
+  formatNumber,
+  isTrue,
+  safeHref,
+  tagsOf,
+  tagsValue,
+} from "./format";
 
 export function formatCell(column: ColumnView, value: unknown): React.ReactNode {
   if (value === null || value === undefined) return <span className="null">—</span>;
@@ -12,7 +22,7 @@ export function formatCell(column: ColumnView, value: unknown): React.ReactNode 
     case "percent":
       return <span className="number">{formatNumber(value, column, display)}</span>;
     case "boolean": {
-      const yes = value === true || value === "true" || value === 1;
+      const yes = isTrue(value);
       return (
         <span className={yes ? "bool bool-yes" : "bool bool-no"} role="img" aria-label={yes ? "yes" : "no"}>
           {yes ? "✓" : "✗"}
@@ -128,7 +138,7 @@ export function CellEditor(props: { column: ColumnView; value: unknown; onCommit
       <input
         type="checkbox"
         aria-label={label}
-        checked={draft === true}
+        checked={isTrue(draft)}
         onChange={(event) => {
           setDraft(event.target.checked);
           commit(event.target.checked);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type ColumnView, cellText, currencyOf, displayOf, formatDate, formatNumber, numberOf, safeHref, tagsOf, tagsValue } from "./format";
+import { type ColumnView, cellText, currencyOf, displayOf, formatDate, formatNumber, isTrue, numberOf, safeHref, tagsOf, tagsValue } from "./format";
 
 // Intl separates with no-break spaces (U+00A0, U+202F): compare with plain spaces.
 const plain = (text: string) => text.replace(/\s/g, " ");
@@ -132,5 +132,12 @@ describe("cell text", () => {
     [{}, null, ""],
   ] as [Partial<ColumnView>, unknown, string][])("%j of %j reads %s", (extra, value, text) => {
     expect(cellText(column(extra), value)).toBe(text);
+  });
+});
+
+describe("isTrue", () => {
+  it("takes what a database or a script sends for yes, and nothing else", () => {
+    expect([true, "true", 1].map(isTrue)).toEqual([true, true, true]);
+    expect([false, "false", 0, null, undefined, "yes"].map(isTrue)).toEqual([false, false, false, false, false, false]);
   });
 });

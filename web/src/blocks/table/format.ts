@@ -158,6 +158,11 @@ export function optionLabel(column: ColumnView, value: unknown): string {
   return option?.label ?? String(value);
 }
 
+/** Whether a boolean cell holds yes: true, or what a database or a script may send for it ("true", 1). */
+export function isTrue(value: unknown): boolean {
+  return value === true || value === "true" || value === 1;
+}
+
 /** A cell's value as plain text (what a screen reader, a copy or a filter sees). */
 export function cellText(column: ColumnView, value: unknown): string {
   if (value === null || value === undefined) return "";
@@ -169,7 +174,7 @@ export function cellText(column: ColumnView, value: unknown): string {
     case "percent":
       return formatNumber(value, column, display);
     case "boolean":
-      return value === true || value === "true" || value === 1 ? "yes" : "no";
+      return isTrue(value) ? "yes" : "no";
     case "date":
     case "datetime":
     case "time":
