@@ -16,10 +16,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -30,10 +28,9 @@ from nats.aio.client import RawCredentials
 from nats.aio.msg import Msg
 from nats.js import api
 
-from tests.integration.servers import NatsServer, Process, runner
-from tests.integration.servers import api as api_process
+from tests.integration.servers import NatsServer
 
-REPO = Path(__file__).resolve().parent.parent
+from .stack import lab_stack
 
 LATENCY_RUNS = int(os.environ.get("BENCH_LATENCY_RUNS", "1000"))
 THROUGHPUT_SECONDS = float(os.environ.get("BENCH_THROUGHPUT_SECONDS", "5"))
@@ -86,8 +83,11 @@ async def bench_appyard(url: str) -> tuple[list[float], float]:
     return samples, rate
 
 
-async def bench_floor(server: NatsServer) -> tuple[list[float], float]:
-    """publish → worker → KV put → one watch → waiter, all with nats-py on one connection per side."""
+async def bench_floor(
+    server: NatsServer, runs: int = LATENCY_RUNS, seconds: float = THROUGHPUT_SECONDS
+) -> tuple[list[float], float]:
+    """publish → worker → KV put → one watch → waiter, all with nats-py on one connection per side (``seconds``: of
+    the throughput measure; 0 skips it)."""
     # Credentials that may do anything: the floor measures NATS, not Appyard's permissions.
     client = await nats.connect(server.url, user_credentials=RawCredentials(server.creds()))
     worker_connection = await nats.connect(server.url, user_credentials=RawCredentials(server.creds()))
@@ -125,8 +125,8 @@ async def bench_floor(server: NatsServer) -> tuple[list[float], float]:
         await js.publish("floor.run", key.encode())
         await future
 
-    samples = await latency(call, LATENCY_RUNS)
-    rate = await throughput(call, THROUGHPUT_SECONDS, CONCURRENCY)
+    samples = await latency(call, runs)
+    rate = await throughput(call, seconds, CONCURRENCY) if seconds else 0.0
     del kv
     await client.close()
     await worker_connection.close()
@@ -166,33 +166,17 @@ async def bench_original(workspace: Path, scratch: Path) -> tuple[list[float], f
 
 
 def main() -> None:
-    scratch = Path(tempfile.mkdtemp(prefix="appyard-bench-"))
-    workspace = scratch / "lab"
-    shutil.copytree(REPO / "tests" / "fixtures" / "lab", workspace, ignore=shutil.ignore_patterns("__pycache__"))
-    (scratch / "logs").mkdir()
-    server = NatsServer(store=scratch / "nats")
-    server.start()
-    processes: list[Process] = []
-    try:
-        api_server = api_process(workspace, server, scratch / "logs")
-        api_server.start()
-        processes.append(api_server)
-        worker = runner(workspace, "lab", server, scratch / "logs", concurrency="8")
-        worker.start()
-        processes.append(worker)
-        rows = []
+    rows = []
+    with lab_stack(isolation=os.environ.get("BENCH_ISOLATION") or None) as stack:
         plan = f"{LATENCY_RUNS} sequential runs, then {CONCURRENCY} clients for {THROUGHPUT_SECONDS:g} s"
         print(f"measuring appyard ({plan})…", file=sys.stderr)
-        rows.append(("appyard: HTTP → NATS → runner → fresh child → KV", *asyncio.run(bench_appyard(api_server.url))))
+        rows.append(("appyard: HTTP → NATS → runner → fresh child → KV", *asyncio.run(bench_appyard(stack.api.url))))
         print("measuring the NATS floor…", file=sys.stderr)
-        rows.append(("floor: NATS publish → worker → KV → one watch", *asyncio.run(bench_floor(server))))
+        rows.append(("floor: NATS publish → worker → KV → one watch", *asyncio.run(bench_floor(stack.nats))))
         print(f"measuring the original design ({ORIGINAL_RUNS} runs)…", file=sys.stderr)
-        rows.append(("original: process per run, 100 ms polling", *asyncio.run(bench_original(workspace, scratch))))
-    finally:
-        for process in processes:
-            process.stop()
-        server.stop()
-        shutil.rmtree(scratch, ignore_errors=True)
+        rows.append(
+            ("original: process per run, 100 ms polling", *asyncio.run(bench_original(stack.workspace, stack.scratch)))
+        )
     print()
     print(f"{'end-to-end run':<52}{'p50 ms':>9}{'p99 ms':>9}{'runs/s':>9}")
     for name, samples, rate in rows:

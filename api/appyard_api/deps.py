@@ -1,4 +1,8 @@
-"""Typed dependencies shared by the routes."""
+"""Typed dependencies shared by the routes.
+
+Every getter is ``async``: FastAPI runs a plain ``def`` dependency on a worker thread, a hand-off that cost a run
+request more than the getter's work (see bench/profile.py).
+"""
 
 from __future__ import annotations
 
@@ -18,49 +22,50 @@ from .services.runs import RunService
 from .settings import ApiSettings
 
 
-def _settings(connection: HTTPConnection) -> ApiSettings:
+async def _settings(connection: HTTPConnection) -> ApiSettings:
     settings: ApiSettings = connection.app.state.settings
     return settings
 
 
-def _store(connection: HTTPConnection) -> FileStore:
+async def _store(connection: HTTPConnection) -> FileStore:
     store: FileStore = connection.app.state.store
     return store
 
 
-def _dispatcher(connection: HTTPConnection) -> Dispatcher:
+async def _dispatcher(connection: HTTPConnection) -> Dispatcher:
     dispatcher: Dispatcher = connection.app.state.dispatcher
     return dispatcher
 
 
-def _runs(connection: HTTPConnection) -> RunService:
+async def _runs(connection: HTTPConnection) -> RunService:
     service: RunService = connection.app.state.runs
     return service
 
 
-def _audit(connection: HTTPConnection) -> AuditLog:
+async def _audit(connection: HTTPConnection) -> AuditLog:
     audit: AuditLog = connection.app.state.audit
     return audit
 
 
-def _authenticator(connection: HTTPConnection) -> Authenticator:
+async def _authenticator(connection: HTTPConnection) -> Authenticator:
     authenticator: Authenticator = connection.app.state.authenticator
     return authenticator
 
 
-def _tokens(connection: HTTPConnection) -> TokenService:
+async def _tokens(connection: HTTPConnection) -> TokenService:
     tokens: TokenService = connection.app.state.authenticator.tokens
     return tokens
 
 
-def _language_servers(connection: HTTPConnection) -> LanguageServerPool:
+async def _language_servers(connection: HTTPConnection) -> LanguageServerPool:
     pool: LanguageServerPool = connection.app.state.language_servers
     return pool
 
 
 async def current_identity(connection: HTTPConnection) -> Identity:
     """The signed-in caller (of a request or a websocket); 401 when nobody is signed in."""
-    return await _authenticator(connection).identify(connection)
+    authenticator: Authenticator = connection.app.state.authenticator
+    return await authenticator.identify(connection)
 
 
 SettingsDep = Annotated[ApiSettings, Depends(_settings)]

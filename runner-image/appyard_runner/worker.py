@@ -300,22 +300,14 @@ class Runner:
             return
         cancel = asyncio.Event()
         self._running[request.run_id] = cancel
-        heartbeat = asyncio.get_running_loop().create_task(self._heartbeat(msg))
+        heartbeat = _Heartbeat(msg, self.code.settings.ack_wait_seconds / _TERMINATING)
         try:
             result = await self._execute(request, attempt, cancel)
             await self._store(key, result)
             await msg.ack()
         finally:
-            heartbeat.cancel()
+            heartbeat.stop()
             self._running.pop(request.run_id, None)
-
-    async def _heartbeat(self, msg: Msg) -> None:
-        # Long runs tell the server they are alive, so they are not redelivered to another runner.
-        while True:
-            # The app's ack_wait is also its consumer's (the API makes the consumer from the same properties).
-            await asyncio.sleep(self.code.settings.ack_wait_seconds / _TERMINATING)
-            with contextlib.suppress(Exception):
-                await msg.in_progress()
 
     def _limits(self) -> Limits:
         app = self.code.settings
@@ -332,7 +324,12 @@ class Runner:
         return RunResult.of(request, status, error=error, attempt=attempt, **fields)
 
     async def _execute(self, request: RunRequest, attempt: int, cancel: asyncio.Event) -> RunResult:
-        self._event(request, RunEvent(type="status", run_id=request.run_id, status=RunStatus.running))
+        assert self._nc is not None
+        running = RunEvent(type="status", run_id=request.run_id, status=RunStatus.running)
+        # Published in line (it only joins the connection's write buffer): no task per run for it.
+        await self._nc.publish(
+            events_subject(request.namespace, request.app, request.run_id), running.model_dump_json().encode()
+        )
         if self.settings.reload:
             # In development a run sees the files as the watcher last saw them (a save within a few tens of ms).
             await self._reload_if_changed()
@@ -422,3 +419,32 @@ class Runner:
         assert self._nc is not None
         subject = events_subject(self.settings.namespace, result.app, result.run_id)
         await self._nc.publish(subject, request_status.model_dump_json().encode())
+
+
+class _Heartbeat:
+    """Tells the server a long run is alive every ``interval`` seconds, so it is not redelivered to another runner.
+
+    A timer rather than a task: most runs end long before the first beat, and then cost one cancelled timer.
+    (The app's ack_wait is also its consumer's: the API makes the consumer from the same properties.)
+    """
+
+    def __init__(self, msg: Msg, interval: float) -> None:
+        self._msg = msg
+        self._interval = interval
+        self._loop = asyncio.get_running_loop()
+        self._beating: asyncio.Task[None] | None = None
+        self._timer = self._loop.call_later(interval, self._beat)
+
+    def _beat(self) -> None:
+        self._timer = self._loop.call_later(self._interval, self._beat)
+        if self._beating is None or self._beating.done():
+            self._beating = self._loop.create_task(self._in_progress())
+
+    async def _in_progress(self) -> None:
+        with contextlib.suppress(Exception):
+            await self._msg.in_progress()
+
+    def stop(self) -> None:
+        self._timer.cancel()
+        if self._beating is not None:
+            self._beating.cancel()

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from ..deps import CurrentUser, RunServiceDep
 from ..errors import responses
@@ -29,12 +29,13 @@ async def start_run(
     identity: CurrentUser,
     service: RunServiceDep,
     wait: Annotated[bool, Query(description="Wait (bounded) for the result; false answers 202 at once.")] = True,
-) -> JSONResponse:
+) -> Response:
     """Run a function of the page with the given state; the response carries only what the function changed."""
     run = service.prepare(identity, app, page, await request.body())
     result = await service.start(run, wait)
-    finished = result.status.final
-    return JSONResponse(result.model_dump(mode="json"), status_code=200 if finished else 202)
+    # Serialized once, by pydantic, straight to bytes (no dict in between).
+    status = 200 if result.status.final else 202
+    return Response(result.model_dump_json(), status_code=status, media_type="application/json")
 
 
 @router.get("/runs/{run_id}", response_model=RunPublic)

@@ -24,7 +24,8 @@ _REMEMBERED = 4096
 
 
 def public(result: RunResult) -> RunPublic:
-    return RunPublic(
+    # The result was validated when it was read: its fields are copied, not validated again.
+    return RunPublic.model_construct(
         run_id=result.run_id,
         status=result.status,
         context=result.context,
@@ -88,7 +89,8 @@ class RunService:
                     for item in error.errors(include_url=False)
                 ]
             ) from None
-        return RunRequest(
+        # Every field is checked by now (the state against the page's State): built without validating again.
+        return RunRequest.model_construct(
             run_id=create.run_id or new_run_id(),
             namespace=self.settings.namespace,
             app=app,

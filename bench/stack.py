@@ -1,0 +1,92 @@
+"""The real stack the run benchmarks measure: nats-server, the API and a runner for the lab fixture app."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.integration.servers import Api, NatsServer, Process, runner
+from tests.integration.servers import api as api_process
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Stack:
+    scratch: Path
+    workspace: Path
+    nats: NatsServer
+    api: Api
+    runner: Process
+
+    def pids(self) -> dict[str, int]:
+        """The processes of the stack by role; "zygote" counts the children it forked and reaped."""
+        assert self.api.process is not None
+        assert self.runner.process is not None
+        assert self.nats.process is not None
+        pids = {"api": self.api.process.pid, "runner": self.runner.process.pid, "nats": self.nats.process.pid}
+        zygotes = children(self.runner.process.pid)
+        if zygotes:
+            pids["zygote"] = zygotes[0]
+        return pids
+
+
+def children(pid: int) -> list[int]:
+    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False).stdout
+    return [int(line) for line in found.split()]
+
+
+def cpu_ms(pid: int) -> float:
+    """CPU time of a process and of the children it has reaped, in ms (from /proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
+    return ticks * 1000 / 100  # USER_HZ is 100 on Linux
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process in MiB (0 when it is gone)."""
+    try:
+        return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * 4096 / 1_048_576
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+
+
+@contextmanager
+def lab_stack(*, concurrency: int = 8, isolation: str | None = None) -> Iterator[Stack]:
+    """Start everything for the lab app (``isolation``: override the app's runner.isolation)."""
+    scratch = Path(tempfile.mkdtemp(prefix="appyard-bench-"))
+    workspace = scratch / "lab"
+    shutil.copytree(REPO / "tests" / "fixtures" / "lab", workspace, ignore=shutil.ignore_patterns("__pycache__"))
+    if isolation is not None:
+        properties = workspace / "lab" / "properties.json"
+        data = json.loads(properties.read_text())
+        data["runner"]["isolation"] = isolation
+        properties.write_text(json.dumps(data, indent=2))
+    (scratch / "logs").mkdir()
+    server = NatsServer(store=scratch / "nats")
+    server.start()
+    processes: list[Process] = []
+    try:
+        api_server = api_process(workspace, server, scratch / "logs")
+        api_server.start()
+        processes.append(api_server)
+        worker = runner(workspace, "lab", server, scratch / "logs", concurrency=str(concurrency))
+        worker.start()
+        processes.append(worker)
+        assert worker.process is not None
+        deadline = time.monotonic() + 60
+        while not children(worker.process.pid) and time.monotonic() < deadline:
+            time.sleep(0.1)  # the zygote: the runner is loaded
+        yield Stack(scratch, workspace, server, api_server, worker)
+    finally:
+        for process in processes:
+            process.stop()
+        server.stop()
+        shutil.rmtree(scratch, ignore_errors=True)
