@@ -28,9 +28,18 @@ class TableDataError(ValueError):
     """The value given as table data cannot be turned into rows."""
 
 
+_AS_IS = frozenset({str, int, bool, type(None)})
+
+
 def to_json_value(value: Any) -> JSONValue:
     """One cell value as JSON: the conversions listed in the module docstring."""
-    if value is None or isinstance(value, (bool, str)):
+    kind = type(value)
+    # Most cells are plain JSON already (always, when a runner validates what a child returned): one set lookup.
+    if kind in _AS_IS:
+        return value  # type: ignore[no-any-return]
+    if kind is float:
+        return None if math.isnan(value) or math.isinf(value) else value
+    if isinstance(value, (bool, str)):  # subclasses (a str enum member is an Enum too, but a str first)
         return value
     if type(value).__name__ in {"NaTType", "NAType"}:  # pandas' missing values (NaT is also a datetime)
         return None
