@@ -1,0 +1,433 @@
+"""Benchmark: the real stack under load (issue 12, item 5). Nothing here is asserted; it reports.
+
+The servers are real (nats-server, the API, a runner of the lab fixture app with ``concurrency`` 8, as in
+bench/runs.py); the HTTP load comes from ``bench/loadgen`` (Go, built by ``make bench``), so that a thousand
+clients cost the 2 cores little. Phases, each configurable by environment variable:
+
+0. **memory per waiting run** (BENCH_LOAD_HOLD=1000): the runner is stopped, N requests wait at once (each on its
+   own connection); the API's RSS grows by (delta / N) per waiting run, connection included. A new runner then
+   answers them all.
+1. **concurrent clients** (BENCH_LOAD_CLIENTS=1000, BENCH_LOAD_SSE=100, BENCH_LOAD_SECONDS=30): closed loops of
+   waited runs over keep-alive connections, plus SSE subscribers that start a run with ``?wait=false`` and read
+   its events to the final status. Errors (anything but 200 + succeeded) by kind; latency; RSS peaks sampled from
+   /proc every 0.5 s (the runner's figure is its whole tree: runner, zygote, children).
+2. **burst** (BENCH_LOAD_BURST=10000): runs submitted with ``?wait=false`` as fast as the generator can; the time
+   until every result is stored, counted on the results bucket's subject from a connection allowed everything;
+   none may be lost.
+3. **the knee** (BENCH_LOAD_RATES="50:50", 5 s each: start:step): open-loop arrivals at rising rates until p99
+   has passed 50 ms twice; the knee is the highest rate whose p99 stays within 50 ms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import nats
+from nats.aio.client import RawCredentials
+from nats.aio.msg import Msg
+from nats.js import api
+
+from appyard.runs import RESULTS_BUCKET
+from tests.integration.servers import NatsServer, Process, runner, wait_for
+from tests.integration.servers import api as api_process
+
+REPO = Path(__file__).resolve().parent.parent
+LOADGEN = Path(os.environ.get("BENCH_LOADGEN", REPO / "bench" / "loadgen" / "loadgen"))
+
+CONCURRENCY = os.environ.get("BENCH_LOAD_CONCURRENCY", "8")
+HOLD = int(os.environ.get("BENCH_LOAD_HOLD", "1000"))
+CLIENTS = int(os.environ.get("BENCH_LOAD_CLIENTS", "1000"))
+SSE = int(os.environ.get("BENCH_LOAD_SSE", "100"))
+SECONDS = float(os.environ.get("BENCH_LOAD_SECONDS", "30"))
+BURST = int(os.environ.get("BENCH_LOAD_BURST", "10000"))
+BURST_CONNECTIONS = int(os.environ.get("BENCH_LOAD_BURST_CONNECTIONS", "64"))
+RATE_START, RATE_STEP = (float(part) for part in os.environ.get("BENCH_LOAD_RATES", "50:50").split(":"))
+STEP_SECONDS = float(os.environ.get("BENCH_LOAD_STEP_SECONDS", "5"))
+KNEE_P99_MS = 50.0
+SAMPLE_SECONDS = 0.5
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# -- memory ----------------------------------------------------------------------------------------------
+
+
+def _kib(path: str, field_name: str) -> int:
+    """A ``Name:   123 kB`` field of a /proc file, in KiB; 0 when the process is gone."""
+    with contextlib.suppress(OSError), open(path) as handle:
+        for line in handle:
+            if line.startswith(field_name):
+                return int(line.split()[1])
+    return 0
+
+
+def rss(pid: int) -> int:
+    return _kib(f"/proc/{pid}/status", "VmRSS:")
+
+
+def settled_rss(pid: int) -> int:
+    """The median of three samples 0.2 s apart."""
+    samples = []
+    for _ in range(3):
+        time.sleep(0.2)
+        samples.append(rss(pid))
+    return sorted(samples)[1]
+
+
+def descendants(pid: int) -> list[int]:
+    """The process and all its descendants (read from /proc/PID/task/*/children)."""
+    found, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        found.append(current)
+        with contextlib.suppress(OSError):
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children") as handle:
+                    pending.extend(int(child) for child in handle.read().split())
+    return found
+
+
+def tree_memory(pid: int) -> tuple[int, int, int]:
+    """(processes, summed RSS KiB, summed PSS KiB) of a process tree; PSS shares forked pages out fairly."""
+    pids = descendants(pid)
+    return len(pids), sum(rss(p) for p in pids), sum(_kib(f"/proc/{p}/smaps_rollup", "Pss:") for p in pids)
+
+
+@dataclass
+class Peaks:
+    """Largest memory seen by the sampler since the last reset, in KiB."""
+
+    api: int = 0
+    runner_rss: int = 0
+    runner_pss: int = 0
+    runner_processes: int = 0
+    nats: int = 0
+
+
+@dataclass
+class Sampler:
+    """Samples the API's, the runner tree's and nats-server's memory every 0.5 s on a thread."""
+
+    api_pid: int
+    nats_pid: int
+    runner_pid: Callable[[], int | None]
+    peaks: Peaks = field(default_factory=Peaks)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def reset(self) -> None:
+        self.peaks = Peaks()
+
+    def _run(self) -> None:
+        while not self._stop.wait(SAMPLE_SECONDS):
+            peaks = self.peaks
+            peaks.api = max(peaks.api, rss(self.api_pid))
+            peaks.nats = max(peaks.nats, rss(self.nats_pid))
+            if (pid := self.runner_pid()) is not None:
+                count, tree_rss, tree_pss = tree_memory(pid)
+                peaks.runner_rss = max(peaks.runner_rss, tree_rss)
+                peaks.runner_pss = max(peaks.runner_pss, tree_pss)
+                peaks.runner_processes = max(peaks.runner_processes, count)
+
+
+# -- the generator -----------------------------------------------------------------------------------------
+
+
+def loadgen(mode: str, url: str, *flags: str) -> dict[str, Any]:
+    """Run one phase of the generator; its last line of output is the phase's JSON."""
+    done = subprocess.run([str(LOADGEN), mode, "-url", url, *flags], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"loadgen {mode} exited with {done.returncode}: {done.stderr[-2000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def errors(summary: dict[str, Any]) -> str:
+    kinds = summary["error_kinds"]
+    return ", ".join(f"{kind} {count}" for kind, count in sorted(kinds.items())) if kinds else "none"
+
+
+@dataclass
+class Stack:
+    """The servers under test; the runner can be stopped and a new one started."""
+
+    workspace: Path
+    logs: Path
+    server: NatsServer
+    api: Process
+    url: str
+    worker: Process | None = None
+
+    def start_runner(self) -> None:
+        worker = runner(self.workspace, "lab", self.server, self.logs, concurrency=CONCURRENCY)
+        worker.start()
+        self.worker = worker
+        wait_for(lambda: "runner for app lab ready" in worker.output(), 60, "the runner", worker.process)
+
+    def stop_runner(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()
+            self.worker = None
+
+    def runner_pid(self) -> int | None:
+        worker = self.worker
+        return worker.process.pid if worker is not None and worker.process is not None else None
+
+
+# -- phases ----------------------------------------------------------------------------------------------------
+
+
+def waiting_metric(url: str) -> float:
+    text = httpx.get(f"{url}/api/metrics", timeout=5).text
+    found = re.search(r"^appyard_runs_waiting (\S+)$", text, re.MULTILINE)
+    return float(found.group(1)) if found else -1.0
+
+
+def phase_memory(stack: Stack, count: int) -> dict[str, Any]:
+    """API RSS per waiting run: N runs wait with no runner; then a new runner answers them."""
+    assert stack.api.process is not None
+    api_pid = stack.api.process.pid
+    stack.stop_runner()
+    time.sleep(1)
+    before = settled_rss(api_pid)
+    generator = subprocess.Popen(
+        [str(LOADGEN), "hold", "-url", stack.url, "-count", str(count)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert generator.stdout is not None
+    sent = generator.stdout.readline()
+    if not sent.startswith('{"sent"'):
+        generator.kill()
+        raise RuntimeError(f"loadgen hold: {sent!r} {generator.stderr.read() if generator.stderr else ''}")
+    deadline = time.monotonic() + 30
+    waiting = 0.0
+    while time.monotonic() < deadline and (waiting := waiting_metric(stack.url)) < count:
+        time.sleep(0.2)
+    time.sleep(1)
+    during = settled_rss(api_pid)
+    stack.start_runner()
+    output, stderr = generator.communicate(timeout=120)
+    if generator.returncode != 0:
+        raise RuntimeError(f"loadgen hold exited with {generator.returncode}: {stderr[-2000:]}")
+    answered: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
+    return {
+        "count": count,
+        "waiting_seen": waiting,
+        "api_rss_before_kib": before,
+        "api_rss_waiting_kib": during,
+        "kib_per_waiting_run": (during - before) / count,
+        "answered": answered,
+    }
+
+
+def phase_clients(stack: Stack, sampler: Sampler) -> dict[str, Any]:
+    sampler.reset()
+    result = loadgen("closed", stack.url, "-clients", str(CLIENTS), "-sse", str(SSE), "-duration", f"{SECONDS}s")
+    time.sleep(SAMPLE_SECONDS * 2)
+    result["peaks_kib"] = sampler.peaks.__dict__.copy()
+    return result
+
+
+async def phase_burst(stack: Stack, count: int) -> dict[str, Any]:
+    """Submit ``count`` runs with wait=false; count the results as the bucket stores them."""
+    client = await nats.connect(stack.server.url, user_credentials=RawCredentials(stack.server.creds()))
+    stored: dict[str, tuple[float, str]] = {}
+    writes = 0
+    prefix = f"$KV.{RESULTS_BUCKET}."
+
+    async def result(msg: Msg) -> None:
+        nonlocal writes
+        writes += 1
+        run_id = msg.subject[len(prefix) :].rsplit(".", 1)[-1]
+        status = json.loads(msg.data).get("status", "?") if msg.data else "deleted"
+        stored[run_id] = (time.time(), status)
+
+    js = client.jetstream()
+    await js.subscribe(f"{prefix}>", cb=result, ordered_consumer=True, deliver_policy=api.DeliverPolicy.NEW)
+    flags = ("-count", str(count), "-conns", str(BURST_CONNECTIONS))
+    submitted = await asyncio.to_thread(loadgen, "burst", stack.url, *flags)
+    ids = set(submitted.pop("run_ids"))
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and not ids <= stored.keys():
+        await asyncio.sleep(0.1)
+        if stored and time.time() - max(at for at, _ in stored.values()) > 60:
+            break  # nothing stored for a minute: the rest is lost
+    await client.close()
+    mine = {run_id: stored[run_id] for run_id in ids if run_id in stored}
+    statuses: dict[str, int] = {}
+    for _, status in mine.values():
+        statuses[status] = statuses.get(status, 0) + 1
+    last = max((at for at, _ in mine.values()), default=submitted["started"])
+    seconds = last - submitted["started"]
+    return {
+        **submitted,
+        "accepted": len(ids),
+        "stored": len(mine),
+        "lost": len(ids - mine.keys()),
+        "statuses": statuses,
+        "result_writes": writes,
+        "drain_seconds": seconds,
+        "drain_rate": len(mine) / seconds if seconds > 0 else 0.0,
+    }
+
+
+def phase_knee(stack: Stack) -> list[dict[str, Any]]:
+    steps: list[dict[str, Any]] = []
+    rate, over = RATE_START, 0
+    while over < 2 and rate <= 10_000:
+        log(f"  {rate:g} runs/s for {STEP_SECONDS:g} s…")
+        step = loadgen("open", stack.url, "-rate", str(rate), "-duration", f"{STEP_SECONDS}s")
+        steps.append(step)
+        if step["runs"]["p99_ms"] > KNEE_P99_MS or step["runs"]["errors"]:
+            over += 1
+        rate += RATE_STEP
+        time.sleep(1)
+    return steps
+
+
+# -- report ------------------------------------------------------------------------------------------------------
+
+
+def mib(kib: float) -> str:
+    return f"{kib / 1024:.0f} MiB"
+
+
+def report(memory: dict[str, Any], clients: dict[str, Any], burst: dict[str, Any], knee: list[dict[str, Any]]) -> None:
+    runs, sse, peaks = clients["runs"], clients["sse"], clients["peaks_kib"]
+    print()
+    print(f"1. {CLIENTS:,} clients + {SSE} SSE subscribers for {SECONDS:g} s (runner concurrency {CONCURRENCY})")
+    print(f"   runs           {runs['requests']:>8,}  errors: {errors(runs)}")
+    print(f"   runs/s         {runs['ok'] / clients['seconds']:>8.0f}  over {clients['seconds']:.1f} s")
+    print(f"   latency ms     p50 {runs['p50_ms']:.0f}  p99 {runs['p99_ms']:.0f}  max {runs['max_ms']:.0f}")
+    print(
+        f"   SSE streams    {sse['ok']:>8,}  errors: {errors(sse)}"
+        f"  start → final event p50 {sse['p50_ms']:.0f} ms, p99 {sse['p99_ms']:.0f} ms"
+    )
+    print(f"   connections    {clients['connections']:>8,}  opened by the generator (keep-alive)")
+    print(
+        f"   RSS peaks      API {mib(peaks['api'])}; runner tree {mib(peaks['runner_rss'])} RSS, "
+        f"{mib(peaks['runner_pss'])} PSS ({peaks['runner_processes']} processes); nats-server {mib(peaks['nats'])}"
+    )
+    submit = burst["submit"]
+    print(f"2. burst of {BURST:,} runs with ?wait=false over {BURST_CONNECTIONS} connections")
+    print(f"   accepted       {burst['accepted']:>8,}  in {burst['submit_seconds']:.1f} s  errors: {errors(submit)}")
+    print(f"   stored         {burst['stored']:>8,}  lost {burst['lost']}  statuses {burst['statuses']}")
+    print(f"   drained in     {burst['drain_seconds']:>8.1f} s  = {burst['drain_rate']:.0f} runs/s")
+    answered = memory["answered"]["runs"]
+    print(f"3. {memory['count']:,} runs waiting with no runner")
+    print(
+        f"   API RSS        {mib(memory['api_rss_before_kib'])} → {mib(memory['api_rss_waiting_kib'])}: "
+        f"{memory['kib_per_waiting_run']:.1f} KiB per waiting run (connection included)"
+    )
+    print(f"   then answered  {answered['ok']:>8,}  errors: {errors(answered)}")
+    print(f"4. open-loop arrivals, {STEP_SECONDS:g} s per rate")
+    print(f"   {'rate':>6}{'achieved':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
+    for step in knee:
+        r = step["runs"]
+        print(f"   {step['rate']:>6.0f}{step['achieved']:>10.0f}{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}{r['errors']:>8}")
+    within = [s["rate"] for s in knee if s["runs"]["p99_ms"] <= KNEE_P99_MS and not s["runs"]["errors"]]
+    print(f"   knee: {max(within, default=0):.0f} runs/s (the highest rate with p99 ≤ {KNEE_P99_MS:g} ms)")
+    summary = {
+        "cpus": os.cpu_count(),
+        "concurrency": int(CONCURRENCY),
+        "clients": {
+            "runs": runs["requests"],
+            "errors": runs["errors"],
+            "runs_per_s": round(runs["ok"] / clients["seconds"], 1),
+            "p50_ms": runs["p50_ms"],
+            "p99_ms": runs["p99_ms"],
+            "max_ms": runs["max_ms"],
+            "sse_streams": sse["ok"],
+            "sse_errors": sse["errors"],
+            "api_rss_peak_mib": round(peaks["api"] / 1024, 1),
+            "runner_rss_peak_mib": round(peaks["runner_rss"] / 1024, 1),
+            "runner_pss_peak_mib": round(peaks["runner_pss"] / 1024, 1),
+        },
+        "burst": {
+            key: burst[key]
+            for key in ("accepted", "stored", "lost", "submit_seconds", "drain_seconds", "drain_rate", "statuses")
+        },
+        "kib_per_waiting_run": round(memory["kib_per_waiting_run"], 1),
+        "knee_runs_per_s": max(within, default=0),
+        "knee": [[s["rate"], round(s["achieved"], 1), s["runs"]["p50_ms"], s["runs"]["p99_ms"]] for s in knee],
+    }
+    print(json.dumps(summary))
+
+
+def main() -> None:
+    if not LOADGEN.exists():
+        sys.exit(f"{LOADGEN} is missing: build it with `make bench/loadgen/loadgen`")
+    scratch = Path(tempfile.mkdtemp(prefix="appyard-load-"))
+    workspace = scratch / "lab"
+    shutil.copytree(REPO / "tests" / "fixtures" / "lab", workspace, ignore=shutil.ignore_patterns("__pycache__"))
+    logs = scratch / "logs"
+    logs.mkdir()
+    server = NatsServer(store=scratch / "nats")
+    server.start()
+    api_server = api_process(workspace, server, logs)
+    stack: Stack | None = None
+    sampler: Sampler | None = None
+    try:
+        api_server.start()
+        stack = Stack(workspace, logs, server, api_server, api_server.url)
+        stack.start_runner()
+        assert api_server.process is not None
+        assert server.process is not None
+        sampler = Sampler(api_server.process.pid, server.process.pid, stack.runner_pid)
+        sampler.start()
+        log("warming up (32 clients, 3 s)…")
+        warm = loadgen("closed", stack.url, "-clients", "32", "-sse", "0", "-duration", "3s")
+        if warm["runs"]["errors"]:
+            raise RuntimeError(f"warm-up failed: {errors(warm['runs'])} (logs: {logs})")
+        log(f"3. {HOLD:,} runs waiting with no runner…")
+        memory = phase_memory(stack, HOLD)
+        log(f"1. {CLIENTS:,} clients + {SSE} SSE subscribers for {SECONDS:g} s…")
+        clients = phase_clients(stack, sampler)
+        log(f"2. a burst of {BURST:,} runs…")
+        burst = asyncio.run(phase_burst(stack, BURST))
+        log("4. the knee…")
+        knee = phase_knee(stack)
+    finally:
+        if sampler is not None:
+            sampler.stop()
+        if stack is not None:
+            stack.stop_runner()
+        api_server.stop()
+        server.stop()
+        if os.environ.get("BENCH_LOAD_KEEP"):
+            log(f"kept {scratch} (logs in {logs})")
+        else:
+            shutil.rmtree(scratch, ignore_errors=True)
+    report(memory, clients, burst, knee)
+
+
+if __name__ == "__main__":
+    main()
