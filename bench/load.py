@@ -14,8 +14,10 @@ clients cost the 2 cores little. Phases, each configurable by environment variab
 2. **burst** (BENCH_LOAD_BURST=10000): runs submitted with ``?wait=false`` as fast as the generator can; the time
    until every result is stored, counted on the results bucket's subject from a connection allowed everything;
    none may be lost.
-3. **the knee** (BENCH_LOAD_RATES="50:50", 5 s each: start:step): open-loop arrivals at rising rates until p99
-   has passed 50 ms twice; the knee is the highest rate whose p99 stays within 50 ms.
+3. **the knee** (BENCH_LOAD_RATES="25,50,75,100,150,…", BENCH_LOAD_STEP_SECONDS=5): open-loop arrivals at
+   rising rates until p99 has passed 50 ms twice; the knee is the highest rate whose p99 stays within 50 ms.
+
+Each phase also reports the CPU seconds the API, the runner tree, nats-server and the generator used.
 """
 
 from __future__ import annotations
@@ -56,7 +58,12 @@ SSE = int(os.environ.get("BENCH_LOAD_SSE", "100"))
 SECONDS = float(os.environ.get("BENCH_LOAD_SECONDS", "30"))
 BURST = int(os.environ.get("BENCH_LOAD_BURST", "10000"))
 BURST_CONNECTIONS = int(os.environ.get("BENCH_LOAD_BURST_CONNECTIONS", "64"))
-RATE_START, RATE_STEP = (float(part) for part in os.environ.get("BENCH_LOAD_RATES", "50:50").split(":"))
+RATES = [
+    float(rate)
+    for rate in os.environ.get(
+        "BENCH_LOAD_RATES", "25,50,75,100,150,200,250,300,400,500,600,800,1000,1250,1500,2000"
+    ).split(",")
+]
 STEP_SECONDS = float(os.environ.get("BENCH_LOAD_STEP_SECONDS", "5"))
 KNEE_P99_MS = 50.0
 SAMPLE_SECONDS = 0.5
@@ -102,6 +109,20 @@ def descendants(pid: int) -> list[int]:
                 with open(f"/proc/{current}/task/{task}/children") as handle:
                     pending.extend(int(child) for child in handle.read().split())
     return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and of its children it has reaped (utime, stime, cutime, cstime)."""
+    with contextlib.suppress(OSError, IndexError, ValueError):
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    return 0.0
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of a process tree (exited children count once reaped, in their parent's cutime)."""
+    return sum(cpu_seconds(p) for p in descendants(pid))
 
 
 def tree_memory(pid: int) -> tuple[int, int, int]:
@@ -195,6 +216,25 @@ class Stack:
             self.worker.stop()
             self.worker = None
 
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds used so far by the API, the runner tree and nats-server."""
+        assert self.api.process is not None
+        assert self.server.process is not None
+        runner_pid = self.runner_pid()
+        return {
+            "api": cpu_seconds(self.api.process.pid),
+            "runner": tree_cpu(runner_pid) if runner_pid is not None else 0.0,
+            "nats": cpu_seconds(self.server.process.pid),
+        }
+
+    def measured(self, mode: str, *flags: str) -> dict[str, Any]:
+        """A generator phase, with the CPU seconds each process used during it (``cpu``)."""
+        before = self.cpu()
+        result = loadgen(mode, self.url, *flags)
+        after = self.cpu()
+        result["cpu"] = {name: after[name] - before[name] for name in before} | {"generator": result["cpu_seconds"]}
+        return result
+
     def runner_pid(self) -> int | None:
         worker = self.worker
         return worker.process.pid if worker is not None and worker.process is not None else None
@@ -224,7 +264,7 @@ def phase_memory(stack: Stack, count: int) -> dict[str, Any]:
     )
     assert generator.stdout is not None
     sent = generator.stdout.readline()
-    if not sent.startswith('{"sent"'):
+    if "sent" not in json.loads(sent or "{}"):
         generator.kill()
         raise RuntimeError(f"loadgen hold: {sent!r} {generator.stderr.read() if generator.stderr else ''}")
     deadline = time.monotonic() + 30
@@ -250,7 +290,7 @@ def phase_memory(stack: Stack, count: int) -> dict[str, Any]:
 
 def phase_clients(stack: Stack, sampler: Sampler) -> dict[str, Any]:
     sampler.reset()
-    result = loadgen("closed", stack.url, "-clients", str(CLIENTS), "-sse", str(SSE), "-duration", f"{SECONDS}s")
+    result = stack.measured("closed", "-clients", str(CLIENTS), "-sse", str(SSE), "-duration", f"{SECONDS}s")
     time.sleep(SAMPLE_SECONDS * 2)
     result["peaks_kib"] = sampler.peaks.__dict__.copy()
     return result
@@ -273,6 +313,7 @@ async def phase_burst(stack: Stack, count: int) -> dict[str, Any]:
     js = client.jetstream()
     await js.subscribe(f"{prefix}>", cb=result, ordered_consumer=True, deliver_policy=api.DeliverPolicy.NEW)
     flags = ("-count", str(count), "-conns", str(BURST_CONNECTIONS))
+    before = stack.cpu()
     submitted = await asyncio.to_thread(loadgen, "burst", stack.url, *flags)
     ids = set(submitted.pop("run_ids"))
     deadline = time.monotonic() + 600
@@ -280,6 +321,8 @@ async def phase_burst(stack: Stack, count: int) -> dict[str, Any]:
         await asyncio.sleep(0.1)
         if stored and time.time() - max(at for at, _ in stored.values()) > 60:
             break  # nothing stored for a minute: the rest is lost
+    after = stack.cpu()
+    cpu = {name: after[name] - before[name] for name in before} | {"generator": submitted["cpu_seconds"]}
     await client.close()
     mine = {run_id: stored[run_id] for run_id in ids if run_id in stored}
     statuses: dict[str, int] = {}
@@ -296,24 +339,32 @@ async def phase_burst(stack: Stack, count: int) -> dict[str, Any]:
         "result_writes": writes,
         "drain_seconds": seconds,
         "drain_rate": len(mine) / seconds if seconds > 0 else 0.0,
+        "cpu": cpu,
     }
 
 
 def phase_knee(stack: Stack) -> list[dict[str, Any]]:
     steps: list[dict[str, Any]] = []
-    rate, over = RATE_START, 0
-    while over < 2 and rate <= 10_000:
+    over = 0
+    for rate in RATES:
+        if over >= 2:
+            break
         log(f"  {rate:g} runs/s for {STEP_SECONDS:g} s…")
-        step = loadgen("open", stack.url, "-rate", str(rate), "-duration", f"{STEP_SECONDS}s")
+        step = stack.measured("open", "-rate", str(rate), "-duration", f"{STEP_SECONDS}s")
         steps.append(step)
         if step["runs"]["p99_ms"] > KNEE_P99_MS or step["runs"]["errors"]:
             over += 1
-        rate += RATE_STEP
         time.sleep(1)
     return steps
 
 
 # -- report ------------------------------------------------------------------------------------------------------
+
+
+def cpu_line(cpu: dict[str, float], runs: int) -> str:
+    per_run = " + ".join(f"{name} {cpu[name] * 1000 / max(runs, 1):.1f}" for name in ("api", "runner", "nats"))
+    spent = ", ".join(f"{name} {seconds:.1f}" for name, seconds in cpu.items())
+    return f"   CPU s          {spent}; per run ms: {per_run}"
 
 
 def mib(kib: float) -> str:
@@ -336,11 +387,13 @@ def report(memory: dict[str, Any], clients: dict[str, Any], burst: dict[str, Any
         f"   RSS peaks      API {mib(peaks['api'])}; runner tree {mib(peaks['runner_rss'])} RSS, "
         f"{mib(peaks['runner_pss'])} PSS ({peaks['runner_processes']} processes); nats-server {mib(peaks['nats'])}"
     )
+    print(cpu_line(clients["cpu"], runs["ok"] + sse["ok"]))
     submit = burst["submit"]
     print(f"2. burst of {BURST:,} runs with ?wait=false over {BURST_CONNECTIONS} connections")
     print(f"   accepted       {burst['accepted']:>8,}  in {burst['submit_seconds']:.1f} s  errors: {errors(submit)}")
     print(f"   stored         {burst['stored']:>8,}  lost {burst['lost']}  statuses {burst['statuses']}")
     print(f"   drained in     {burst['drain_seconds']:>8.1f} s  = {burst['drain_rate']:.0f} runs/s")
+    print(cpu_line(burst["cpu"], burst["stored"]))
     answered = memory["answered"]["runs"]
     print(f"3. {memory['count']:,} runs waiting with no runner")
     print(
@@ -349,10 +402,13 @@ def report(memory: dict[str, Any], clients: dict[str, Any], burst: dict[str, Any
     )
     print(f"   then answered  {answered['ok']:>8,}  errors: {errors(answered)}")
     print(f"4. open-loop arrivals, {STEP_SECONDS:g} s per rate")
-    print(f"   {'rate':>6}{'achieved':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
+    print(f"   {'rate':>6}{'achieved':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}   CPU ms/run: API, runner, nats")
     for step in knee:
-        r = step["runs"]
-        print(f"   {step['rate']:>6.0f}{step['achieved']:>10.0f}{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}{r['errors']:>8}")
+        r, cpu, ok = step["runs"], step["cpu"], max(step["runs"]["ok"], 1)
+        print(
+            f"   {step['rate']:>6.0f}{step['achieved']:>10.0f}{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}{r['errors']:>8}"
+            f"   {cpu['api'] * 1000 / ok:.1f}, {cpu['runner'] * 1000 / ok:.1f}, {cpu['nats'] * 1000 / ok:.1f}"
+        )
     within = [s["rate"] for s in knee if s["runs"]["p99_ms"] <= KNEE_P99_MS and not s["runs"]["errors"]]
     print(f"   knee: {max(within, default=0):.0f} runs/s (the highest rate with p99 ≤ {KNEE_P99_MS:g} ms)")
     summary = {
@@ -370,11 +426,13 @@ def report(memory: dict[str, Any], clients: dict[str, Any], burst: dict[str, Any
             "api_rss_peak_mib": round(peaks["api"] / 1024, 1),
             "runner_rss_peak_mib": round(peaks["runner_rss"] / 1024, 1),
             "runner_pss_peak_mib": round(peaks["runner_pss"] / 1024, 1),
+            "cpu_seconds": {name: round(seconds, 2) for name, seconds in clients["cpu"].items()},
         },
         "burst": {
             key: burst[key]
             for key in ("accepted", "stored", "lost", "submit_seconds", "drain_seconds", "drain_rate", "statuses")
-        },
+        }
+        | {"cpu_seconds": {name: round(seconds, 2) for name, seconds in burst["cpu"].items()}},
         "kib_per_waiting_run": round(memory["kib_per_waiting_run"], 1),
         "knee_runs_per_s": max(within, default=0),
         "knee": [[s["rate"], round(s["achieved"], 1), s["runs"]["p50_ms"], s["runs"]["p99_ms"]] for s in knee],

@@ -25,6 +25,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -231,7 +232,12 @@ func (c *client) follow(runID string) string {
 	return "sse_ended_early"
 }
 
+// emit prints one JSON line, with the CPU time this process has used so far (user + system, seconds).
 func emit(value map[string]any) {
+	var usage syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &usage) == nil {
+		value["cpu_seconds"] = time.Duration(usage.Utime.Nano() + usage.Stime.Nano()).Seconds()
+	}
 	data, err := json.Marshal(value)
 	if err != nil {
 		panic(err)
