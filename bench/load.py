@@ -111,12 +111,12 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process and of its children it has reaped (utime, stime, cutime, cstime)."""
+def cpu_seconds(pid: int, reaped: bool = True) -> float:
+    """User + system CPU of a process (utime, stime) and of the children it has reaped (cutime, cstime)."""
     with contextlib.suppress(OSError, IndexError, ValueError):
         with open(f"/proc/{pid}/stat") as handle:
             fields = handle.read().rsplit(")", 1)[1].split()
-        return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+        return sum(int(value) for value in fields[11 : 15 if reaped else 13]) / os.sysconf("SC_CLK_TCK")
     return 0.0
 
 
@@ -217,13 +217,15 @@ class Stack:
             self.worker = None
 
     def cpu(self) -> dict[str, float]:
-        """CPU seconds used so far by the API, the runner tree and nats-server."""
+        """CPU seconds used so far by the API, the runner process, its zygote and run children, nats-server."""
         assert self.api.process is not None
         assert self.server.process is not None
         runner_pid = self.runner_pid()
+        runner = cpu_seconds(runner_pid, reaped=False) if runner_pid is not None else 0.0
         return {
             "api": cpu_seconds(self.api.process.pid),
-            "runner": tree_cpu(runner_pid) if runner_pid is not None else 0.0,
+            "runner": runner,
+            "children": tree_cpu(runner_pid) - runner if runner_pid is not None else 0.0,
             "nats": cpu_seconds(self.server.process.pid),
         }
 
@@ -249,41 +251,66 @@ def waiting_metric(url: str) -> float:
     return float(found.group(1)) if found else -1.0
 
 
-def phase_memory(stack: Stack, count: int) -> dict[str, Any]:
-    """API RSS per waiting run: N runs wait with no runner; then a new runner answers them."""
-    assert stack.api.process is not None
-    api_pid = stack.api.process.pid
-    stack.stop_runner()
-    time.sleep(1)
-    before = settled_rss(api_pid)
+@dataclass
+class Started:
+    """A generator phase that said {"sent": N} once its N requests were out, and goes on."""
+
+    process: subprocess.Popen[str]
+    sent: dict[str, Any]
+
+    def finished(self) -> dict[str, Any]:
+        """Its figures: its last line (idle has but the "sent" one), once it ends (idle's stdin is closed)."""
+        output, stderr = self.process.communicate(timeout=120)
+        if self.process.returncode != 0:
+            raise RuntimeError(f"loadgen exited with {self.process.returncode}: {stderr[-2000:]}")
+        lines = output.strip().splitlines()
+        return json.loads(lines[-1]) if lines else self.sent
+
+
+def started(mode: str, url: str, count: int) -> Started:
     generator = subprocess.Popen(
-        [str(LOADGEN), "hold", "-url", stack.url, "-count", str(count)],
+        [str(LOADGEN), mode, "-url", url, "-count", str(count)],
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     assert generator.stdout is not None
-    sent = generator.stdout.readline()
-    if "sent" not in json.loads(sent or "{}"):
+    line = generator.stdout.readline()
+    sent = json.loads(line or "{}")
+    if "sent" not in sent:
         generator.kill()
-        raise RuntimeError(f"loadgen hold: {sent!r} {generator.stderr.read() if generator.stderr else ''}")
+        raise RuntimeError(f"loadgen {mode}: {line!r} {generator.stderr.read() if generator.stderr else ''}")
+    return Started(generator, sent)
+
+
+def phase_memory(stack: Stack, count: int) -> dict[str, Any]:
+    """The API's RSS per waiting run: N runs wait (each on its own connection) with no runner; then, while they
+    still wait, N idle keep-alive connections more (what a connection alone costs); then a new runner answers."""
+    assert stack.api.process is not None
+    api_pid = stack.api.process.pid
+    stack.stop_runner()
+    before = settled_rss(api_pid)
+    holding = started("hold", stack.url, count)
     deadline = time.monotonic() + 30
     waiting = 0.0
     while time.monotonic() < deadline and (waiting := waiting_metric(stack.url)) < count:
         time.sleep(0.2)
-    time.sleep(1)
     during = settled_rss(api_pid)
+    idling = started("idle", stack.url, count)
+    connected = settled_rss(api_pid)  # sooner than the API's keep-alive timeout (5 s) closes them
+    idle = idling.finished()  # its stdin ends: it closes the connections
     stack.start_runner()
-    output, stderr = generator.communicate(timeout=120)
-    if generator.returncode != 0:
-        raise RuntimeError(f"loadgen hold exited with {generator.returncode}: {stderr[-2000:]}")
-    answered: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
+    answered = holding.finished()
     return {
         "count": count,
         "waiting_seen": waiting,
         "api_rss_before_kib": before,
         "api_rss_waiting_kib": during,
+        "api_rss_idle_kib": connected,
         "kib_per_waiting_run": (during - before) / count,
+        "kib_per_idle_connection": (connected - during) / count,
+        "idle": idle,
         "answered": answered,
     }
 
@@ -361,8 +388,11 @@ def phase_knee(stack: Stack) -> list[dict[str, Any]]:
 # -- report ------------------------------------------------------------------------------------------------------
 
 
+PROCESSES = ("api", "runner", "children", "nats")  # children: the zygote and the runs' processes
+
+
 def cpu_line(cpu: dict[str, float], runs: int) -> str:
-    per_run = " + ".join(f"{name} {cpu[name] * 1000 / max(runs, 1):.1f}" for name in ("api", "runner", "nats"))
+    per_run = " + ".join(f"{name} {cpu[name] * 1000 / max(runs, 1):.1f}" for name in PROCESSES)
     spent = ", ".join(f"{name} {seconds:.1f}" for name, seconds in cpu.items())
     return f"   CPU s          {spent}; per run ms: {per_run}"
 
@@ -391,7 +421,10 @@ def report(memory: dict[str, Any], clients: dict[str, Any], burst: dict[str, Any
     submit = burst["submit"]
     print(f"2. burst of {BURST:,} runs with ?wait=false over {BURST_CONNECTIONS} connections")
     print(f"   accepted       {burst['accepted']:>8,}  in {burst['submit_seconds']:.1f} s  errors: {errors(submit)}")
-    print(f"   stored         {burst['stored']:>8,}  lost {burst['lost']}  statuses {burst['statuses']}")
+    print(
+        f"   stored         {burst['stored']:>8,}  lost {burst['lost']}  statuses {burst['statuses']}"
+        f"  (writes on the bucket: {burst['result_writes']:,})"
+    )
     print(f"   drained in     {burst['drain_seconds']:>8.1f} s  = {burst['drain_rate']:.0f} runs/s")
     print(cpu_line(burst["cpu"], burst["stored"]))
     answered = memory["answered"]["runs"]
@@ -400,14 +433,18 @@ def report(memory: dict[str, Any], clients: dict[str, Any], burst: dict[str, Any
         f"   API RSS        {mib(memory['api_rss_before_kib'])} → {mib(memory['api_rss_waiting_kib'])}: "
         f"{memory['kib_per_waiting_run']:.1f} KiB per waiting run (connection included)"
     )
+    print(
+        f"   and {memory['idle']['connections']:,} idle keep-alive connections more: "
+        f"{memory['kib_per_idle_connection']:.1f} KiB per connection"
+    )
     print(f"   then answered  {answered['ok']:>8,}  errors: {errors(answered)}")
     print(f"4. open-loop arrivals, {STEP_SECONDS:g} s per rate")
-    print(f"   {'rate':>6}{'achieved':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}   CPU ms/run: API, runner, nats")
+    print(f"   {'rate':>6}{'achieved':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}   CPU ms/run: {', '.join(PROCESSES)}")
     for step in knee:
         r, cpu, ok = step["runs"], step["cpu"], max(step["runs"]["ok"], 1)
         print(
             f"   {step['rate']:>6.0f}{step['achieved']:>10.0f}{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}{r['errors']:>8}"
-            f"   {cpu['api'] * 1000 / ok:.1f}, {cpu['runner'] * 1000 / ok:.1f}, {cpu['nats'] * 1000 / ok:.1f}"
+            f"   {', '.join(f'{cpu[name] * 1000 / ok:.1f}' for name in PROCESSES)}"
         )
     within = [s["rate"] for s in knee if s["runs"]["p99_ms"] <= KNEE_P99_MS and not s["runs"]["errors"]]
     print(f"   knee: {max(within, default=0):.0f} runs/s (the highest rate with p99 ≤ {KNEE_P99_MS:g} ms)")
@@ -434,8 +471,12 @@ def report(memory: dict[str, Any], clients: dict[str, Any], burst: dict[str, Any
         }
         | {"cpu_seconds": {name: round(seconds, 2) for name, seconds in burst["cpu"].items()}},
         "kib_per_waiting_run": round(memory["kib_per_waiting_run"], 1),
+        "kib_per_idle_connection": round(memory["kib_per_idle_connection"], 1),
         "knee_runs_per_s": max(within, default=0),
         "knee": [[s["rate"], round(s["achieved"], 1), s["runs"]["p50_ms"], s["runs"]["p99_ms"]] for s in knee],
+        "knee_cpu_ms_per_run": [
+            {name: round(s["cpu"][name] * 1000 / max(s["runs"]["ok"], 1), 2) for name in PROCESSES} for s in knee
+        ],
     }
     print(json.dumps(summary))
 

@@ -5,6 +5,7 @@
 //	loadgen closed -clients 1000 -sse 100 -duration 30s  # closed loops of waited runs, plus SSE subscribers
 //	loadgen burst -count 10000 -conns 64                 # submit runs with ?wait=false as fast as possible
 //	loadgen hold -count 1000                             # N waited runs at once; prints {"sent":N} when all are out
+//	loadgen idle -count 1000                             # N idle keep-alive connections; {"sent":N}; until stdin ends
 //	loadgen open -rate 100 -duration 5s                  # open-loop arrivals at a fixed rate
 package main
 
@@ -349,6 +350,42 @@ func hold(opts options) {
 	emit(map[string]any{"connections": c.opened.Load(), "runs": runs.summary()})
 }
 
+// idle: `count` keep-alive connections, each having answered one GET /api/health, left open and idle; prints
+// {"sent": count} once they all are, then closes them when stdin ends. (The API closes idle connections after its
+// keep-alive timeout, uvicorn's 5 s: measure sooner.)
+func idle(opts options) {
+	c := newClient(opts, opts.count)
+	var arrived sync.WaitGroup
+	arrived.Add(opts.count)
+	everyone := make(chan struct{})
+	var failed atomic.Int64
+	var group sync.WaitGroup
+	for range opts.count {
+		group.Go(func() {
+			request, err := http.NewRequestWithContext(c.trace(context.Background(), nil), http.MethodGet,
+				c.opts.url+"/api/health", nil)
+			var response *http.Response
+			if err == nil {
+				response, err = c.http.Do(request)
+			}
+			arrived.Done()
+			if err != nil {
+				failed.Add(1)
+				return
+			}
+			<-everyone // the connection stays busy until every request has its own
+			_, _ = io.Copy(io.Discard, response.Body)
+			response.Body.Close()
+		})
+	}
+	arrived.Wait()
+	close(everyone)
+	group.Wait()
+	emit(map[string]any{"sent": opts.count, "connections": c.opened.Load(), "errors": failed.Load()})
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	c.http.CloseIdleConnections()
+}
+
 // open: arrivals at a fixed `rate` for `duration`, each run started at its scheduled time whatever the answers so
 // far (latency counts from the scheduled time, so a late start counts against the server, not hidden).
 func open(opts options) {
@@ -380,7 +417,7 @@ func open(opts options) {
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: loadgen closed|burst|hold|open [flags]")
+		fmt.Fprintln(os.Stderr, "usage: loadgen closed|burst|hold|idle|open [flags]")
 		os.Exit(2)
 	}
 	mode := os.Args[1]
@@ -392,7 +429,7 @@ func main() {
 	flags.StringVar(&body, "body", defaultBody, "the run request")
 	flags.IntVar(&opts.clients, "clients", 1000, "closed: concurrent clients (keep-alive connections)")
 	flags.IntVar(&opts.sse, "sse", 100, "closed: clients that start runs with wait=false and follow their events")
-	flags.IntVar(&opts.count, "count", 10000, "burst, hold: runs")
+	flags.IntVar(&opts.count, "count", 10000, "burst, hold: runs; idle: connections")
 	flags.IntVar(&opts.conns, "conns", 64, "burst: connections")
 	flags.Float64Var(&opts.rate, "rate", 100, "open: runs per second")
 	flags.DurationVar(&opts.duration, "duration", 30*time.Second, "closed, open: how long")
@@ -408,6 +445,8 @@ func main() {
 		burst(opts)
 	case "hold":
 		hold(opts)
+	case "idle":
+		idle(opts)
 	case "open":
 		if opts.rate <= 0 {
 			fmt.Fprintln(os.Stderr, "loadgen: -rate must be positive")

@@ -66,6 +66,7 @@ def test_closed_loops_count_runs_and_streams_and_see_every_failure(stack: load.S
     assert fine["connections"] == 6  # keep-alive: one connection per client, however many runs
     assert fine["cpu"]["api"] > 0
     assert fine["cpu"]["runner"] > 0
+    assert fine["cpu"]["children"] > 0  # the zygote and the runs' processes
 
     failing = load.loadgen("closed", stack.url, "-clients", "2", "-sse", "1", "-duration", "1s", "-body", body("boom"))
     assert failing["runs"]["ok"] == 0
@@ -92,6 +93,8 @@ def test_waiting_runs_are_held_until_a_runner_answers_them(stack: load.Stack) ->
     assert memory["waiting_seen"] == 20  # the API's gauge saw them all waiting while no runner ran
     assert memory["answered"]["runs"]["ok"] == 20, memory
     assert memory["answered"]["connections"] == 20
+    assert memory["idle"]["connections"] == 20  # each idle connection its own, all open at once
+    assert memory["idle"]["errors"] == 0
 
 
 def test_open_loop_arrivals_start_every_scheduled_run(stack: load.Stack) -> None:
