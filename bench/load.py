@@ -98,16 +98,23 @@ def settled_rss(pid: int) -> int:
     return sorted(samples)[1]
 
 
+def children(pid: int) -> list[int]:
+    """A process's children (read from /proc/PID/task/*/children)."""
+    found: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as handle:
+                found.extend(int(child) for child in handle.read().split())
+    return found
+
+
 def descendants(pid: int) -> list[int]:
-    """The process and all its descendants (read from /proc/PID/task/*/children)."""
+    """The process and all its descendants."""
     found, pending = [], [pid]
     while pending:
         current = pending.pop()
         found.append(current)
-        with contextlib.suppress(OSError):
-            for task in os.listdir(f"/proc/{current}/task"):
-                with open(f"/proc/{current}/task/{task}/children") as handle:
-                    pending.extend(int(child) for child in handle.read().split())
+        pending.extend(children(current))
     return found
 
 
@@ -221,11 +228,16 @@ class Stack:
         assert self.api.process is not None
         assert self.server.process is not None
         runner_pid = self.runner_pid()
-        runner = cpu_seconds(runner_pid, reaped=False) if runner_pid is not None else 0.0
+        runner = zygote = tree = 0.0
+        if runner_pid is not None:
+            runner = cpu_seconds(runner_pid, reaped=False)
+            zygote = sum(cpu_seconds(pid, reaped=False) for pid in children(runner_pid))  # forks: the page tables
+            tree = tree_cpu(runner_pid)
         return {
             "api": cpu_seconds(self.api.process.pid),
             "runner": runner,
-            "children": tree_cpu(runner_pid) - runner if runner_pid is not None else 0.0,
+            "zygote": zygote,
+            "runs": tree - runner - zygote,
             "nats": cpu_seconds(self.server.process.pid),
         }
 
@@ -388,7 +400,8 @@ def phase_knee(stack: Stack) -> list[dict[str, Any]]:
 # -- report ------------------------------------------------------------------------------------------------------
 
 
-PROCESSES = ("api", "runner", "children", "nats")  # children: the zygote and the runs' processes
+# The runner's tree in three: the runner process, its zygote (which forks), the runs' processes (reaped or not).
+PROCESSES = ("api", "runner", "zygote", "runs", "nats")
 
 
 def cpu_line(cpu: dict[str, float], runs: int) -> str:
