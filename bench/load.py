@@ -384,6 +384,7 @@ async def phase_burst(stack: Stack, count: int) -> dict[str, Any]:
 
 def phase_knee(stack: Stack) -> list[dict[str, Any]]:
     steps: list[dict[str, Any]] = []
+    time.sleep(3)  # let the burst's aftermath settle (the API routes its 10,000 results, nats-server writes)
     over = 0
     for rate in RATES:
         if over >= 2:
