@@ -1,29 +1,29 @@
 """Benchmark: the real stack under load (issue 12, item 5). Nothing here is asserted; it reports.
 
 The servers are real (nats-server, the API, a runner of the lab fixture app with ``concurrency`` 8, as in
-bench/runs.py); the HTTP load comes from ``bench/loadgen`` (Go, built by ``make bench``), so that a thousand
-clients cost the 2 cores little. Phases, each configurable by environment variable:
+bench/runs.py; BENCH_LOAD_CONCURRENCY); the HTTP load comes from ``bench/loadgen`` (Go, built by ``make bench``),
+so that a thousand clients cost the 2 cores little. Phases, each configurable by environment variable:
 
-0. **memory per waiting run** (BENCH_LOAD_HOLD=1000): the runner is stopped, N requests wait at once (each on its
-   own connection); the API's RSS grows by (delta / N) per waiting run, connection included. A new runner then
-   answers them all.
 1. **concurrent clients** (BENCH_LOAD_CLIENTS=1000, BENCH_LOAD_SSE=100, BENCH_LOAD_SECONDS=30): closed loops of
    waited runs over keep-alive connections, plus SSE subscribers that start a run with ``?wait=false`` and read
    its events to the final status. Errors (anything but 200 + succeeded) by kind; latency; RSS peaks sampled from
-   /proc every 0.5 s (the runner's figure is its whole tree: runner, zygote, children).
+   /proc every 0.5 s (the runner's figure is its whole tree: runner, zygote, the runs' processes).
 2. **burst** (BENCH_LOAD_BURST=10000): runs submitted with ``?wait=false`` as fast as the generator can; the time
    until every result is stored, counted on the results bucket's subject from a connection allowed everything;
    none may be lost.
-3. **the knee** (BENCH_LOAD_RATES="25,50,75,100,150,…", BENCH_LOAD_STEP_SECONDS=5): open-loop arrivals at
+3. **memory per waiting run** (BENCH_LOAD_HOLD=1000; measured first, before other phases grow the API's heap):
+   the runner is stopped, N requests wait at once (each on its own connection): the API's RSS delta / N; then N
+   idle keep-alive connections more (what a connection alone costs); then a new runner answers the N runs.
+4. **the knee** (BENCH_LOAD_RATES="25,50,75,100,150,…", BENCH_LOAD_STEP_SECONDS=5): open-loop arrivals at
    rising rates until p99 has passed 50 ms twice; the knee is the highest rate whose p99 stays within 50 ms.
 
-Each phase also reports the CPU seconds the API, the runner tree, nats-server and the generator used.
+Phases 1, 2 and 4 also report the CPU seconds each process spent: the API, the runner process, its zygote (the
+forks), the runs' own processes, nats-server, and the generator itself.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import re
@@ -31,10 +31,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +43,7 @@ from nats.aio.msg import Msg
 from nats.js import api
 
 from appyard.runs import RESULTS_BUCKET
+from bench.processes import SAMPLE_SECONDS, Sampler, children, cpu_seconds, settled_rss, tree_cpu
 from tests.integration.servers import NatsServer, Process, runner, wait_for
 from tests.integration.servers import api as api_process
 
@@ -66,122 +65,10 @@ RATES = [
 ]
 STEP_SECONDS = float(os.environ.get("BENCH_LOAD_STEP_SECONDS", "5"))
 KNEE_P99_MS = 50.0
-SAMPLE_SECONDS = 0.5
 
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-# -- memory ----------------------------------------------------------------------------------------------
-
-
-def _kib(path: str, field_name: str) -> int:
-    """A ``Name:   123 kB`` field of a /proc file, in KiB; 0 when the process is gone."""
-    with contextlib.suppress(OSError), open(path) as handle:
-        for line in handle:
-            if line.startswith(field_name):
-                return int(line.split()[1])
-    return 0
-
-
-def rss(pid: int) -> int:
-    return _kib(f"/proc/{pid}/status", "VmRSS:")
-
-
-def settled_rss(pid: int) -> int:
-    """The median of three samples 0.2 s apart."""
-    samples = []
-    for _ in range(3):
-        time.sleep(0.2)
-        samples.append(rss(pid))
-    return sorted(samples)[1]
-
-
-def children(pid: int) -> list[int]:
-    """A process's children (read from /proc/PID/task/*/children)."""
-    found: list[int] = []
-    with contextlib.suppress(OSError):
-        for task in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{task}/children") as handle:
-                found.extend(int(child) for child in handle.read().split())
-    return found
-
-
-def descendants(pid: int) -> list[int]:
-    """The process and all its descendants."""
-    found, pending = [], [pid]
-    while pending:
-        current = pending.pop()
-        found.append(current)
-        pending.extend(children(current))
-    return found
-
-
-def cpu_seconds(pid: int, reaped: bool = True) -> float:
-    """User + system CPU of a process (utime, stime) and of the children it has reaped (cutime, cstime)."""
-    with contextlib.suppress(OSError, IndexError, ValueError):
-        with open(f"/proc/{pid}/stat") as handle:
-            fields = handle.read().rsplit(")", 1)[1].split()
-        return sum(int(value) for value in fields[11 : 15 if reaped else 13]) / os.sysconf("SC_CLK_TCK")
-    return 0.0
-
-
-def tree_cpu(pid: int) -> float:
-    """CPU seconds of a process tree (exited children count once reaped, in their parent's cutime)."""
-    return sum(cpu_seconds(p) for p in descendants(pid))
-
-
-def tree_memory(pid: int) -> tuple[int, int, int]:
-    """(processes, summed RSS KiB, summed PSS KiB) of a process tree; PSS shares forked pages out fairly."""
-    pids = descendants(pid)
-    return len(pids), sum(rss(p) for p in pids), sum(_kib(f"/proc/{p}/smaps_rollup", "Pss:") for p in pids)
-
-
-@dataclass
-class Peaks:
-    """Largest memory seen by the sampler since the last reset, in KiB."""
-
-    api: int = 0
-    runner_rss: int = 0
-    runner_pss: int = 0
-    runner_processes: int = 0
-    nats: int = 0
-
-
-@dataclass
-class Sampler:
-    """Samples the API's, the runner tree's and nats-server's memory every 0.5 s on a thread."""
-
-    api_pid: int
-    nats_pid: int
-    runner_pid: Callable[[], int | None]
-    peaks: Peaks = field(default_factory=Peaks)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-
-    def reset(self) -> None:
-        self.peaks = Peaks()
-
-    def _run(self) -> None:
-        while not self._stop.wait(SAMPLE_SECONDS):
-            peaks = self.peaks
-            peaks.api = max(peaks.api, rss(self.api_pid))
-            peaks.nats = max(peaks.nats, rss(self.nats_pid))
-            if (pid := self.runner_pid()) is not None:
-                count, tree_rss, tree_pss = tree_memory(pid)
-                peaks.runner_rss = max(peaks.runner_rss, tree_rss)
-                peaks.runner_pss = max(peaks.runner_pss, tree_pss)
-                peaks.runner_processes = max(peaks.runner_processes, count)
 
 
 # -- the generator -----------------------------------------------------------------------------------------
