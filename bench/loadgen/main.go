@@ -113,10 +113,15 @@ func errorKind(err error) string {
 type client struct {
 	http   *http.Client
 	opts   options
-	opened atomic.Int64 // connections dialled (a keep-alive client dials once)
+	opened *atomic.Int64 // connections dialled (a keep-alive client dials once)
 }
 
-func newClient(opts options, pool int) *client {
+func newClient(opts options, pool int) *client { return counting(opts, pool, new(atomic.Int64)) }
+
+// alone: a client with one keep-alive connection of its own (as a browser tab holds), counted with c's.
+func (c *client) alone() *client { return counting(c.opts, 1, c.opened) }
+
+func counting(opts options, pool int, opened *atomic.Int64) *client {
 	transport := &http.Transport{
 		Proxy:               nil,
 		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
@@ -126,7 +131,7 @@ func newClient(opts options, pool int) *client {
 		DisableCompression:  true,
 		ForceAttemptHTTP2:   false,
 	}
-	return &client{http: &http.Client{Transport: transport, Timeout: opts.timeout}, opts: opts}
+	return &client{http: &http.Client{Transport: transport, Timeout: opts.timeout}, opts: opts, opened: opened}
 }
 
 func (c *client) trace(ctx context.Context, wrote func()) context.Context {
@@ -247,15 +252,16 @@ func emit(value map[string]any) {
 }
 
 // closed: `clients` loops of waited runs and `sse` loops of (start with wait=false, follow its events), for
-// `duration`; loops finish the run they are in when time is up.
+// `duration`, each on a connection of its own; loops finish the run they are in when time is up.
 func closed(opts options) {
-	c := newClient(opts, opts.clients+opts.sse)
+	c := newClient(opts, 1)
 	runs, streams := newStats(), newStats()
 	deadline := time.Now().Add(opts.duration)
 	started := time.Now()
 	var group sync.WaitGroup
 	for range opts.clients {
 		group.Go(func() {
+			c := c.alone()
 			for time.Now().Before(deadline) {
 				begin := time.Now()
 				if _, kind := c.start(true, nil); kind != "" {
@@ -268,6 +274,7 @@ func closed(opts options) {
 	}
 	for range opts.sse {
 		group.Go(func() {
+			c := c.alone()
 			for time.Now().Before(deadline) {
 				begin := time.Now()
 				runID, kind := c.start(false, nil)
