@@ -160,12 +160,17 @@ test: setup tools lint typecheck verify ## Install everything and run every test
 	cd web && npm test --silent
 	$(BIN)/pytest tests
 
-bench: setup tools ## Measure performance; record the numbers in docs/benchmarks.md
+# The HTTP load generator of bench/load.py (Go, standard library only; git-ignored).
+bench/loadgen/loadgen: bench/loadgen/main.go bench/loadgen/go.mod
+	cd bench/loadgen && go build -trimpath -o loadgen .
+
+bench: setup tools bench/loadgen/loadgen ## Measure performance; record the numbers in docs/benchmarks.md
 	$(BIN)/python -m bench.codegen
 	$(BIN)/python -m bench.runs
 	$(BIN)/python -m bench.web
 	$(BIN)/python -m bench.operator
 	$(BIN)/python -m bench.sql
+	$(BIN)/python -m bench.load
 
 clean: ## Remove the virtualenv, node modules, the web build, the wheels and caches
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache web/node_modules web/dist dist

@@ -1,0 +1,3 @@
+module appyard/bench/loadgen
+
+go 1.26
