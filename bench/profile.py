@@ -37,8 +37,9 @@ from appyard.runs import RESULTS_BUCKET, RunRequest, new_run_id, runs_subject
 from appyard_runner.appcode import AppCode
 from appyard_runner.sandbox import Limits, Sandbox
 
+from .processes import cpu_seconds
 from .runs import bench_floor, latency, summary, throughput
-from .stack import Stack, cpu_ms, lab_stack
+from .stack import Stack, lab_stack
 
 RUNS = int(os.environ.get("PROFILE_RUNS", "500"))
 SECONDS = float(os.environ.get("PROFILE_SECONDS", "5"))
@@ -153,10 +154,10 @@ async def cpu_per_run(stack: Stack) -> tuple[float, dict[str, float]]:
 
         await throughput(call, 1.0, CONCURRENCY)  # warm up every connection and child
         done = 0
-        before = {role: cpu_ms(pid) for role, pid in pids.items()}
+        before = {role: cpu_seconds(pid) for role, pid in pids.items()}
         mine = time.process_time()
         rate = await throughput(call, SECONDS, CONCURRENCY)
-        spent = {role: cpu_ms(pid) - before[role] for role, pid in pids.items()}
+        spent = {role: (cpu_seconds(pid) - before[role]) * 1000 for role, pid in pids.items()}
         spent["bench client (httpx)"] = (time.process_time() - mine) * 1000
     return rate, {role: total / max(done, 1) for role, total in spent.items()}
 

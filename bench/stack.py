@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
@@ -14,6 +13,8 @@ from pathlib import Path
 
 from tests.integration.servers import Api, NatsServer, Process, runner
 from tests.integration.servers import api as api_process
+
+from .processes import children
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -36,26 +37,6 @@ class Stack:
         if zygotes:
             pids["zygote"] = zygotes[0]
         return pids
-
-
-def children(pid: int) -> list[int]:
-    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False).stdout
-    return [int(line) for line in found.split()]
-
-
-def cpu_ms(pid: int) -> float:
-    """CPU time of a process and of the children it has reaped, in ms (from /proc/<pid>/stat)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
-    return ticks * 1000 / 100  # USER_HZ is 100 on Linux
-
-
-def rss_mb(pid: int) -> float:
-    """Resident memory of a process in MiB (0 when it is gone)."""
-    try:
-        return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * 4096 / 1_048_576
-    except (FileNotFoundError, ProcessLookupError):
-        return 0.0
 
 
 @contextmanager
