@@ -167,6 +167,7 @@ bench/loadgen/loadgen: bench/loadgen/main.go bench/loadgen/go.mod
 bench: setup tools bench/loadgen/loadgen ## Measure performance; record the numbers in docs/benchmarks.md
 	$(BIN)/python -m bench.codegen
 	$(BIN)/python -m bench.runs
+	$(BIN)/python -m bench.profile
 	$(BIN)/python -m bench.web
 	$(BIN)/python -m bench.operator
 	$(BIN)/python -m bench.sql

@@ -44,11 +44,9 @@ from nats.js import api
 
 from appyard.runs import RESULTS_BUCKET
 from bench.processes import SAMPLE_SECONDS, Sampler, children, cpu_seconds, settled_rss, tree_cpu
+from bench.stack import LOADGEN, REPO, loadgen
 from tests.integration.servers import NatsServer, Process, runner, wait_for
 from tests.integration.servers import api as api_process
-
-REPO = Path(__file__).resolve().parent.parent
-LOADGEN = Path(os.environ.get("BENCH_LOADGEN", REPO / "bench" / "loadgen" / "loadgen"))
 
 CONCURRENCY = os.environ.get("BENCH_LOAD_CONCURRENCY", "8")
 HOLD = int(os.environ.get("BENCH_LOAD_HOLD", "1000"))
@@ -72,15 +70,6 @@ def log(message: str) -> None:
 
 
 # -- the generator -----------------------------------------------------------------------------------------
-
-
-def loadgen(mode: str, url: str, *flags: str) -> dict[str, Any]:
-    """Run one phase of the generator; its last line of output is the phase's JSON."""
-    done = subprocess.run([str(LOADGEN), mode, "-url", url, *flags], capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"loadgen {mode} exited with {done.returncode}: {done.stderr[-2000:]}")
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
 
 
 def errors(summary: dict[str, Any]) -> str:

@@ -38,8 +38,8 @@ from appyard_runner.appcode import AppCode
 from appyard_runner.sandbox import Limits, Sandbox
 
 from .processes import cpu_seconds
-from .runs import bench_floor, latency, summary, throughput
-from .stack import Stack, lab_stack
+from .runs import bench_floor, latency, summary
+from .stack import Stack, lab_stack, loadgen
 
 RUNS = int(os.environ.get("PROFILE_RUNS", "500"))
 SECONDS = float(os.environ.get("PROFILE_SECONDS", "5"))
@@ -138,28 +138,17 @@ async def function_only(workspace: Path) -> list[float]:
     return await latency(call, RUNS)
 
 
-async def cpu_per_run(stack: Stack) -> tuple[float, dict[str, float]]:
-    """Runs/s under concurrent clients, and each process's CPU ms per run meanwhile (this client's included)."""
-    limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
+def cpu_per_run(stack: Stack) -> tuple[float, dict[str, float]]:
+    """Runs/s under concurrent clients (the Go load generator), and each process's CPU ms per run meanwhile."""
+    url = stack.api.url
+    loadgen("closed", url, "-clients", str(CONCURRENCY), "-sse", "0", "-duration", "1s")  # every connection, child
     pids = stack.pids()
-    async with httpx.AsyncClient(base_url=stack.api.url, limits=limits, timeout=60) as client:
-        done = 0
-
-        async def call() -> None:
-            nonlocal done
-            response = await client.post("/api/apps/lab/pages/main/runs", json=BODY)
-            if response.status_code != 200:
-                raise RuntimeError(f"run failed: {response.status_code} {response.text[:300]}")
-            done += 1
-
-        await throughput(call, 1.0, CONCURRENCY)  # warm up every connection and child
-        done = 0
-        before = {role: cpu_seconds(pid) for role, pid in pids.items()}
-        mine = time.process_time()
-        rate = await throughput(call, SECONDS, CONCURRENCY)
-        spent = {role: (cpu_seconds(pid) - before[role]) * 1000 for role, pid in pids.items()}
-        spent["bench client (httpx)"] = (time.process_time() - mine) * 1000
-    return rate, {role: total / max(done, 1) for role, total in spent.items()}
+    before = {role: cpu_seconds(pid) for role, pid in pids.items()}
+    phase = loadgen("closed", url, "-clients", str(CONCURRENCY), "-sse", "0", "-duration", f"{SECONDS}s")
+    done = phase["runs"]["ok"]
+    spent = {role: (cpu_seconds(pid) - before[role]) * 1000 for role, pid in pids.items()}
+    spent["load generator"] = phase["cpu_seconds"] * 1000 if "cpu_seconds" in phase else 0.0
+    return done / phase["seconds"], {role: total / max(done, 1) for role, total in spent.items()}
 
 
 def main() -> None:
@@ -171,7 +160,7 @@ def main() -> None:
         paths["the function"] = asyncio.run(function_only(stack.workspace))
         paths["floor"] = asyncio.run(bench_floor(stack.nats, RUNS, 0))[0]
         print(f"measuring CPU per run ({CONCURRENCY} clients for {SECONDS:g} s)…", file=sys.stderr)
-        rate, cpu = asyncio.run(cpu_per_run(stack))
+        rate, cpu = cpu_per_run(stack)
     medians = {name: summary(samples)[0] for name, samples in paths.items()}
     print(f"\n{'path (sequential)':<28}{'p50 ms':>9}{'p99 ms':>9}")
     for name, samples in paths.items():

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tests.integration.servers import Api, NatsServer, Process, runner
 from tests.integration.servers import api as api_process
@@ -17,6 +20,18 @@ from tests.integration.servers import api as api_process
 from .processes import children
 
 REPO = Path(__file__).resolve().parent.parent
+LOADGEN = Path(os.environ.get("BENCH_LOADGEN", REPO / "bench" / "loadgen" / "loadgen"))
+
+
+def loadgen(mode: str, url: str, *flags: str) -> dict[str, Any]:
+    """Run the Go load generator (bench/loadgen, built by `make bench`) once; its last line of output is its JSON."""
+    if not LOADGEN.exists():
+        raise SystemExit(f"{LOADGEN} is missing: build it with `make bench/loadgen/loadgen`")
+    done = subprocess.run([str(LOADGEN), mode, "-url", url, *flags], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"loadgen {mode} exited with {done.returncode}: {done.stderr[-2000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
 
 
 @dataclass
