@@ -94,9 +94,16 @@ def _drop_capabilities() -> None:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
 
 
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+
+
 def _limit(memory_mb: int, cpu_seconds: int) -> None:
-    with open("/proc/self/statm", encoding="ascii") as statm:
-        mapped = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    # os.read, not open(): a text file object touches more of the zygote's memory (~0.2 ms of page faults).
+    statm = os.open("/proc/self/statm", os.O_RDONLY)
+    try:
+        mapped = int(os.read(statm, 256).split()[0]) * _PAGE_SIZE
+    finally:
+        os.close(statm)
     extra = memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (mapped + extra, mapped + extra))
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
