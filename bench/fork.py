@@ -95,6 +95,7 @@ class Sample:
     run_ms: list[float]
     zygote_cpu_ms: float  # per run: the zygote and its children
     runner_cpu_ms: float  # per run: this process
+    exact_cpu: bool  # zygote_cpu_ms from a cpuacct cgroup, not tick-sampled
 
 
 @contextlib.contextmanager
@@ -130,11 +131,43 @@ def memory(pid: int) -> tuple[float, float, float]:
     return fields["Rss"] / 1024, fields["Anonymous"] / 1024, fields.get("AnonHugePages", 0) / 1024
 
 
-def cpu_ticks(pid: int) -> int:
-    """utime + stime + cutime + cstime: the zygote and every child it has reaped."""
-    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-        after_name = stat.read().rsplit(")", 1)[1].split()
-    return sum(int(value) for value in after_name[11:15])
+CPUACCT = Path("/sys/fs/cgroup/cpuacct")
+
+
+class ZygoteCpu:
+    """CPU time of the zygote and all its children, in ms.
+
+    Exact (the scheduler's runtime, nanoseconds) from a cgroup v1 cpuacct group the zygote is moved into, so
+    children forked later are counted even after they exited; the group is removed afterwards. Without one
+    (not root, no cpuacct), /proc/<pid>/stat's utime+stime+cutime+cstime: tick-sampled (250 Hz here), which
+    over-charges processes that live a few ms — the children (about 10 ms a child instead of about 5).
+    """
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.group: Path | None = CPUACCT / f"appyard-bench-fork-{pid}"
+        try:
+            self.group.mkdir()
+            (self.group / "cgroup.procs").write_text(str(pid))
+        except OSError:
+            self.group = None
+
+    @property
+    def exact(self) -> bool:
+        return self.group is not None
+
+    def ms(self) -> float:
+        if self.group is not None:
+            return int((self.group / "cpuacct.usage").read_text()) / 1e6
+        with open(f"/proc/{self.pid}/stat", encoding="ascii") as stat:
+            after_name = stat.read().rsplit(")", 1)[1].split()
+        return sum(int(value) for value in after_name[11:15]) * TICK_MS
+
+    def remove(self) -> None:
+        """Once every process of the group has exited (the zygote waits for its children)."""
+        if self.group is not None:
+            with contextlib.suppress(OSError):
+                self.group.rmdir()
 
 
 async def measure(variant: Variant, workspace: Path, scratch: Path, wrapper: str) -> Sample:
@@ -148,11 +181,12 @@ async def measure(variant: Variant, workspace: Path, scratch: Path, wrapper: str
     assert zygote is not None
     pid = zygote.process.pid
     try:
+        cpu = ZygoteCpu(pid)
         for _ in range(20):  # warm-up: the first runs import what the first call needs
             await sandbox.run(REQUEST)
         await asyncio.sleep(0.3)
         rss, anonymous, huge = memory(pid)
-        ticks, mine = cpu_ticks(pid), time.process_time()
+        spent, mine = cpu.ms(), time.process_time()
         samples = []
         for _ in range(RUNS):
             started = time.perf_counter()
@@ -162,12 +196,14 @@ async def measure(variant: Variant, workspace: Path, scratch: Path, wrapper: str
                 raise RuntimeError(f"run failed: {result.error}")
         runner_cpu = (time.process_time() - mine) * 1000 / RUNS
         await asyncio.sleep(0.3)  # the zygote reaps the last children
-        zygote_cpu = (cpu_ticks(pid) - ticks) * TICK_MS / RUNS
+        zygote_cpu = (cpu.ms() - spent) / RUNS
+        exact = cpu.exact
     finally:
         sandbox.close()
         await asyncio.get_running_loop().run_in_executor(None, zygote.process.wait, 30)
+        cpu.remove()
     forks = [int(line) / 1000 for line in fork_log.read_text().split()]
-    return Sample(rss, anonymous, huge, forks, samples, zygote_cpu, runner_cpu)
+    return Sample(rss, anonymous, huge, forks, samples, zygote_cpu, runner_cpu, exact)
 
 
 def _drop_capabilities_before() -> None:
@@ -184,6 +220,18 @@ def _drop_capabilities_before() -> None:
     header = (ctypes.c_uint32 * 2)(0x20080522, 0)
     libc.capset(header, (ctypes.c_uint32 * 6)())
     libc.prctl(38, 1, 0, 0, 0)
+
+
+def _limit_before() -> None:
+    """What _child._limit did before: /proc/self/statm read through a text file object."""
+    import resource
+
+    with open("/proc/self/statm", encoding="ascii") as statm:
+        mapped = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    extra = 256 * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (mapped + extra, mapped + extra))
+    resource.setrlimit(resource.RLIMIT_CPU, (10, 11))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
 def setup_steps(workspace: Path) -> dict[str, float]:
@@ -205,6 +253,7 @@ def setup_steps(workspace: Path) -> dict[str, float]:
         "os.closerange to RLIMIT_NOFILE": lambda: os.closerange(64, os.sysconf("SC_OPEN_MAX")),
         "_drop_capabilities (before)": _drop_capabilities_before,
         "_drop_capabilities": _child._drop_capabilities,
+        "_limit (before)": _limit_before,
         "_limit": lambda: _child._limit(256, 10),
         "_warm_up": lambda: _child._warm_up(warm),
     }
@@ -256,6 +305,8 @@ def main() -> None:
         shutil.rmtree(scratch, ignore_errors=True)
     print(f"\n{RUNS} sequential Sandbox.run() of lab/echo per variant and round, {ROUNDS} rounds interleaved")
     print(f"THP: {THP.read_text().strip()}; hugetlbfs pages: {hugetlbfs_pages()}")
+    exact = all(s.exact_cpu for samples in results.values() for s in samples)
+    print("zygote + children CPU: " + ("exact (cpuacct cgroup)" if exact else "tick-sampled, over-charges children"))
     header = f"{'variant':<26}{'RSS MB':>8}{'anon MB':>8}{'THP MB':>7}{'fork µs':>9}{'p50 ms':>8}{'p99 ms':>8}"
     print(header + f"{'zyg CPU ms':>11}{'run CPU ms':>11}{'rounds p50 ms':>22}")
     for name, samples in results.items():
