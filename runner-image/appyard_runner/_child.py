@@ -36,7 +36,10 @@ OUTPUT_FD = 1
 PROGRESS_FD = 3
 RESULT_FD = 4
 REQUEST_FD = 5
-FRAME = struct.Struct(">I")  # requests and results: a 4-byte big-endian length, then that much JSON
+# Requests and results: a 4-byte big-endian length, an 8-byte tag, then that much JSON. The runner makes a random
+# tag for each run and takes only a result with that tag, so bytes a run writes to the result pipe itself can never
+# pass for the result of a later run (a warm child serves many).
+FRAME = struct.Struct(">I8s")
 
 
 def _keep_only(output: int, progress: int, result: int, request: int) -> None:
@@ -62,6 +65,7 @@ def _keep_only(output: int, progress: int, result: int, request: int) -> None:
 _LIBC = ctypes.CDLL(None, use_errno=True)  # loaded in the zygote, before it forks
 _PR_CAPBSET_DROP = 24
 _PR_SET_NO_NEW_PRIVS = 38
+_PR_SET_CHILD_SUBREAPER = 36
 _CAPABILITY_VERSION_3 = 0x20080522
 
 
@@ -183,14 +187,17 @@ def _read_exactly(size: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def _read_request() -> dict[str, Any] | None:
-    """The next request (4-byte big-endian length, then JSON); None when the runner retires this child."""
+def _read_request() -> tuple[bytes, dict[str, Any]] | None:
+    """The next request's tag and request (see FRAME); None when the runner retires this child."""
     header = _read_exactly(FRAME.size)
-    body = _read_exactly(FRAME.unpack(header)[0]) if header is not None else None
+    if header is None:
+        return None
+    size, tag = FRAME.unpack(header)
+    body = _read_exactly(size)
     if body is None:
         return None
     request: dict[str, Any] = json.loads(body)
-    return request
+    return tag, request
 
 
 def _encode(payload: dict[str, Any]) -> tuple[bytes, bool]:
@@ -201,8 +208,8 @@ def _encode(payload: dict[str, Any]) -> tuple[bytes, bool]:
         return json.dumps(_error("invalid_context", f"the result is not JSON: {error}")).encode(), False
 
 
-def _send(data: bytes) -> None:
-    view = memoryview(FRAME.pack(len(data)) + data)
+def _send(tag: bytes, data: bytes) -> None:
+    view = memoryview(FRAME.pack(len(data), tag) + data)
     while view:
         view = view[os.write(RESULT_FD, view) :]
 
@@ -284,11 +291,15 @@ def serve(
         _drop_capabilities()
         _warm_up(warm_up)
         warm = _Life(limits) if limits.max_runs > 1 else None
-        while (request := _read_request()) is not None:  # an idle child waits here for its next run
+        if warm is not None and _LIBC.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+            # Orphans of the processes a run started become this child's children, so _leftovers sees them.
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER) failed")
+        while (next_run := _read_request()) is not None:  # an idle child waits here for its next run
+            tag, request = next_run
             if warm is None:
                 data, _ = _run(handler, request, limits, frames_root)
                 _flush(streams)
-                _send(data)
+                _send(tag, data)
                 break
             warm.runs += 1
             rundir = Path(tempfile.mkdtemp(prefix="run-", dir=workdir))
@@ -303,7 +314,7 @@ def serve(
             recycle = warm.retire_because(failed)
             if recycle is not None:
                 data = data[:-1] + b',"recycle":' + json.dumps(recycle).encode() + b"}"
-            _send(data)
+            _send(tag, data)
             if recycle is not None:
                 break
     except BaseException:  # a broken setup must never fall back into the parent's code

@@ -7,11 +7,12 @@ few children forked *ahead*, each blocked on its request pipe; a run only writes
 child, and a replacement is forked once the run is done.
 
 With ``isolation: warm`` (:class:`Limits`) a child serves many runs of the app in turn: requests and results
-are length-framed (``_child.FRAME``) on pipes that stay open, output of a run is what reached the output pipe
-before its result. Limits are set again before each run, and the child retires (its group is killed, the
-zygote forks a replacement) after ``warm_max_runs`` runs, any failed or killed run, memory growth past
-``warm_max_growth_mb``, a thread or process left running, or when the code changes (a new zygote; the old
-one's idle children are killed). Module state persists between the runs one child serves (docs/runs.md).
+are length-framed and tagged per run (``_child.FRAME``) on pipes that stay open; the output of a run is what
+reached the output pipe before its result. Limits are set again before each run, and the child retires (its
+group is killed, the zygote forks a replacement) after ``warm_max_runs`` runs, any failed or killed run,
+memory growth past ``warm_max_growth_mb``, a thread or process left running, or when the code changes (a new
+zygote; the old one's idle children are killed). Module state persists between the runs one child serves
+(docs/runs.md).
 
 A child (see :mod:`._child`) starts a new session, keeps only its pipes (stdout+stderr interleaved, progress,
 result, request), gets a private temporary directory, and runs under limits: address space (MemoryError past
@@ -162,6 +163,8 @@ class _Child:
         self.result_done = asyncio.Event()
         self.killed_for: str | None = None
         self.payload: dict[str, Any] | None = None
+        self.frame: bytes | None = None
+        self.tag = os.urandom(FRAME.size - 4)
         self.keep = False
         self.on_output = on_output
         self.on_progress = on_progress
@@ -185,18 +188,28 @@ class _Child:
             if self.killed_for is not None:
                 return  # killed: what it still sends is not read
             self.result += chunk
-            if len(self.result) >= FRAME.size:
-                size = FRAME.unpack_from(self.result)[0]
-                if size > self.limits.max_result_bytes:
-                    self.result.clear()
-                    self.kill("result_size")
-                elif len(self.result) >= FRAME.size + size:
-                    self.result_done.set()
+            self._frames()
         elif kind == "progress":
             self.progress += chunk
             _read_progress(self.progress, self.on_progress)
         else:
             self._output(chunk)
+
+    def _frames(self) -> None:
+        """Take this run's result out of what arrived on the result pipe; frames with another tag are dropped."""
+        while not self.result_done.is_set() and len(self.result) >= FRAME.size:
+            size, tag = FRAME.unpack_from(self.result)
+            if size > self.limits.max_result_bytes:
+                self.result.clear()
+                self.kill("result_size")
+                return
+            end = FRAME.size + size
+            if len(self.result) < end:
+                return
+            if tag == self.tag:
+                self.frame = bytes(self.result[FRAME.size : end])
+                self.result_done.set()
+            del self.result[:end]
 
     def _output(self, chunk: bytes) -> None:
         room = max(self.limits.max_output_bytes - len(self.output), 0)
@@ -235,7 +248,7 @@ class _Child:
             self.kill("cancelled")
 
     async def _send(self, data: bytes) -> None:
-        view = memoryview(FRAME.pack(len(data)) + data)
+        view = memoryview(FRAME.pack(len(data), self.tag) + data)
         while view:
             try:
                 view = view[os.write(self.request, view) :]
@@ -262,7 +275,9 @@ class _Child:
             elif result in done and self.killed_for is None and self._parse_result():
                 payload = self.payload or {}
                 if self.warm and "recycle" not in payload and isinstance(payload.get("value"), dict):
-                    self.keep = True
+                    # Nothing may follow the result (a run that wrote to the result pipe itself would otherwise
+                    # put words in the next run's mouth).
+                    self.keep = self._nothing_after_result()
                 else:
                     self.kill("finished")
                 return None
@@ -276,6 +291,17 @@ class _Child:
             if not self.keep:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(self.pid, signal.SIGKILL)  # anything the run left behind in its process group
+
+    def _nothing_after_result(self) -> bool:
+        if self.result:
+            return False
+        for fd, kind in self.reads.items():
+            if kind == "result":
+                try:
+                    return not os.read(fd, 1)
+                except BlockingIOError:
+                    return True
+        return False
 
     def _stop_reading(self) -> None:
         for fd in list(self.reads):
@@ -351,12 +377,10 @@ class _Child:
 
     def _parse_result(self) -> bool:
         """Whether the child sent a whole result (kept in ``self.payload``)."""
-        header = FRAME.size
-        size = FRAME.unpack_from(self.result)[0] if len(self.result) >= header else -1
-        if size < 0 or len(self.result) < header + size:
+        if self.frame is None:
             return False
         try:
-            payload = json.loads(self.result[header : header + size])
+            payload = json.loads(self.frame)
         except ValueError:
             return False
         self.payload = payload if isinstance(payload, dict) else None

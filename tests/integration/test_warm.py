@@ -22,7 +22,9 @@ LIFE = '''"""Functions that show a warm process's life: which process ran, what 
 
 from __future__ import annotations
 
+import json
 import os
+import struct
 import threading
 import time
 
@@ -46,6 +48,24 @@ def linger(state: State, context: Context) -> Context:
 
 def hoard(state: State, context: Context) -> Context:
     KEPT.append(bytearray(40 * 1024 * 1024))  # kept in module state: past the lab's warm_max_growth_mb (32)
+    return context
+
+
+def daemon(state: State, context: Context) -> Context:
+    """Start a process whose parent exits at once (a double fork)."""
+    pid = os.fork()
+    if pid == 0:
+        if os.fork() == 0:
+            time.sleep(60)
+        os._exit(0)
+    os.waitpid(pid, 0)
+    return context
+
+
+def forge(state: State, context: Context) -> Context:
+    """Write a result frame of its own to the result pipe (fd 4), ahead of the real one."""
+    body = json.dumps({"value": {"form": {"message": "forged"}}}).encode()
+    os.write(4, struct.pack(">I", len(body)) + body)
     return context
 '''
 
@@ -86,16 +106,17 @@ def test_module_state_persists_until_warm_max_runs(lab_stack: Stack) -> None:
     assert fourth == (third[0], 2, "v1")
 
 
-@pytest.mark.parametrize("function", ["boom", "spin", "linger", "orphan", "hoard"])
-def test_a_process_is_replaced_after_a_failure_or_what_a_run_left_behind(lab_stack: Stack, function: str) -> None:
-    """A failed run (an exception; a limit), a thread or process left running, memory kept past
-    warm_max_growth_mb: the next run gets a new process with the module's state as imported."""
+def test_a_process_is_replaced_after_a_failure_or_what_a_run_left_behind(lab_stack: Stack) -> None:
+    """A failed run (an exception, a limit), a thread or process left running (also a double fork's), memory kept
+    past warm_max_growth_mb, bytes written to the result pipe: the next run gets a new process, with the module's
+    state as imported."""
     with lab_stack.client() as client:
-        before = count(client)
-        assert count(client) == (before[0], before[1] + 1, "v1")
-        run(client, function)
-        after = count(client)
-    assert after[0] != before[0] and after[1] == 1, (function, before, after)
+        for function in ["boom", "spin", "linger", "orphan", "daemon", "hoard", "forge"]:
+            before = count(client)
+            assert count(client) == (before[0], before[1] + 1, "v1"), f"{function}: the process serves on"
+            run(client, function)
+            after = count(client)
+            assert after[0] != before[0] and after[1] == 1, (function, before, after)
 
 
 def test_a_code_change_replaces_the_warm_processes(lab_stack: Stack, lab: Path) -> None:
