@@ -223,7 +223,7 @@ def _drop_capabilities_before() -> None:
 
 
 def _limit_before() -> None:
-    """What _child._limit did before: /proc/self/statm read through a text file object."""
+    """What _child._limit (now _limit_process) did before: /proc/self/statm read through a text file object."""
     import resource
 
     with open("/proc/self/statm", encoding="ascii") as statm:
@@ -254,7 +254,7 @@ def setup_steps(workspace: Path) -> dict[str, float]:
         "_drop_capabilities (before)": _drop_capabilities_before,
         "_drop_capabilities": _child._drop_capabilities,
         "_limit (before)": _limit_before,
-        "_limit": lambda: _child._limit(256, 10),
+        "_limit_process": lambda: _child._limit_process(_child.ChildLimits(256, 10)),
         "_warm_up": lambda: _child._warm_up(warm),
     }
     found = {}

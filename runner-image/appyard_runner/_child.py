@@ -1,4 +1,4 @@
-"""What a forked child does: set itself up, wait for its one run, run it, send the result, exit.
+"""What a forked child does: set itself up, wait for a run, run it, send the result; exit, or wait again (warm).
 
 Everything here runs in the child only, between ``os.fork()`` and ``os._exit()``. It never touches the
 parent's event loop, and it closes every inherited file descriptor except its pipes, so user code cannot
@@ -7,19 +7,25 @@ reach the parent's NATS connection or another run's pipes.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import io
 import json
 import os
 import resource
+import shutil
+import struct
 import sys
 import tempfile
+import threading
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from appyard import progress
 from appyard.errors import ContextInvalid, NotFound, PropertiesInvalid, StateInvalid
 from appyard.execution import user_traceback
 from appyard.runs import ErrorKind
@@ -30,6 +36,10 @@ OUTPUT_FD = 1
 PROGRESS_FD = 3
 RESULT_FD = 4
 REQUEST_FD = 5
+# Requests and results: a 4-byte big-endian length, an 8-byte tag, then that much JSON. The runner makes a random
+# tag for each run and takes only a result with that tag, so bytes a run writes to the result pipe itself can never
+# pass for the result of a later run (a warm child serves many).
+FRAME = struct.Struct(">I8s")
 
 
 def _keep_only(output: int, progress: int, result: int, request: int) -> None:
@@ -55,6 +65,7 @@ def _keep_only(output: int, progress: int, result: int, request: int) -> None:
 _LIBC = ctypes.CDLL(None, use_errno=True)  # loaded in the zygote, before it forks
 _PR_CAPBSET_DROP = 24
 _PR_SET_NO_NEW_PRIVS = 38
+_PR_SET_CHILD_SUBREAPER = 36
 _CAPABILITY_VERSION_3 = 0x20080522
 # Resolved in the zygote once, not in every child (each lookup and first call costs a child page faults).
 _prctl = _LIBC.prctl
@@ -94,20 +105,69 @@ def _drop_capabilities() -> None:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
 
 
-_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+@dataclass(frozen=True)
+class ChildLimits:
+    """The limits of each run, and when a warm child retires (``max_runs`` 1: a fresh child, one run)."""
+
+    memory_mb: int
+    cpu_seconds: int
+    max_runs: int = 1
+    max_growth_mb: int = 64
 
 
-def _limit(memory_mb: int, cpu_seconds: int) -> None:
+def _statm() -> tuple[int, int]:
+    """(address space, anonymous resident memory) in bytes: cheap, read after every warm run."""
     # os.read, not open(): a text file object touches more of the zygote's memory (~0.2 ms of page faults).
     statm = os.open("/proc/self/statm", os.O_RDONLY)
     try:
-        mapped = int(os.read(statm, 256).split()[0]) * _PAGE_SIZE
+        size, resident, shared = (int(field) for field in os.read(statm, 256).split()[:3])
     finally:
         os.close(statm)
-    extra = memory_mb * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (mapped + extra, mapped + extra))
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
+    return size * _PAGE, (resident - shared) * _PAGE
+
+
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _limit_process(limits: ChildLimits) -> int:
+    """Hard limits for the child's life; returns the address-space hard limit. Capabilities are dropped
+    afterwards, so a hard limit can only go down: a warm child gets room for ``max_runs`` runs."""
+    extra = limits.memory_mb * 1024 * 1024
+    address_space = _statm()[0] + extra
+    cpu = limits.cpu_seconds
+    if limits.max_runs > 1:
+        address_space += limits.max_growth_mb * 1024 * 1024
+        cpu = (limits.cpu_seconds + 1) * limits.max_runs + 1  # each run's soft limit is rounded up a second
+    resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
+    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, cpu + 1))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    return address_space
+
+
+def _limit_run(limits: ChildLimits, hard_address_space: int) -> None:
+    """A warm child's next run gets memory_mb more address space than it has now and cpu_seconds more CPU time
+    than it has used (RLIMIT_CPU counts the process's whole life)."""
+    extra = limits.memory_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (min(_statm()[0] + extra, hard_address_space), hard_address_space))
+    soft = int(_cpu_used()) + limits.cpu_seconds  # whole seconds: at most cpu_seconds, less by the fraction
+    hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
+    resource.setrlimit(resource.RLIMIT_CPU, (min(soft, hard), hard))
+
+
+def _cpu_used() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _leftovers() -> str | None:
+    """Why a warm child cannot serve again because of what the run left running: threads or processes."""
+    tasks = os.listdir("/proc/self/task")
+    if len(tasks) > 1 or threading.active_count() > 1:
+        return "a thread it started is still running"
+    with contextlib.suppress(FileNotFoundError), open(f"/proc/self/task/{tasks[0]}/children", encoding="ascii") as f:
+        if f.read().strip():
+            return "a process it started is still running"
+    return None
 
 
 def _warm_up(pages: Callable[[], None]) -> None:
@@ -136,58 +196,155 @@ def _classify(error: BaseException, frames_root: Path | None, memory_mb: int) ->
     return _error("exception", f"{type(cause).__name__}: {cause}", trace)
 
 
-def _read_request() -> dict[str, Any]:
+def _read_exactly(size: int) -> bytes | None:
     chunks = []
-    while chunk := os.read(REQUEST_FD, 1 << 20):
+    while size:
+        chunk = os.read(REQUEST_FD, min(size, 1 << 20))
+        if not chunk:
+            return None  # the runner closed the pipe: this child retires
         chunks.append(chunk)
-    os.close(REQUEST_FD)
-    request: dict[str, Any] = json.loads(b"".join(chunks))
-    return request
+        size -= len(chunk)
+    return b"".join(chunks)
 
 
-def _send(payload: dict[str, Any]) -> None:
+def _read_request() -> tuple[bytes, dict[str, Any]] | None:
+    """The next request's tag and request (see FRAME); None when the runner retires this child."""
+    header = _read_exactly(FRAME.size)
+    if header is None:
+        return None
+    size, tag = FRAME.unpack(header)
+    body = _read_exactly(size)
+    if body is None:
+        return None
+    request: dict[str, Any] = json.loads(body)
+    return tag, request
+
+
+def _encode(payload: dict[str, Any]) -> tuple[bytes, bool]:
+    """The result as JSON, and whether it could be encoded."""
     try:
-        data = json.dumps(payload, separators=(",", ":"), default=str).encode()
+        return json.dumps(payload, separators=(",", ":"), default=str).encode(), True
     except (TypeError, ValueError) as error:
-        data = json.dumps(_error("invalid_context", f"the result is not JSON: {error}")).encode()
-    view = memoryview(data)
+        return json.dumps(_error("invalid_context", f"the result is not JSON: {error}")).encode(), False
+
+
+def _send(tag: bytes, data: bytes) -> None:
+    view = memoryview(FRAME.pack(len(data), tag) + data)
     while view:
         view = view[os.write(RESULT_FD, view) :]
-    os.close(RESULT_FD)  # EOF tells the parent the result is complete, before this process has exited
 
 
-def serve_one(
+def _enter(rundir: Path) -> None:
+    os.chdir(rundir)
+    os.environ["TMPDIR"] = str(rundir)
+    tempfile.tempdir = str(rundir)
+
+
+class _Life:
+    """What a warm child measures to decide, after each run, whether it retires."""
+
+    def __init__(self, limits: ChildLimits) -> None:
+        self.limits = limits
+        self.runs = 0
+        self.size, self.anonymous = _statm()
+
+    def retire_because(self, failed: bool) -> str | None:
+        limits = self.limits
+        growth = limits.max_growth_mb * 1024 * 1024
+        size, anonymous = _statm()
+        if failed:
+            return "the run failed"
+        if self.runs >= limits.max_runs:
+            return f"it served {self.runs} runs (warm_max_runs)"
+        if anonymous - self.anonymous > growth or size - self.size > growth:
+            return f"its memory grew by more than {limits.max_growth_mb} MiB (warm_max_growth_mb)"
+        if _cpu_used() % 1 > _CPU_SLACK:
+            # RLIMIT_CPU counts whole seconds of the process's life: past this fraction the next run's limit
+            # would be short of cpu_seconds by more than the slack.
+            return "its CPU time is too far past a whole second for an exact limit"
+        return _leftovers()
+
+
+_CPU_SLACK = 0.25
+
+
+def _run(
+    handler: Handler, request: dict[str, Any], limits: ChildLimits, frames_root: Path | None
+) -> tuple[bytes, bool]:
+    """Run one request: the result as JSON, and whether the run failed."""
+    failed = True
+    try:
+        payload: dict[str, Any] = {"value": handler(request)}
+        failed = False
+    except BaseException as error:  # everything the user's code can raise, including SystemExit
+        payload = _classify(error, frames_root, limits.memory_mb)
+    data, encoded = _encode(payload)
+    return data, failed or not encoded
+
+
+def serve(
     handler: Handler,
     warm_up: Callable[[], None],
     pipes: tuple[int, int, int, int],
     workdir: Path,
-    memory_mb: int,
-    cpu_seconds: int,
+    limits: ChildLimits,
     frames_root: Path | None,
 ) -> None:
-    """Set up the child, wait for its request, handle it, send the result; never returns."""
+    """Set up the child, then serve requests until ``limits.max_runs`` or a reason to retire; never returns.
+
+    A fresh child (``max_runs`` 1) runs in ``workdir``; a warm one makes a new ``run-*`` folder in it for each
+    run and removes it before sending the result. After each run of a warm child the result says whether the
+    child retires (``"recycle"``: why); the runner then kills it and the zygote forks a replacement.
+    """
     status = 0
     try:
         os.setsid()
         _keep_only(*pipes)
-        sys.stdout = io.TextIOWrapper(io.FileIO(OUTPUT_FD, "w", closefd=False), line_buffering=True)
-        sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), line_buffering=True)
-        os.chdir(workdir)
-        os.environ["TMPDIR"] = str(workdir)
+        streams = (
+            io.TextIOWrapper(io.FileIO(OUTPUT_FD, "w", closefd=False), line_buffering=True),
+            io.TextIOWrapper(io.FileIO(2, "w", closefd=False), line_buffering=True),
+        )
+        sys.stdout, sys.stderr = streams
+        _enter(workdir)
         os.environ["APPYARD_PROGRESS_FD"] = str(PROGRESS_FD)
-        tempfile.tempdir = str(workdir)
-        _limit(memory_mb, cpu_seconds)
+        hard_address_space = _limit_process(limits)
         _drop_capabilities()
         _warm_up(warm_up)
-        request = _read_request()  # an idle child waits here until the parent hands it a run
-        try:
-            payload: dict[str, Any] = {"value": handler(request)}
-        except BaseException as error:  # everything the user's code can raise, including SystemExit
-            payload = _classify(error, frames_root, memory_mb)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        _send(payload)
+        warm = _Life(limits) if limits.max_runs > 1 else None
+        if warm is not None and _LIBC.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+            # Orphans of the processes a run started become this child's children, so _leftovers sees them.
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER) failed")
+        while (next_run := _read_request()) is not None:  # an idle child waits here for its next run
+            tag, request = next_run
+            if warm is None:
+                data, _ = _run(handler, request, limits, frames_root)
+                _flush(streams)
+                _send(tag, data)
+                break
+            warm.runs += 1
+            rundir = Path(tempfile.mkdtemp(prefix="run-", dir=workdir))
+            _enter(rundir)
+            sys.stdout, sys.stderr = streams  # what the previous run may have replaced
+            progress._last = 0.0  # report_progress's rate limit starts again with each run
+            _limit_run(limits, hard_address_space)
+            data, failed = _run(handler, request, limits, frames_root)
+            _flush(streams)
+            _enter(workdir)
+            shutil.rmtree(rundir, ignore_errors=True)
+            recycle = warm.retire_because(failed)
+            if recycle is not None:
+                data = data[:-1] + b',"recycle":' + json.dumps(recycle).encode() + b"}"
+            _send(tag, data)
+            if recycle is not None:
+                break
     except BaseException:  # a broken setup must never fall back into the parent's code
         status = 70
     finally:
         os._exit(status)
+
+
+def _flush(streams: tuple[io.TextIOWrapper, io.TextIOWrapper]) -> None:
+    """Everything the run printed reaches the output pipe before its result does."""
+    for stream in (sys.stdout, sys.stderr, *streams):
+        with contextlib.suppress(Exception):
+            stream.flush()

@@ -4,7 +4,15 @@ Every run gets a new child forked from a warm parent that has imported the app �
 :mod:`.zygote`), a separate process, so forking (~3 ms on a small VM, more for a bigger app) never blocks
 this process's event loop. No state leaks between runs because no child serves twice. The zygote keeps a
 few children forked *ahead*, each blocked on its request pipe; a run only writes its request to an idle
-child, and a replacement is forked while the run executes.
+child, and a replacement is forked once the run is done.
+
+With ``isolation: warm`` (:class:`Limits`) a child serves many runs of the app in turn: requests and results
+are length-framed and tagged per run (``_child.FRAME``) on pipes that stay open; the output of a run is what
+reached the output pipe before its result. Limits are set again before each run, and the child retires (its
+group is killed, the zygote forks a replacement) after ``warm_max_runs`` runs, any failed or killed run,
+memory growth past ``warm_max_growth_mb``, a thread or process left running, or when the code changes (a new
+zygote; the old one's idle children are killed). Module state persists between the runs one child serves
+(docs/runs.md).
 
 A child (see :mod:`._child`) starts a new session, keeps only its pipes (stdout+stderr interleaved, progress,
 result, request), gets a private temporary directory, and runs under limits: address space (MemoryError past
@@ -41,8 +49,10 @@ from typing import Any
 from appyard.runs import RunError
 
 from . import zygote as _zygote
+from ._child import FRAME
 
 _MEMORY_CHECK_SECONDS = 0.05
+REPLACE_EARLY = False
 _READ = 65536
 
 
@@ -55,6 +65,9 @@ class Limits:
     cpu_seconds: int | None
     max_output_bytes: int
     max_result_bytes: int = 8_388_608  # more than the broker would accept is of no use and may exhaust the pod
+    isolation: str = "fresh"  # "warm": a child serves many runs in turn (see appyard.properties.RunnerSettings)
+    warm_max_runs: int = 1000
+    warm_max_growth_mb: int = 64
 
     @property
     def cpu(self) -> int:
@@ -116,18 +129,31 @@ def _decode_prefix(data: bytearray) -> tuple[str, int]:
 
 
 class _Child:
-    """The runner's side of one run in one child that the zygote forked."""
+    """The runner's side of one child that the zygote forked: one run (fresh), or many in turn (warm)."""
 
-    def __init__(
-        self, pid: int, fds: list[int], workdir: Path, limits: Limits, exit_status: asyncio.Future[int]
-    ) -> None:
+    def __init__(self, pid: int, fds: list[int], workdir: Path, exit_status: asyncio.Future[int], warm: bool) -> None:
         self.pid = pid
-        self.limits = limits
         self.workdir = workdir
-        self.reads = {fds[0]: "output", fds[1]: "progress", fds[2]: "result"}
+        self.warm = warm
+        self.pipes = {fds[0]: "output", fds[1]: "progress", fds[2]: "result"}
         self.request = fds[3]
+        for fd in fds:
+            os.set_blocking(fd, False)
         self.exit_status = exit_status
         self.loop = asyncio.get_running_loop()
+        # Private memory when its next run starts: 0 for a fresh fork (as with isolation fresh); None: unknown,
+        # the memory watch measures it first.
+        self.baseline: int | None = 0
+        self.keep = False  # after a run: whether this warm child may serve the next one
+
+    def _begin(
+        self,
+        limits: Limits,
+        on_output: Callable[[str], None] | None,
+        on_progress: Callable[[Progress], None] | None,
+    ) -> None:
+        self.limits = limits
+        self.reads = dict(self.pipes)
         self.output = bytearray()
         self.dropped = 0
         self.result = bytearray()
@@ -137,8 +163,11 @@ class _Child:
         self.result_done = asyncio.Event()
         self.killed_for: str | None = None
         self.payload: dict[str, Any] | None = None
-        self.on_output: Callable[[str], None] | None = None
-        self.on_progress: Callable[[Progress], None] | None = None
+        self.frame: bytes | None = None
+        self.tag = os.urandom(FRAME.size - 4)
+        self.keep = False
+        self.on_output = on_output
+        self.on_progress = on_progress
 
     # -- during the run ---------------------------------------------------------------------------------
 
@@ -150,7 +179,6 @@ class _Child:
         kind = self.reads[fd]
         if not chunk:
             self.loop.remove_reader(fd)
-            os.close(fd)
             del self.reads[fd]
             if kind == "result":
                 self.result_done.set()
@@ -159,16 +187,29 @@ class _Child:
         elif kind == "result":
             if self.killed_for is not None:
                 return  # killed: what it still sends is not read
-            if len(self.result) + len(chunk) > self.limits.max_result_bytes:
-                self.result.clear()
-                self.kill("result_size")
-                return
             self.result += chunk
+            self._frames()
         elif kind == "progress":
             self.progress += chunk
             _read_progress(self.progress, self.on_progress)
         else:
             self._output(chunk)
+
+    def _frames(self) -> None:
+        """Take this run's result out of what arrived on the result pipe; frames with another tag are dropped."""
+        while not self.result_done.is_set() and len(self.result) >= FRAME.size:
+            size, tag = FRAME.unpack_from(self.result)
+            if size > self.limits.max_result_bytes:
+                self.result.clear()
+                self.kill("result_size")
+                return
+            end = FRAME.size + size
+            if len(self.result) < end:
+                return
+            if tag == self.tag:
+                self.frame = bytes(self.result[FRAME.size : end])
+                self.result_done.set()
+            del self.result[:end]
 
     def _output(self, chunk: bytes) -> None:
         room = max(self.limits.max_output_bytes - len(self.output), 0)
@@ -187,8 +228,14 @@ class _Child:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pid, signal.SIGKILL)
 
+    def measure(self) -> None:
+        """Remember the idle warm child's private memory: its next run may use memory_mb on top of it."""
+        self.baseline = private_memory(self.pid)
+
     async def _watch_memory(self) -> None:
-        limit = self.limits.memory_mb * 1024 * 1024
+        if self.baseline is None:
+            self.measure()
+        limit = self.limits.memory_mb * 1024 * 1024 + (self.baseline or 0)
         while True:
             await asyncio.sleep(_MEMORY_CHECK_SECONDS)
             if private_memory(self.pid) > limit:
@@ -201,24 +248,20 @@ class _Child:
             self.kill("cancelled")
 
     async def _send(self, data: bytes) -> None:
-        view = memoryview(data)
-        os.set_blocking(self.request, False)
+        view = memoryview(FRAME.pack(len(data), self.tag) + data)
         while view:
             try:
                 view = view[os.write(self.request, view) :]
             except BlockingIOError:
                 await asyncio.sleep(0.001)  # the child reads as fast as it can; big states are rare
-        os.close(self.request)
-
-    def _result_complete(self) -> bool:
-        return "result" not in self.reads.values() and bool(self.result)
 
     async def _wait(self, cancel: asyncio.Event | None) -> int | None:
         """Wait until the result is complete or the child exits (killing it on timeout).
 
-        Returns the wait status when the child exited without a complete result; None when the result came,
-        after killing the child's process group (it is exiting anyway; this also ends anything the run
-        started) — the caller need not wait for the teardown of the process, which costs milliseconds.
+        Returns the wait status when the child exited without a complete result; None when the result came.
+        A fresh child, or a warm one that retires, is then killed with its process group (it is exiting
+        anyway; this also ends anything the run started) — the caller need not wait for the teardown of the
+        process, which costs milliseconds. A warm child that may serve again is kept (``self.keep``).
         """
         result: asyncio.Task[bool] = self.loop.create_task(self.result_done.wait())
         watchers = [self.loop.create_task(self._watch_memory()), self.loop.create_task(self._watch_cancel(cancel))]
@@ -230,7 +273,13 @@ class _Child:
             if not done:
                 self.kill("timeout")
             elif result in done and self.killed_for is None and self._parse_result():
-                self.kill("finished")
+                payload = self.payload or {}
+                if self.warm and "recycle" not in payload and isinstance(payload.get("value"), dict):
+                    # Nothing may follow the result (a run that wrote to the result pipe itself would otherwise
+                    # put words in the next run's mouth).
+                    self.keep = self._nothing_after_result()
+                else:
+                    self.kill("finished")
                 return None
             # The child died (its result pipe closed without a whole result) or was killed: its exit status
             # tells why. It is near: the child has closed every pipe or been sent SIGKILL.
@@ -239,29 +288,67 @@ class _Child:
             result.cancel()
             for task in watchers:
                 task.cancel()
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.pid, signal.SIGKILL)  # anything the run left behind in its process group
+            if not self.keep:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(self.pid, signal.SIGKILL)  # anything the run left behind in its process group
 
-    def _release(self) -> None:
+    def _nothing_after_result(self) -> bool:
+        if self.result:
+            return False
+        for fd, kind in self.reads.items():
+            if kind == "result":
+                try:
+                    return not os.read(fd, 1)
+                except BlockingIOError:
+                    return True
+        return False
+
+    def _stop_reading(self) -> None:
         for fd in list(self.reads):
             with contextlib.suppress(OSError, ValueError):
                 self.loop.remove_reader(fd)
-                os.close(fd)
         self.reads.clear()
+        if not self.keep:
+            self.close()
+
+    def close(self) -> None:
+        """Kill the child (if it still runs), close its pipes and remove its folder (once)."""
+        self.keep = False
+        if self.request < 0:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, signal.SIGKILL)
+        for fd in [*self.pipes, self.request]:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self.pipes.clear()
+        self.request = -1
         shutil.rmtree(self.workdir, ignore_errors=True)
 
-    def _drain_output(self) -> None:
-        # The child flushed its output before sending the result: everything it printed is in the pipe now.
+    def _drain(self) -> None:
+        # The child flushed its output and wrote its progress before sending the result: all of it is in the
+        # pipes now.
         for fd, kind in list(self.reads.items()):
-            if kind == "output":
+            if kind != "result":
                 with contextlib.suppress(BlockingIOError, OSError):
                     while chunk := os.read(fd, _READ):
-                        self._output(chunk)
+                        if kind == "output":
+                            self._output(chunk)
+                        else:
+                            self.progress += chunk
+                            _read_progress(self.progress, self.on_progress)
 
-    async def run(self, request: dict[str, Any], cancel: asyncio.Event | None) -> SandboxResult:
+    async def run(
+        self,
+        request: dict[str, Any],
+        limits: Limits,
+        cancel: asyncio.Event | None,
+        on_output: Callable[[str], None] | None,
+        on_progress: Callable[[Progress], None] | None,
+    ) -> SandboxResult:
         started = time.perf_counter()
+        self._begin(limits, on_output, on_progress)
         for fd in self.reads:
-            os.set_blocking(fd, False)
             self.loop.add_reader(fd, self._readable, fd)
         status: int | None = None
         try:
@@ -272,14 +359,14 @@ class _Child:
             status = await self._wait(cancel)
             duration_ms = (time.perf_counter() - started) * 1000
             if status is None:
-                self._drain_output()
+                self._drain()
             else:
                 with contextlib.suppress(TimeoutError):  # EOF follows, as the group was just killed
                     await asyncio.wait_for(self.closed.wait(), 5)
             if self.undecoded and self.on_output is not None:
                 self.on_output(self.undecoded.decode("utf-8", errors="replace"))
         finally:
-            self._release()
+            self._stop_reading()
         output = self.output.decode("utf-8", errors="replace")
         if self.dropped:
             output += f"\n[output truncated: {self.dropped} bytes not shown]"
@@ -290,8 +377,10 @@ class _Child:
 
     def _parse_result(self) -> bool:
         """Whether the child sent a whole result (kept in ``self.payload``)."""
+        if self.frame is None:
+            return False
         try:
-            payload = json.loads(self.result) if self.result else None
+            payload = json.loads(self.frame)
         except ValueError:
             return False
         self.payload = payload if isinstance(payload, dict) else None
@@ -342,14 +431,18 @@ class SandboxUnavailable(RuntimeError):
 class _Zygote:
     """The runner's end of one zygote process."""
 
-    def __init__(self, process: subprocess.Popen[bytes], channel: socket.socket) -> None:
+    def __init__(self, process: subprocess.Popen[bytes], channel: socket.socket, warm: bool) -> None:
         self.process = process
         self.channel = channel
+        self.warm = warm  # its children serve many runs (isolation warm)
         self.loop = asyncio.get_running_loop()
         self.ready: asyncio.Future[None] = self.loop.create_future()
         self.idle: deque[tuple[int, list[int], Path]] = deque()
+        self.warm_idle: list[_Child] = []  # warm children between runs, the most recently used last
         self.takes: deque[asyncio.Future[tuple[int, list[int], Path]]] = deque()
         self.exits: dict[int, asyncio.Future[int]] = {}
+        self.forgotten: set[int] = set()  # children released before the zygote reported their exit
+        self.retired = False
         channel.setblocking(False)
         self.loop.add_reader(channel.fileno(), self._readable)
 
@@ -366,12 +459,19 @@ class _Zygote:
         words = message.decode(errors="replace").split(" ", 2)
         if words[0] == "child":
             child = (int(words[1]), fds, Path(words[2]))
-            if self.takes:
+            if self.retired:  # forked before the zygote heard it retired
+                self.idle.append(child)
+                self._kill_idle()
+            elif self.takes:
                 self.takes.popleft().set_result(child)
             else:
                 self.idle.append(child)
         elif words[0] == "exit":
-            future = self.exit_future(int(words[1]))
+            pid = int(words[1])
+            if pid in self.forgotten:
+                self.forgotten.discard(pid)
+                return
+            future = self.exit_future(pid)
             if not future.done():
                 future.set_result(int(words[2]))
         elif words[0] == "ready" and not self.ready.done():
@@ -390,6 +490,33 @@ class _Zygote:
         with contextlib.suppress(OSError):
             self.channel.send(b"more")
 
+    def forget(self, pid: int) -> None:
+        """The runner is done with this child: its exit, when the zygote reports it, concerns no one."""
+        future = self.exits.pop(pid, None)
+        if future is None or not future.done():
+            self.forgotten.add(pid)
+
+    def take_warm(self) -> _Child | None:
+        """A warm child between runs, if one is still alive."""
+        while self.warm_idle:
+            child = self.warm_idle.pop()
+            if not child.exit_status.done():
+                return child
+            child.close()  # it died while idle (killed from outside): the zygote forks another
+            self.forget(child.pid)
+            self.more()
+        return None
+
+    def give_back(self, child: _Child) -> None:
+        """A warm child finished a run and may serve the next one."""
+        child.baseline = None
+        self.warm_idle.append(child)
+        self.loop.call_soon(self._measure, child)
+
+    def _measure(self, child: _Child) -> None:
+        if child.baseline is None and child in self.warm_idle:
+            child.measure()
+
     async def take(self) -> tuple[int, list[int], Path]:
         """A child forked ahead, or the next one to arrive."""
         if self.idle:
@@ -400,6 +527,15 @@ class _Zygote:
 
     def quit(self) -> None:
         """Kill the idle children, ask the zygote to exit once its children have, and forget it."""
+        self.retired = True
+        while self.warm_idle:  # warm children in a run finish it; Sandbox.run then retires them
+            self.warm_idle.pop().close()
+        self._kill_idle()
+        with contextlib.suppress(OSError):
+            self.channel.send(b"quit")
+        self.loop.call_later(60, self._close)
+
+    def _kill_idle(self) -> None:
         while self.idle:
             pid, fds, workdir = self.idle.popleft()
             with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -407,9 +543,6 @@ class _Zygote:
             for fd in fds:
                 os.close(fd)
             shutil.rmtree(workdir, ignore_errors=True)
-        with contextlib.suppress(OSError):
-            self.channel.send(b"quit")
-        self.loop.call_later(60, self._close)
 
     def _close(self) -> None:
         with contextlib.suppress(OSError, ValueError):
@@ -453,6 +586,8 @@ class Sandbox:
             memory_mb=self.limits.memory_mb,
             cpu_seconds=self.limits.cpu,
             warm=self.warm,
+            max_runs=self.limits.warm_max_runs if self.limits.isolation == "warm" else 1,
+            max_growth_mb=self.limits.warm_max_growth_mb,
         )
         env = {
             **self.environment(),
@@ -461,7 +596,7 @@ class Sandbox:
         }
         process = subprocess.Popen([sys.executable, "-m", "appyard_runner.zygote"], env=env, pass_fds=[theirs.fileno()])
         theirs.close()
-        zygote = _Zygote(process, ours)
+        zygote = _Zygote(process, ours, warm=config.max_runs > 1)
         await zygote.ready
         previous, self._zygote = self._zygote, zygote
         if previous is not None:
@@ -489,12 +624,21 @@ class Sandbox:
         zygote = self._zygote
         if zygote is None:
             raise SandboxUnavailable("the sandbox is not started")
-        pid, fds, workdir = await zygote.take()
-        child = _Child(pid, fds, workdir, self.limits, zygote.exit_future(pid))
-        child.on_output, child.on_progress = on_output, on_progress
+        child = zygote.take_warm() if zygote.warm else None
+        replaced = False
+        if child is None:
+            pid, fds, workdir = await zygote.take()
+            child = _Child(pid, fds, workdir, zygote.exit_future(pid), zygote.warm)
+            if REPLACE_EARLY and not zygote.warm:
+                zygote.more()
+                replaced = True
         try:
-            return await child.run(request, cancel)
+            return await child.run(request, self.limits, cancel, on_output, on_progress)
         finally:
-            zygote.exits.pop(pid, None)
-            # Forking the replacement now, not while this run executes, keeps the two from competing for CPU.
-            zygote.more()
+            if child.keep and zygote is self._zygote:
+                zygote.give_back(child)
+            else:
+                child.close()  # a fresh child after its run; a warm one that retires, or whose code was replaced
+                zygote.forget(child.pid)
+                if not replaced:
+                    zygote.more()

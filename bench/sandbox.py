@@ -1,0 +1,98 @@
+"""Benchmark: one run through the sandbox alone (no NATS, no API), isolation fresh beside warm, interleaved.
+
+``Sandbox.run`` of the lab app's ``echo`` from the runner's side: hand the request to a child, read its result
+(fresh: a child forked ahead, killed afterwards, a replacement forked; warm: a long-lived child). Rounds
+alternate the modes (fresh, warm, fresh, …) so a noisy machine shifts both alike. With ``--burst``, also
+``--concurrent`` runs at a time, to compare asking for a fresh child's replacement when it is taken with asking
+once its run is done (``REPLACE_EARLY``). Nothing here is asserted.
+
+    .venv/bin/python -m bench.sandbox [--runs 300] [--burst] [--concurrent 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from appyard_runner import sandbox
+from appyard_runner.sandbox import Limits, Sandbox
+
+LAB = Path(__file__).parent.parent / "tests" / "fixtures" / "lab"
+REQUEST = {"page": "main", "function": "echo", "state": {"form": {"text": "hi"}}}
+
+
+def limits(isolation: str) -> Limits:
+    return Limits(timeout_seconds=10, memory_mb=256, cpu_seconds=10, max_output_bytes=65536, isolation=isolation)
+
+
+def summary(label: str, samples: list[float]) -> str:
+    ordered = sorted(samples)
+    p50 = ordered[len(ordered) // 2]
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    mean = statistics.mean(ordered)
+    return f"{label:<28} n={len(ordered):<5} p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  mean {mean:6.2f} ms"
+
+
+async def sequential(boxes: dict[str, Sandbox], runs: int) -> dict[str, list[float]]:
+    times: dict[str, list[float]] = {name: [] for name in boxes}
+    for _ in range(runs):
+        for name, box in boxes.items():
+            started = time.perf_counter()
+            result = await box.run(REQUEST)
+            times[name].append((time.perf_counter() - started) * 1000)
+            assert result.error is None, result.error
+            await asyncio.sleep(0.002)  # a gap between runs, as between requests: the zygote forks meanwhile
+    return times
+
+
+async def burst(box: Sandbox, concurrent: int, rounds: int) -> list[float]:
+    """Wall time of ``concurrent`` runs started at once, then a pause (the pool refills), ``rounds`` times."""
+    walls = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        await asyncio.gather(*(box.run(REQUEST) for _ in range(concurrent)))
+        walls.append((time.perf_counter() - started) * 1000)
+        await asyncio.sleep(0.05)
+    return walls
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=300)
+    parser.add_argument("--burst", action="store_true")
+    parser.add_argument("--concurrent", type=int, default=8)
+    options = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-sandbox-"))
+    workspace = tmp / "lab"
+    shutil.copytree(LAB, workspace, ignore=shutil.ignore_patterns("__pycache__"))
+    boxes = {name: Sandbox(workspace, "lab", limits(name), tmp_root=tmp, warm=2) for name in ("fresh", "warm")}
+    try:
+        for box in boxes.values():
+            await box.start()
+        await sequential(boxes, 20)  # warm up both
+        for name, samples in (await sequential(boxes, options.runs)).items():
+            print(summary(f"sequential {name}", samples))
+        if options.burst:
+            fresh = boxes["fresh"]
+            walls: dict[bool, list[float]] = {False: [], True: []}
+            for _ in range(10):
+                for early in (False, True):
+                    sandbox.REPLACE_EARLY = early
+                    walls[early] += await burst(fresh, options.concurrent, 3)
+            for early, samples in walls.items():
+                label = f"burst of {options.concurrent}, {'early' if early else 'after'}"
+                print(summary(label, samples))
+    finally:
+        for box in boxes.values():
+            box.close()
+        await asyncio.sleep(0.2)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
