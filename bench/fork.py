@@ -1,18 +1,20 @@
 """Benchmark: what a fresh process per run costs — the zygote's memory, its os.fork(), and the runs it serves.
 
-Starts a real zygote for the lab fixture app through ``Sandbox`` (as the runner does) once per variant, and
-measures, interleaved (every variant once per round, ``BENCH_FORK_ROUNDS`` rounds):
+Starts a real zygote for the lab fixture app through ``Sandbox`` (as the runner does) for every variant, all
+at once, and alternates runs between them (A, B, C, A, B, C…, ``BENCH_FORK_RUNS`` each per round,
+``BENCH_FORK_ROUNDS`` rounds), so the other load on a shared machine falls on every variant alike. It measures:
 
-- the zygote's memory (``/proc/<pid>/smaps_rollup``: resident, private, anonymous huge pages);
+- the zygote's memory (``/proc/<pid>/smaps_rollup``: resident, anonymous, in transparent huge pages);
 - each ``os.fork()`` in the zygote (it appends the durations to the file in ``APPYARD_BENCH_FORK_LOG``);
 - ``Sandbox.run()`` round trips of the lab app's ``echo`` function, one at a time;
-- CPU per run: the zygote's own and its reaped children's (``/proc/<pid>/stat``), and this process's (the
-  runner's side of the pipes).
+- CPU per run: the zygote's and its children's (exact, from a temporary cpuacct cgroup; see ``ZygoteCpu``),
+  and this process's (the runner's side of the pipes).
 
 Variants: as today; without ``gc.freeze()``; with the pages' models generated in the zygote itself (as before
-``generated.generate_apart``); glibc's ``glibc.malloc.hugetlb=1`` tunable; transparent huge pages set to
-``always`` for the variant's duration (restored after; needs root). A second table times the steps of a child's
-setup (``_child.serve_one``) in children forked from a process holding the same app.
+``generated.generate_apart``); glibc's ``glibc.malloc.hugetlb=1`` tunable (alone, and with ``PYTHONMALLOC=malloc`` so
+Python's objects come from malloc too); transparent huge pages set to ``always`` while that zygote loads and
+serves its first runs (restored after; needs root). A second table times the steps of a child's
+setup (``_child.serve``) in children forked from a process holding the same app.
 
 Run with ``.venv/bin/python -m bench.fork``. Nothing here is asserted; the machine's noise shows in the spread
 between rounds.
@@ -26,6 +28,7 @@ import json
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -170,40 +173,77 @@ class ZygoteCpu:
                 self.group.rmdir()
 
 
-async def measure(variant: Variant, workspace: Path, scratch: Path, wrapper: str) -> Sample:
-    fork_log = scratch / "forks.log"
-    fork_log.unlink(missing_ok=True)
+@dataclass
+class Running:
+    """A variant's sandbox, started and warmed up, and what is measured of it."""
+
+    variant: Variant
+    sandbox: Sandbox
+    process: subprocess.Popen[bytes]
+    cpu: ZygoteCpu
+    fork_log: Path
+    memory: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    samples: list[Sample] = field(default_factory=list)
+
+
+async def start(variant: Variant, number: int, workspace: Path, scratch: Path, wrapper: str) -> Running:
+    fork_log = scratch / f"forks-{number}.log"
+    tmp_root = scratch / f"runs-{number}"
+    tmp_root.mkdir()
     env = {**os.environ, **variant.env, zygote_module.FORK_LOG: str(fork_log)}
-    sandbox = Sandbox(workspace, "lab", LIMITS, tmp_root=scratch, environment=lambda: env)
-    with executable(wrapper):
+    sandbox = Sandbox(workspace, "lab", LIMITS, tmp_root=tmp_root, environment=lambda: env)
+    with thp_mode(variant.thp), executable(wrapper):  # THP: while the zygote loads and serves its first runs
         await sandbox.start()
-    zygote = sandbox._zygote
-    assert zygote is not None
-    pid = zygote.process.pid
-    try:
-        cpu = ZygoteCpu(pid)
+        zygote = sandbox._zygote
+        assert zygote is not None
+        running = Running(variant, sandbox, zygote.process, ZygoteCpu(zygote.process.pid), fork_log)
         for _ in range(20):  # warm-up: the first runs import what the first call needs
             await sandbox.run(REQUEST)
-        await asyncio.sleep(0.3)
-        rss, anonymous, huge = memory(pid)
-        spent, mine = cpu.ms(), time.process_time()
-        samples = []
-        for _ in range(RUNS):
-            started = time.perf_counter()
-            result = await sandbox.run(REQUEST)
-            samples.append((time.perf_counter() - started) * 1000)
+    return running
+
+
+async def measure_round(running: list[Running]) -> None:
+    """RUNS sequential runs per variant, alternating variants run by run (A, B, C, A, B, C…)."""
+    await asyncio.sleep(0.3)
+    forks_before = [len(r.fork_log.read_text().split()) for r in running]
+    spent = [r.cpu.ms() for r in running]
+    samples: list[list[float]] = [[] for _ in running]
+    mine = [0.0 for _ in running]
+    for _ in range(RUNS):
+        for index, one in enumerate(running):
+            cpu, started = time.process_time(), time.perf_counter()
+            result = await one.sandbox.run(REQUEST)
+            samples[index].append((time.perf_counter() - started) * 1000)
+            mine[index] += time.process_time() - cpu
             if result.value is None:
                 raise RuntimeError(f"run failed: {result.error}")
-        runner_cpu = (time.process_time() - mine) * 1000 / RUNS
-        await asyncio.sleep(0.3)  # the zygote reaps the last children
-        zygote_cpu = (cpu.ms() - spent) / RUNS
-        exact = cpu.exact
+    await asyncio.sleep(0.3)  # the zygotes reap the last children
+    for index, one in enumerate(running):
+        forks = [int(line) / 1000 for line in one.fork_log.read_text().split()[forks_before[index] :]]
+        zygote_cpu = (one.cpu.ms() - spent[index]) / RUNS
+        sample = Sample(*one.memory, forks, samples[index], zygote_cpu, mine[index] * 1000 / RUNS, one.cpu.exact)
+        one.samples.append(sample)
+
+
+async def measure(variants: list[Variant], workspace: Path, scratch: Path, wrapper: str) -> dict[str, list[Sample]]:
+    running: list[Running] = []
+    try:
+        for number, variant in enumerate(variants):
+            print(f"starting {variant.name}…", file=sys.stderr)
+            running.append(await start(variant, number, workspace, scratch, wrapper))
+        await asyncio.sleep(0.3)
+        for one in running:
+            one.memory = memory(one.process.pid)
+        for number in range(ROUNDS):
+            print(f"round {number + 1}/{ROUNDS}…", file=sys.stderr)
+            await measure_round(running)
     finally:
-        sandbox.close()
-        await asyncio.get_running_loop().run_in_executor(None, zygote.process.wait, 30)
-        cpu.remove()
-    forks = [int(line) / 1000 for line in fork_log.read_text().split()]
-    return Sample(rss, anonymous, huge, forks, samples, zygote_cpu, runner_cpu, exact)
+        for one in running:
+            one.sandbox.close()
+        for one in running:
+            await asyncio.get_running_loop().run_in_executor(None, one.process.wait, 30)
+            one.cpu.remove()
+    return {one.variant.name: one.samples for one in running}
 
 
 def _drop_capabilities_before() -> None:
@@ -293,17 +333,12 @@ def main() -> None:
     wrapper.write_text(f'#!/bin/sh\nexec {sys.executable} {prelude} "$@"\n')
     wrapper.chmod(0o755)
     variants = [v for v in VARIANTS if v.thp is None or os.access(THP, os.W_OK)]
-    results: dict[str, list[Sample]] = {v.name: [] for v in variants}
     try:
-        for number in range(ROUNDS):
-            for variant in variants:
-                print(f"round {number + 1}/{ROUNDS}: {variant.name}…", file=sys.stderr)
-                with thp_mode(variant.thp):
-                    results[variant.name].append(asyncio.run(measure(variant, workspace, scratch, str(wrapper))))
+        results = asyncio.run(measure(variants, workspace, scratch, str(wrapper)))
         steps = setup_steps(workspace)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    print(f"\n{RUNS} sequential Sandbox.run() of lab/echo per variant and round, {ROUNDS} rounds interleaved")
+    print(f"\n{ROUNDS} rounds of {RUNS} sequential Sandbox.run() of lab/echo per variant, alternating run by run")
     print(f"THP: {THP.read_text().strip()}; hugetlbfs pages: {hugetlbfs_pages()}")
     exact = all(s.exact_cpu for samples in results.values() for s in samples)
     print("zygote + children CPU: " + ("exact (cpuacct cgroup)" if exact else "tick-sampled, over-charges children"))
