@@ -5,7 +5,7 @@ at once, and alternates runs between them (A, B, C, A, B, C…, ``BENCH_FORK_RUN
 ``BENCH_FORK_ROUNDS`` rounds), so the other load on a shared machine falls on every variant alike. It measures:
 
 - the zygote's memory (``/proc/<pid>/smaps_rollup``: resident, anonymous, in transparent huge pages);
-- each ``os.fork()`` in the zygote (it appends the durations to the file in ``APPYARD_BENCH_FORK_LOG``);
+- each ``os.fork()`` in the zygote, wall and CPU time (it appends both to the file in ``APPYARD_BENCH_FORK_LOG``);
 - ``Sandbox.run()`` round trips of the lab app's ``echo`` function, one at a time;
 - CPU per run: the zygote's and its children's (exact, from a temporary cpuacct cgroup; see ``ZygoteCpu``),
   and this process's (the runner's side of the pipes).
@@ -94,7 +94,8 @@ class Sample:
     rss_mb: float
     anonymous_mb: float
     huge_mb: float
-    fork_us: list[float]
+    fork_us: list[float]  # wall time of os.fork() in the zygote
+    fork_cpu_us: list[float]  # the zygote's CPU time in os.fork() (exact: the scheduler's, not tick-sampled)
     run_ms: list[float]
     zygote_cpu_ms: float  # per run: the zygote and its children
     runner_cpu_ms: float  # per run: this process
@@ -205,7 +206,7 @@ async def start(variant: Variant, number: int, workspace: Path, scratch: Path, w
 async def measure_round(running: list[Running]) -> None:
     """RUNS sequential runs per variant, alternating variants run by run (A, B, C, A, B, C…)."""
     await asyncio.sleep(0.3)
-    forks_before = [len(r.fork_log.read_text().split()) for r in running]
+    forks_before = [len(r.fork_log.read_text().splitlines()) for r in running]
     spent = [r.cpu.ms() for r in running]
     samples: list[list[float]] = [[] for _ in running]
     mine = [0.0 for _ in running]
@@ -219,9 +220,12 @@ async def measure_round(running: list[Running]) -> None:
                 raise RuntimeError(f"run failed: {result.error}")
     await asyncio.sleep(0.3)  # the zygotes reap the last children
     for index, one in enumerate(running):
-        forks = [int(line) / 1000 for line in one.fork_log.read_text().split()[forks_before[index] :]]
+        lines = one.fork_log.read_text().splitlines()[forks_before[index] :]
+        forks = [int(line.split()[0]) / 1000 for line in lines]
+        fork_cpu = [int(line.split()[1]) / 1000 for line in lines]
         zygote_cpu = (one.cpu.ms() - spent[index]) / RUNS
-        sample = Sample(*one.memory, forks, samples[index], zygote_cpu, mine[index] * 1000 / RUNS, one.cpu.exact)
+        runner_cpu = mine[index] * 1000 / RUNS
+        sample = Sample(*one.memory, forks, fork_cpu, samples[index], zygote_cpu, runner_cpu, one.cpu.exact)
         one.samples.append(sample)
 
 
@@ -342,19 +346,24 @@ def main() -> None:
     print(f"THP: {THP.read_text().strip()}; hugetlbfs pages: {hugetlbfs_pages()}")
     exact = all(s.exact_cpu for samples in results.values() for s in samples)
     print("zygote + children CPU: " + ("exact (cpuacct cgroup)" if exact else "tick-sampled, over-charges children"))
-    header = f"{'variant':<26}{'RSS MB':>8}{'anon MB':>8}{'THP MB':>7}{'fork µs':>9}{'p50 ms':>8}{'p99 ms':>8}"
-    print(header + f"{'zyg CPU ms':>11}{'run CPU ms':>11}{'rounds p50 ms':>22}")
+    columns = ("RSS MB", "anon MB", "THP MB", "fork µs", "fork CPU", "p50 ms", "p99 ms", "zyg CPU", "run CPU")
+    print(f"{'variant':<31}" + "".join(f"{column:>9}" for column in columns) + f"{'p50 ms of each round':>24}")
     for name, samples in results.items():
-        forks = [f for s in samples for f in s.fork_us]
-        runs = [r for s in samples for r in s.run_ms]
-        p50, p99 = summary(runs)
-        per_round = " ".join(f"{statistics.median(s.run_ms):.2f}" for s in samples)
-        print(
-            f"{name:<26}{mean(s.rss_mb for s in samples):>8.1f}{mean(s.anonymous_mb for s in samples):>8.1f}"
-            f"{mean(s.huge_mb for s in samples):>7.0f}{statistics.median(forks):>9.0f}{p50:>8.2f}{p99:>8.2f}"
-            f"{mean(s.zygote_cpu_ms for s in samples):>11.2f}{mean(s.runner_cpu_ms for s in samples):>11.2f}"
-            f"{per_round:>22}"
+        p50, p99 = summary([r for s in samples for r in s.run_ms])
+        values = (
+            (mean(s.rss_mb for s in samples), 1),
+            (mean(s.anonymous_mb for s in samples), 1),
+            (mean(s.huge_mb for s in samples), 0),
+            (statistics.median(f for s in samples for f in s.fork_us), 0),
+            (statistics.median(f for s in samples for f in s.fork_cpu_us), 0),
+            (p50, 2),
+            (p99, 2),
+            (mean(s.zygote_cpu_ms for s in samples), 2),
+            (mean(s.runner_cpu_ms for s in samples), 2),
         )
+        per_round = " ".join(f"{statistics.median(s.run_ms):.2f}" for s in samples)
+        print(f"{name:<31}" + "".join(f"{value:>9.{digits}f}" for value, digits in values) + f"{per_round:>24}")
+    print("fork CPU: the zygote's CPU µs in os.fork(); zyg CPU, run CPU: ms per run (zygote + children; this process)")
     print(f"\nchild setup steps (median of {SETUP_SAMPLES}, each in a fresh child of a process holding lab):")
     for name, micros in steps.items():
         print(f"  {name:<34}{micros:>9.0f} µs")
