@@ -161,6 +161,7 @@ class Zygote:
 def main() -> None:
     # Taken out of the environment: runs see only what the runner allowed (see appyard_runner.environment).
     config = ZygoteConfig(**json.loads(os.environ.pop("APPYARD_ZYGOTE_CONFIG")))
+    os.environ.pop("GLIBC_TUNABLES", None)  # read by glibc as this process started; not for runs (see sandbox.py)
     channel = socket.socket(fileno=int(os.environ.pop("APPYARD_ZYGOTE_FD")))
     try:
         Zygote(config, channel).serve()
