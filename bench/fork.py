@@ -11,13 +11,13 @@ at once, and alternates runs between them (A, B, C, A, B, C…, ``BENCH_FORK_RUN
   and this process's (the runner's side of the pipes).
 
 Variants: as today; without ``gc.freeze()``; with the pages' models generated in the zygote itself (as before
-``generated.generate_apart``); glibc's ``glibc.malloc.hugetlb=1`` tunable (alone, and with ``PYTHONMALLOC=malloc`` so
-Python's objects come from malloc too); transparent huge pages set to ``always`` while that zygote loads and
-serves its first runs (restored after; needs root). A second table times the steps of a child's
-setup (``_child.serve``) in children forked from a process holding the same app.
+``generated.generate_apart``); without glibc's ``glibc.malloc.hugetlb=1`` tunable (``Sandbox`` sets it); with it
+and ``PYTHONMALLOC=malloc`` (Python's small objects from malloc too); transparent huge pages set to ``always``
+while that zygote loads and serves its first runs (restored after; needs root). A second table times the steps
+of a child's setup (``_child.serve``) in children forked from a process holding the same app.
 
-Run with ``.venv/bin/python -m bench.fork``. Nothing here is asserted; the machine's noise shows in the spread
-between rounds.
+Run with ``.venv/bin/python -m bench.fork`` (``BENCH_FORK_VARIANTS``: a comma-separated choice of them).
+Nothing here is asserted; the machine's noise shows in the spread between rounds.
 """
 
 from __future__ import annotations
@@ -80,11 +80,11 @@ class Variant:
 
 VARIANTS = [
     Variant("as today"),
+    Variant("no malloc hugetlb", {"GLIBC_TUNABLES": "glibc.malloc.hugetlb=0"}),
     Variant("no gc.freeze()", {"BENCH_FORK_UNDO": "freeze"}),
     Variant("generator in the zygote", {"BENCH_FORK_UNDO": "apart"}),
     Variant("no warm-up in the zygote", {"BENCH_FORK_UNDO": "zygote_warm"}),
-    Variant("malloc hugetlb=1", {"GLIBC_TUNABLES": "glibc.malloc.hugetlb=1"}),
-    Variant("PYTHONMALLOC=malloc, hugetlb=1", {"GLIBC_TUNABLES": "glibc.malloc.hugetlb=1", "PYTHONMALLOC": "malloc"}),
+    Variant("PYTHONMALLOC=malloc + hugetlb=1", {"GLIBC_TUNABLES": "glibc.malloc.hugetlb=1", "PYTHONMALLOC": "malloc"}),
     Variant("THP always", thp="always"),
 ]
 
@@ -336,7 +336,9 @@ def main() -> None:
     wrapper = scratch / "python"
     wrapper.write_text(f'#!/bin/sh\nexec {sys.executable} {prelude} "$@"\n')
     wrapper.chmod(0o755)
+    chosen = os.environ.get("BENCH_FORK_VARIANTS")  # e.g. "as today,malloc hugetlb=1"
     variants = [v for v in VARIANTS if v.thp is None or os.access(THP, os.W_OK)]
+    variants = [v for v in variants if chosen is None or v.name in chosen.split(",")]
     try:
         results = asyncio.run(measure(variants, workspace, scratch, str(wrapper)))
         steps = setup_steps(workspace)
@@ -347,7 +349,7 @@ def main() -> None:
     exact = all(s.exact_cpu for samples in results.values() for s in samples)
     print("zygote + children CPU: " + ("exact (cpuacct cgroup)" if exact else "tick-sampled, over-charges children"))
     columns = ("RSS MB", "anon MB", "THP MB", "fork µs", "fork CPU", "p50 ms", "p99 ms", "zyg CPU", "run CPU")
-    print(f"{'variant':<31}" + "".join(f"{column:>9}" for column in columns) + f"{'p50 ms of each round':>24}")
+    print(f"{'variant':<31}" + "".join(f"{column:>9}" for column in columns) + "  each round: p50/zyg CPU")
     for name, samples in results.items():
         p50, p99 = summary([r for s in samples for r in s.run_ms])
         values = (
@@ -361,8 +363,8 @@ def main() -> None:
             (mean(s.zygote_cpu_ms for s in samples), 2),
             (mean(s.runner_cpu_ms for s in samples), 2),
         )
-        per_round = " ".join(f"{statistics.median(s.run_ms):.2f}" for s in samples)
-        print(f"{name:<31}" + "".join(f"{value:>9.{digits}f}" for value, digits in values) + f"{per_round:>24}")
+        per_round = " ".join(f"{statistics.median(s.run_ms):.2f}/{s.zygote_cpu_ms:.2f}" for s in samples)
+        print(f"{name:<31}" + "".join(f"{value:>9.{digits}f}" for value, digits in values) + f"  {per_round}")
     print("fork CPU: the zygote's CPU µs in os.fork(); zyg CPU, run CPU: ms per run (zygote + children; this process)")
     print(f"\nchild setup steps (median of {SETUP_SAMPLES}, each in a fresh child of a process holding lab):")
     for name, micros in steps.items():
