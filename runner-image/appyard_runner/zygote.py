@@ -123,12 +123,6 @@ class Zygote:
             # The database drivers of the app's sources, so appyard.db() in a fresh child connects at once.
             sources.import_drivers()
         self.code.load()  # imports the app; gc.freeze() keeps children from copying what it allocated
-        # Once here too: what a page's first run builds (pydantic's and json's lazy parts) is then built once,
-        # frozen and shared, and each child's own warm-up only takes its page faults (~0.5 ms less per child).
-        with contextlib.suppress(Exception):  # a page that cannot warm up fails in its children, as before
-            self.warm_up()
-        gc.collect()
-        gc.freeze()
         wake_r, wake_w = os.pipe()
         os.set_blocking(wake_w, False)
         signal.set_wakeup_fd(wake_w)
