@@ -58,14 +58,6 @@ if undo == "freeze":
 elif undo == "apart":
     from appyard import generated
     generated.generate_apart = lambda pages: None
-elif undo == "zygote_warm":  # the zygote's own warm-up is its first call; its children's come after
-    from appyard_runner import zygote
-    original, calls = zygote.Zygote.warm_up, []
-    def once(self):
-        if calls:
-            original(self)
-        calls.append(1)
-    zygote.Zygote.warm_up = once
 sys.argv = ["appyard_runner.zygote"]
 runpy.run_module("appyard_runner.zygote", run_name="__main__", alter_sys=True)
 """
@@ -83,7 +75,6 @@ VARIANTS = [
     Variant("no malloc hugetlb", {"GLIBC_TUNABLES": "glibc.malloc.hugetlb=0"}),
     Variant("no gc.freeze()", {"BENCH_FORK_UNDO": "freeze"}),
     Variant("generator in the zygote", {"BENCH_FORK_UNDO": "apart"}),
-    Variant("no warm-up in the zygote", {"BENCH_FORK_UNDO": "zygote_warm"}),
     Variant("PYTHONMALLOC=malloc + hugetlb=1", {"GLIBC_TUNABLES": "glibc.malloc.hugetlb=1", "PYTHONMALLOC": "malloc"}),
     Variant("THP always", thp="always"),
 ]
