@@ -134,8 +134,8 @@ class ZygoteCpu:
 
     Exact (the scheduler's runtime, nanoseconds) from a cgroup v1 cpuacct group the zygote is moved into, so
     children forked later are counted even after they exited; the group is removed afterwards. Without one
-    (not root, no cpuacct), /proc/<pid>/stat's utime+stime+cutime+cstime: tick-sampled (250 Hz here), which
-    over-charges processes that live a few ms — the children (about 10 ms a child instead of about 5).
+    (not root, no cpuacct), /proc/<pid>/stat's utime+stime+cutime+cstime: sampled at each clock tick (250 Hz
+    here), coarse for children that live a few ms.
     """
 
     def __init__(self, pid: int) -> None:
@@ -338,7 +338,7 @@ def main() -> None:
     print(f"\n{ROUNDS} rounds of {RUNS} sequential Sandbox.run() of lab/echo per variant, alternating run by run")
     print(f"THP: {THP.read_text().strip()}; hugetlbfs pages: {hugetlbfs_pages()}")
     exact = all(s.exact_cpu for samples in results.values() for s in samples)
-    print("zygote + children CPU: " + ("exact (cpuacct cgroup)" if exact else "tick-sampled, over-charges children"))
+    print("zygote + children CPU: " + ("exact (cpuacct cgroup)" if exact else "tick-sampled (coarse)"))
     columns = ("RSS MB", "anon MB", "THP MB", "fork µs", "fork CPU", "p50 ms", "p99 ms", "zyg CPU", "run CPU")
     print(f"{'variant':<31}" + "".join(f"{column:>9}" for column in columns) + "  each round: p50/zyg CPU")
     for name, samples in results.items():
