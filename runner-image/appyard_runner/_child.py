@@ -221,17 +221,50 @@ def _enter(rundir: Path) -> None:
 
 
 class _Life:
-    """What a warm child measures to decide, after each run, whether it retires."""
+    """A warm child's runs: each one's folder and limits, and what decides, after each run, that the child retires."""
 
-    def __init__(self, limits: ChildLimits) -> None:
+    def __init__(
+        self,
+        limits: ChildLimits,
+        workdir: Path,
+        streams: tuple[io.TextIOWrapper, io.TextIOWrapper],
+        hard_address_space: int,
+    ) -> None:
         self.limits = limits
+        self.workdir = workdir
+        self.streams = streams
+        self.hard_address_space = hard_address_space
         self.runs = 0
+        self.rundir = workdir
         self.size, self.anonymous = _statm()
+        self.now = self.anonymous  # anonymous memory after the last run: the runner measures again when it moved
+        if _LIBC.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+            # Orphans of the processes a run started become this child's children, so _leftovers sees them.
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER) failed")
+
+    def prepare(self) -> None:
+        """Before the next run: its own empty folder as working directory and TMPDIR, its limits, clean stdio."""
+        self.rundir = self.workdir / f"run-{self.runs + 1}"  # in the child's own private folder
+        self.rundir.mkdir(mode=0o700)
+        _enter(self.rundir)
+        sys.stdout, sys.stderr = self.streams  # what the previous run may have replaced
+        progress._last = 0.0  # report_progress's rate limit starts again with each run
+        _limit_run(self.limits, self.hard_address_space)
+
+    def finish(self, failed: bool) -> str | None:
+        """After a run: remove its folder; why the child retires, if it does."""
+        _enter(self.workdir)
+        try:
+            self.rundir.rmdir()  # most runs write no file
+        except OSError:
+            shutil.rmtree(self.rundir, ignore_errors=True)
+        return self.retire_because(failed)
 
     def retire_because(self, failed: bool) -> str | None:
         limits = self.limits
         growth = limits.max_growth_mb * 1024 * 1024
         size, anonymous = _statm()
+        self.now = anonymous
         if failed:
             return "the run failed"
         if self.runs >= limits.max_runs:
@@ -290,10 +323,9 @@ def serve(
         hard_address_space = _limit_process(limits)
         _drop_capabilities()
         _warm_up(warm_up)
-        warm = _Life(limits) if limits.max_runs > 1 else None
-        if warm is not None and _LIBC.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
-            # Orphans of the processes a run started become this child's children, so _leftovers sees them.
-            raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER) failed")
+        warm = _Life(limits, workdir, streams, hard_address_space) if limits.max_runs > 1 else None
+        if warm is not None:
+            warm.prepare()
         while (next_run := _read_request()) is not None:  # an idle child waits here for its next run
             tag, request = next_run
             if warm is None:
@@ -302,21 +334,15 @@ def serve(
                 _send(tag, data)
                 break
             warm.runs += 1
-            rundir = Path(tempfile.mkdtemp(prefix="run-", dir=workdir))
-            _enter(rundir)
-            sys.stdout, sys.stderr = streams  # what the previous run may have replaced
-            progress._last = 0.0  # report_progress's rate limit starts again with each run
-            _limit_run(limits, hard_address_space)
             data, failed = _run(handler, request, limits, frames_root)
             _flush(streams)
-            _enter(workdir)
-            shutil.rmtree(rundir, ignore_errors=True)
-            recycle = warm.retire_because(failed)
-            if recycle is not None:
-                data = data[:-1] + b',"recycle":' + json.dumps(recycle).encode() + b"}"
+            recycle = warm.finish(failed)
+            data = data[:-1] + b',"anonymous":' + str(warm.now).encode()
+            data += (b',"recycle":' + json.dumps(recycle).encode() + b"}") if recycle is not None else b"}"
             _send(tag, data)
             if recycle is not None:
                 break
+            warm.prepare()  # while idle, off the next run's path
     except BaseException:  # a broken setup must never fall back into the parent's code
         status = 70
     finally:

@@ -53,6 +53,7 @@ from ._child import FRAME
 
 _MEMORY_CHECK_SECONDS = 0.05
 REPLACE_EARLY = False
+_MEASURE_AGAIN_BYTES = 1 << 20
 _READ = 65536
 
 
@@ -144,6 +145,8 @@ class _Child:
         # Private memory when its next run starts: 0 for a fresh fork (as with isolation fresh); None: unknown,
         # the memory watch measures it first.
         self.baseline: int | None = 0
+        self.runs = 0
+        self.measured_anonymous = -1  # the child's anonymous memory (it reports it) when baseline was measured
         self.keep = False  # after a run: whether this warm child may serve the next one
 
     def _begin(
@@ -509,9 +512,15 @@ class _Zygote:
 
     def give_back(self, child: _Child) -> None:
         """A warm child finished a run and may serve the next one."""
-        child.baseline = None
         self.warm_idle.append(child)
-        self.loop.call_soon(self._measure, child)
+        child.runs += 1
+        anonymous = child.payload.get("anonymous", 0) if child.payload else 0
+        # Reading smaps_rollup costs more than a warm run: measure again after runs 1, 2, 4, 8… (what a run first
+        # touches of the parent's pages becomes private) and whenever the child says its memory moved.
+        if child.runs & (child.runs - 1) == 0 or abs(anonymous - child.measured_anonymous) >= _MEASURE_AGAIN_BYTES:
+            child.baseline = None
+            child.measured_anonymous = anonymous
+            self.loop.call_soon(self._measure, child)
 
     def _measure(self, child: _Child) -> None:
         if child.baseline is None and child in self.warm_idle:
