@@ -243,21 +243,28 @@ class _Life:
             raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER) failed")
 
     def prepare(self) -> None:
-        """Before the next run: its own empty folder as working directory and TMPDIR, its limits, clean stdio."""
-        self.rundir = self.workdir / f"run-{self.runs + 1}"  # in the child's own private folder
-        self.rundir.mkdir(mode=0o700)
+        """Before the next run: an empty folder of its own as working directory and TMPDIR, its limits, clean
+        stdio."""
+        if self.rundir == self.workdir:  # the previous run left files: they went with its folder
+            self.rundir = self.workdir / f"run-{self.runs + 1}"  # in the child's own private folder
+            self.rundir.mkdir(mode=0o700)
         _enter(self.rundir)
         sys.stdout, sys.stderr = self.streams  # what the previous run may have replaced
         progress._last = 0.0  # report_progress's rate limit starts again with each run
         _limit_run(self.limits, self.hard_address_space)
 
     def finish(self, failed: bool) -> str | None:
-        """After a run: remove its folder; why the child retires, if it does."""
-        _enter(self.workdir)
+        """After a run: an empty folder serves the next run too (a new one costs a rmdir and a mkdir, slow on
+        some file systems); one the run left files in is removed. Then: why the child retires, if it does."""
         try:
-            self.rundir.rmdir()  # most runs write no file
+            with os.scandir(self.rundir) as entries:
+                empty = next(entries, None) is None
         except OSError:
+            empty = False
+        if not empty:
+            _enter(self.workdir)
             shutil.rmtree(self.rundir, ignore_errors=True)
+            self.rundir = self.workdir
         return self.retire_because(failed)
 
     def retire_because(self, failed: bool) -> str | None:
