@@ -12,9 +12,11 @@ import ctypes
 import errno
 import io
 import json
+import math
 import os
 import resource
 import shutil
+import signal
 import struct
 import sys
 import tempfile
@@ -137,7 +139,7 @@ def _limit_process(limits: ChildLimits) -> int:
     cpu = limits.cpu_seconds
     if limits.max_runs > 1:
         address_space += limits.max_growth_mb * 1024 * 1024
-        cpu = (limits.cpu_seconds + 1) * limits.max_runs + 1  # each run's soft limit is rounded up a second
+        cpu = (limits.cpu_seconds + 2) * limits.max_runs + 1  # each run's soft limit is rounded up a second
     resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
     resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, cpu + 1))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -145,13 +147,17 @@ def _limit_process(limits: ChildLimits) -> int:
 
 
 def _limit_run(limits: ChildLimits, hard_address_space: int) -> None:
-    """A warm child's next run gets memory_mb more address space than it has now and cpu_seconds more CPU time
-    than it has used (RLIMIT_CPU counts the process's whole life)."""
+    """A warm child's next run gets memory_mb more address space than it has now, and cpu_seconds more CPU time
+    than it has used: exactly, by a CPU-time timer whose SIGPROF ends the process (the parent reads that as the
+    CPU limit); should the run catch SIGPROF or reset the timer, RLIMIT_CPU (whole seconds of the process's
+    life, rounded up) still stops it with SIGXCPU, within a second more."""
     extra = limits.memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (min(_statm()[0] + extra, hard_address_space), hard_address_space))
-    soft = int(_cpu_used()) + limits.cpu_seconds  # whole seconds: at most cpu_seconds, less by the fraction
+    soft = math.ceil(_cpu_used()) + limits.cpu_seconds
     hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
     resource.setrlimit(resource.RLIMIT_CPU, (min(soft, hard), hard))
+    signal.signal(signal.SIGPROF, signal.SIG_DFL)  # a handler an earlier run installed would keep it alive
+    signal.setitimer(signal.ITIMER_PROF, limits.cpu_seconds)
 
 
 def _cpu_used() -> float:
@@ -276,6 +282,7 @@ class _Life:
     def finish(self, failed: bool) -> str | None:
         """After a run: an empty folder serves the next run too (a new one costs a rmdir and a mkdir, slow on
         some file systems); one the run left files in is removed. Then: why the child retires, if it does."""
+        signal.setitimer(signal.ITIMER_PROF, 0)  # the child's own work between runs is no run's
         try:
             with os.scandir(self.rundir) as entries:
                 empty = next(entries, None) is None
@@ -298,14 +305,7 @@ class _Life:
             return f"it served {self.runs} runs (warm_max_runs)"
         if anonymous - self.anonymous > growth or size - self.size > growth:
             return f"its memory grew by more than {limits.max_growth_mb} MiB (warm_max_growth_mb)"
-        if _cpu_used() % 1 > _CPU_SLACK:
-            # RLIMIT_CPU counts whole seconds of the process's life: past this fraction the next run's limit
-            # would be short of cpu_seconds by more than the slack.
-            return "its CPU time is too far past a whole second for an exact limit"
         return _leftovers()
-
-
-_CPU_SLACK = 0.25
 
 
 def _run(

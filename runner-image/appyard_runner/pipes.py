@@ -387,7 +387,7 @@ class Child:
             return RunError(kind="invalid_context", message=message)
         if os.WIFSIGNALED(status):
             number = os.WTERMSIG(status)
-            if number == signal.SIGXCPU:
+            if number == signal.SIGXCPU or (self.warm and number == signal.SIGPROF):  # see _child._limit_run
                 return RunError(kind="cpu", message=f"the run used more than {limits.cpu} s of CPU time")
             return RunError(kind="crashed", message=f"the run's process died of {signal.Signals(number).name}")
         code = os.WEXITSTATUS(status)
