@@ -12,9 +12,11 @@ import ctypes
 import errno
 import io
 import json
+import math
 import os
 import resource
 import shutil
+import signal
 import struct
 import sys
 import tempfile
@@ -137,7 +139,7 @@ def _limit_process(limits: ChildLimits) -> int:
     cpu = limits.cpu_seconds
     if limits.max_runs > 1:
         address_space += limits.max_growth_mb * 1024 * 1024
-        cpu = (limits.cpu_seconds + 1) * limits.max_runs + 1  # each run's soft limit is rounded up a second
+        cpu = (limits.cpu_seconds + 2) * limits.max_runs + 1  # each run's soft limit is rounded up a second
     resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
     resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, cpu + 1))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -145,13 +147,17 @@ def _limit_process(limits: ChildLimits) -> int:
 
 
 def _limit_run(limits: ChildLimits, hard_address_space: int) -> None:
-    """A warm child's next run gets memory_mb more address space than it has now and cpu_seconds more CPU time
-    than it has used (RLIMIT_CPU counts the process's whole life)."""
+    """A warm child's next run gets memory_mb more address space than it has now, and cpu_seconds more CPU time
+    than it has used: exactly, by a CPU-time timer whose SIGPROF ends the process (the parent reads that as the
+    CPU limit); should the run catch SIGPROF or reset the timer, RLIMIT_CPU (whole seconds of the process's
+    life, rounded up) still stops it with SIGXCPU, within a second more."""
     extra = limits.memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (min(_statm()[0] + extra, hard_address_space), hard_address_space))
-    soft = int(_cpu_used()) + limits.cpu_seconds  # whole seconds: at most cpu_seconds, less by the fraction
+    soft = math.ceil(_cpu_used()) + limits.cpu_seconds
     hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
     resource.setrlimit(resource.RLIMIT_CPU, (min(soft, hard), hard))
+    signal.signal(signal.SIGPROF, signal.SIG_DFL)  # a handler an earlier run installed would keep it alive
+    signal.setitimer(signal.ITIMER_PROF, limits.cpu_seconds)
 
 
 def _cpu_used() -> float:
@@ -241,31 +247,65 @@ def _enter(rundir: Path) -> None:
 
 
 class _Life:
-    """What a warm child measures to decide, after each run, whether it retires."""
+    """A warm child's runs: each one's folder and limits, and what decides, after each run, that the child retires."""
 
-    def __init__(self, limits: ChildLimits) -> None:
+    def __init__(
+        self,
+        limits: ChildLimits,
+        workdir: Path,
+        streams: tuple[io.TextIOWrapper, io.TextIOWrapper],
+        hard_address_space: int,
+    ) -> None:
         self.limits = limits
+        self.workdir = workdir
+        self.streams = streams
+        self.hard_address_space = hard_address_space
         self.runs = 0
+        self.rundir = workdir
         self.size, self.anonymous = _statm()
+        self.now = self.anonymous  # anonymous memory after the last run: the runner measures again when it moved
+        if _LIBC.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+            # Orphans of the processes a run started become this child's children, so _leftovers sees them.
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER) failed")
+
+    def prepare(self) -> None:
+        """Before the next run: an empty folder of its own as working directory and TMPDIR, its limits, clean
+        stdio."""
+        if self.rundir == self.workdir:  # the previous run left files: they went with its folder
+            self.rundir = self.workdir / f"run-{self.runs + 1}"  # in the child's own private folder
+            self.rundir.mkdir(mode=0o700)
+        _enter(self.rundir)
+        sys.stdout, sys.stderr = self.streams  # what the previous run may have replaced
+        progress._last = 0.0  # report_progress's rate limit starts again with each run
+        _limit_run(self.limits, self.hard_address_space)
+
+    def finish(self, failed: bool) -> str | None:
+        """After a run: an empty folder serves the next run too (a new one costs a rmdir and a mkdir, slow on
+        some file systems); one the run left files in is removed. Then: why the child retires, if it does."""
+        signal.setitimer(signal.ITIMER_PROF, 0)  # the child's own work between runs is no run's
+        try:
+            with os.scandir(self.rundir) as entries:
+                empty = next(entries, None) is None
+        except OSError:
+            empty = False
+        if not empty:
+            _enter(self.workdir)
+            shutil.rmtree(self.rundir, ignore_errors=True)
+            self.rundir = self.workdir
+        return self.retire_because(failed)
 
     def retire_because(self, failed: bool) -> str | None:
         limits = self.limits
         growth = limits.max_growth_mb * 1024 * 1024
         size, anonymous = _statm()
+        self.now = anonymous
         if failed:
             return "the run failed"
         if self.runs >= limits.max_runs:
             return f"it served {self.runs} runs (warm_max_runs)"
         if anonymous - self.anonymous > growth or size - self.size > growth:
             return f"its memory grew by more than {limits.max_growth_mb} MiB (warm_max_growth_mb)"
-        if _cpu_used() % 1 > _CPU_SLACK:
-            # RLIMIT_CPU counts whole seconds of the process's life: past this fraction the next run's limit
-            # would be short of cpu_seconds by more than the slack.
-            return "its CPU time is too far past a whole second for an exact limit"
         return _leftovers()
-
-
-_CPU_SLACK = 0.25
 
 
 def _run(
@@ -310,10 +350,9 @@ def serve(
         hard_address_space = _limit_process(limits)
         _drop_capabilities()
         _warm_up(warm_up)
-        warm = _Life(limits) if limits.max_runs > 1 else None
-        if warm is not None and _LIBC.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
-            # Orphans of the processes a run started become this child's children, so _leftovers sees them.
-            raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER) failed")
+        warm = _Life(limits, workdir, streams, hard_address_space) if limits.max_runs > 1 else None
+        if warm is not None:
+            warm.prepare()
         while (next_run := _read_request()) is not None:  # an idle child waits here for its next run
             tag, request = next_run
             if warm is None:
@@ -322,21 +361,15 @@ def serve(
                 _send(tag, data)
                 break
             warm.runs += 1
-            rundir = Path(tempfile.mkdtemp(prefix="run-", dir=workdir))
-            _enter(rundir)
-            sys.stdout, sys.stderr = streams  # what the previous run may have replaced
-            progress._last = 0.0  # report_progress's rate limit starts again with each run
-            _limit_run(limits, hard_address_space)
             data, failed = _run(handler, request, limits, frames_root)
             _flush(streams)
-            _enter(workdir)
-            shutil.rmtree(rundir, ignore_errors=True)
-            recycle = warm.retire_because(failed)
-            if recycle is not None:
-                data = data[:-1] + b',"recycle":' + json.dumps(recycle).encode() + b"}"
+            recycle = warm.finish(failed)
+            data = data[:-1] + b',"anonymous":' + str(warm.now).encode()
+            data += (b',"recycle":' + json.dumps(recycle).encode() + b"}") if recycle is not None else b"}"
             _send(tag, data)
             if recycle is not None:
                 break
+            warm.prepare()  # while idle, off the next run's path
     except BaseException:  # a broken setup must never fall back into the parent's code
         status = 70
     finally:

@@ -162,8 +162,9 @@ def test_a_run_cannot_see_the_runner_or_other_runs(lab_stack: Stack) -> None:
     with lab_stack.client() as client:
         first = start(client, "where").json()["context"]["form"]["message"]
         second = start(client, "where").json()["context"]["form"]["message"]
-    cwd, tmpdir, fds = first.split("|")
+    cwd, tmpdir, fds, files = first.split("|")
     assert cwd == tmpdir and Path(cwd).name.startswith("run-")
+    assert files == second.split("|")[3] == "[]", "a run starts in an empty folder (the first left a file there)"
     assert first.split("|")[0] != second.split("|")[0], "each run has its own temporary folder"
     assert not Path(cwd).exists(), "a run's temporary folder is removed afterwards"
     # stdio, progress, result, request, and the listing itself: no sockets

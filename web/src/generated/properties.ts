@@ -86,7 +86,7 @@ export interface RunnerSettings {
    */
   cpu_seconds?: number | null;
   /**
-   * fresh: every run gets a new process forked from the app's imported code, so nothing a run changes reaches another run. warm: a long-lived process per concurrent run executes many runs of this app in turn (faster, ~1 ms less per run), so module-level state, globals, caches, os.environ changes and files outside the run's temporary folder persist between the runs it serves (never between apps); it is replaced after warm_max_runs runs, any failed run, a timeout or cancel, memory growth past warm_max_growth_mb, a thread or process left running, and a code change. Limits, cancel, output and tracebacks are the same.
+   * fresh: every run gets a new process forked from the app's imported code, so nothing a run changes reaches another run. warm: a long-lived process per concurrent run executes many runs of this app in turn (faster: no fork and no fresh page faults per run), so module-level state, globals, caches, os.environ changes and files outside the run's temporary folder persist between the runs it serves (never between apps); it is replaced after warm_max_runs runs, any failed run, a timeout or cancel, memory growth past warm_max_growth_mb, a thread or process left running, and a code change. Limits, cancel, output and tracebacks are the same.
    */
   isolation?: "fresh" | "warm";
   /**
@@ -888,7 +888,7 @@ export interface RunnerSettings1 {
    */
   cpu_seconds?: number | null;
   /**
-   * fresh: every run gets a new process forked from the app's imported code, so nothing a run changes reaches another run. warm: a long-lived process per concurrent run executes many runs of this app in turn (faster, ~1 ms less per run), so module-level state, globals, caches, os.environ changes and files outside the run's temporary folder persist between the runs it serves (never between apps); it is replaced after warm_max_runs runs, any failed run, a timeout or cancel, memory growth past warm_max_growth_mb, a thread or process left running, and a code change. Limits, cancel, output and tracebacks are the same.
+   * fresh: every run gets a new process forked from the app's imported code, so nothing a run changes reaches another run. warm: a long-lived process per concurrent run executes many runs of this app in turn (faster: no fork and no fresh page faults per run), so module-level state, globals, caches, os.environ changes and files outside the run's temporary folder persist between the runs it serves (never between apps); it is replaced after warm_max_runs runs, any failed run, a timeout or cancel, memory growth past warm_max_growth_mb, a thread or process left running, and a code change. Limits, cancel, output and tracebacks are the same.
    */
   isolation?: "fresh" | "warm";
   /**
