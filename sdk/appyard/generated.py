@@ -87,7 +87,12 @@ def generate_apart(pages: Iterable[tuple[PageProperties, PageDatabase | None]]) 
     if not wanted:
         return
     read, write = os.pipe()
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError:  # no process to spare (a pids limit): source() generates here, as before
+        os.close(read)
+        os.close(write)
+        return
     if pid == 0:  # the child: generate, write the sources as JSON, exit (never return into the caller)
         status = 1
         try:

@@ -55,6 +55,22 @@ def test_a_page_the_child_cannot_generate_is_left_to_the_caller(lab: Path, monke
         generated.source(page.properties, page.database)  # the caller generates it, and sees the same error
 
 
+def test_without_a_process_to_spare_the_caller_generates(lab: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    page = workspace.load(lab).page("lab", "main")
+    digest = codegen.source_digest(page.properties, page.database)
+    generated._sources.pop(digest, None)
+
+    def no_fork() -> int:
+        raise BlockingIOError("fork: Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    open_before = len(os.listdir("/proc/self/fd"))
+    generated.generate_apart([(page.properties, page.database)])
+    assert digest not in generated._sources
+    assert len(os.listdir("/proc/self/fd")) == open_before  # the pipe is closed again
+    assert generated.source(page.properties, page.database).digest == digest
+
+
 ZYGOTE_LOAD = """
 import json, sys
 from pathlib import Path
