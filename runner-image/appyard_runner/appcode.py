@@ -13,13 +13,16 @@ import gc
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from appyard import execution
+from appyard import execution, generated
 from appyard.errors import AppyardError, NotFound
 from appyard.properties import AppProperties
 from appyard.properties import RunnerSettings as AppRunnerSettings
-from appyard.watching import Watcher
-from appyard.workspace import PROPERTIES, load_page, read_properties
+from appyard.workspace import PROPERTIES, Page, load_page, read_properties
+
+if TYPE_CHECKING:
+    from appyard.watching import Watcher
 
 log = logging.getLogger("appyard.runner.code")
 
@@ -45,6 +48,8 @@ class AppCode:
     def watch(self, on_change: Callable[[], object] | None = None) -> None:
         """Watch the app's files (dev) so :meth:`reload_if_changed` knows; ``on_change`` is called from the
         watcher's thread after each group of changes. Start it before :meth:`load`: no change is then missed."""
+        from appyard.watching import Watcher  # watchfiles and anyio: not in the zygote, which never watches
+
         self._watcher = Watcher(self.root / self.app, _CODE, on_change=on_change, name=f"appyard-runner {self.app}")
         self._watcher.start()
 
@@ -63,13 +68,22 @@ class AppCode:
         self.data_sources = list(properties.data_sources)
         pages: dict[str, execution.LoadedPage] = {}
         problems: dict[str, str] = {}
+        read: dict[str, Page] = {}
         for entry in properties.pages:
             try:
-                page = load_page(self.app, folder / entry.name)
-                pages[entry.name] = execution.load(page, self.root, functions=self.functions)
+                read[entry.name] = load_page(self.app, folder / entry.name)
             except AppyardError as error:
                 problems[entry.name] = str(error)
-                log.warning("page %s/%s cannot run: %s", self.app, entry.name, error)
+        if self.functions:  # the zygote: children forked from it would copy the generator's memory
+            generated.generate_apart((page.properties, page.database) for page in read.values())
+        for name, page in read.items():
+            try:
+                pages[name] = execution.load(page, self.root, functions=self.functions)
+            except AppyardError as error:
+                problems[name] = str(error)
+        problems = {entry.name: problems[entry.name] for entry in properties.pages if entry.name in problems}
+        for name, problem in problems.items():
+            log.warning("page %s/%s cannot run: %s", self.app, name, problem)
         self.pages, self.problems = pages, problems
         # Objects allocated so far are never collected again: children forked later share their memory pages
         # instead of copying them when the garbage collector would touch them.

@@ -317,6 +317,9 @@ class Runner:
             cpu_seconds=app.cpu_seconds or math.ceil(app.timeout_seconds),
             max_output_bytes=app.max_output_kb * 1024,
             max_result_bytes=self.settings.max_payload_bytes,
+            isolation=app.isolation,
+            warm_max_runs=app.warm_max_runs,
+            warm_max_growth_mb=app.warm_max_growth_mb,
         )
 
     def _failed(self, request: RunRequest, attempt: int, error: RunError, **fields: Any) -> RunResult:

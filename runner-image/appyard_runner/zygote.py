@@ -1,4 +1,5 @@
-"""The zygote: a process that imports the app's code once and forks a fresh child for every run.
+"""The zygote: a process that imports the app's code once and forks a child for every run (or, with isolation
+warm, for each slot's long-lived child, and again whenever one retires).
 
 The runner starts it with ``python -m appyard_runner.zygote`` and talks to it over a Unix socket
 (SOCK_SEQPACKET, fd in ``APPYARD_ZYGOTE_FD``). Children are forked ahead, each blocked on its request pipe
@@ -6,7 +7,8 @@ The runner starts it with ``python -m appyard_runner.zygote`` and talks to it ov
 
 - zygote → runner ``child <pid> <workdir>``, with the parent ends of that child's pipes attached (output,
   progress, result, request); the zygote then closes its copies. It sends ``warm`` children at start;
-- runner → zygote ``more``: the runner used a child; the zygote forks and sends another;
+- runner → zygote ``more``: the runner is done with a child (a fresh child after its run, a warm one that
+  retired); the zygote forks and sends another;
 - zygote → runner ``exit <pid> <status>`` whenever a child it forked has exited (only the zygote, as the
   parent, can read the status: a signal number tells a CPU limit from a crash);
 - runner → zygote ``quit``: stop forking and exit once every child has been reaped (the runner kills the
@@ -27,6 +29,7 @@ import signal
 import socket
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +52,12 @@ class ZygoteConfig:
     memory_mb: int
     cpu_seconds: int
     warm: int
+    max_runs: int = 1  # 1: each child serves one run (isolation fresh); more: a warm child serves many
+    max_growth_mb: int = 64
+
+
+# Benchmarks only (bench/fork.py): a file the zygote appends each os.fork()'s wall and CPU time to, in nanoseconds.
+FORK_LOG = "APPYARD_BENCH_FORK_LOG"
 
 
 class Zygote:
@@ -58,6 +67,7 @@ class Zygote:
         self.code = AppCode(Path(config.workspace), config.app)
         self.children: set[int] = set()
         self.quitting = False
+        self.fork_log = os.environ.pop(FORK_LOG, None)
 
     def handle(self, request: dict[str, Any]) -> dict[str, Any]:
         """Runs in a child: the page's own validation, the call, and the context as JSON."""
@@ -71,21 +81,20 @@ class Zygote:
 
     def send_child(self) -> None:
         """Fork a child and hand it to the runner."""
-        workdir = Path(tempfile.mkdtemp(prefix="run-", dir=self.config.tmp_dir))
+        prefix = "run-" if self.config.max_runs == 1 else "warm-"  # a warm child makes a run-* folder per run in it
+        workdir = Path(tempfile.mkdtemp(prefix=prefix, dir=self.config.tmp_dir))
         ends = [os.pipe() for _ in range(4)]  # output, progress, result: child writes; request: child reads
         child_ends = (ends[0][1], ends[1][1], ends[2][1], ends[3][0])
+        started, cpu = time.perf_counter_ns(), time.thread_time_ns()
         pid = os.fork()
         if pid == 0:
             self.channel.close()
-            _child.serve_one(
-                self.handle,
-                self.warm_up,
-                child_ends,
-                workdir,
-                self.config.memory_mb,
-                self.config.cpu_seconds,
-                self.code.root,
-            )
+            config = self.config
+            limits = _child.ChildLimits(config.memory_mb, config.cpu_seconds, config.max_runs, config.max_growth_mb)
+            _child.serve(self.handle, self.warm_up, child_ends, workdir, limits, self.code.root)
+        if self.fork_log is not None:
+            with open(self.fork_log, "a", encoding="ascii") as log:
+                log.write(f"{time.perf_counter_ns() - started} {time.thread_time_ns() - cpu}\n")
         for fd in child_ends:
             os.close(fd)
         self.children.add(pid)
@@ -146,6 +155,7 @@ class Zygote:
 def main() -> None:
     # Taken out of the environment: runs see only what the runner allowed (see appyard_runner.environment).
     config = ZygoteConfig(**json.loads(os.environ.pop("APPYARD_ZYGOTE_CONFIG")))
+    os.environ.pop("GLIBC_TUNABLES", None)  # read by glibc as this process started; not for runs (see sandbox.py)
     channel = socket.socket(fileno=int(os.environ.pop("APPYARD_ZYGOTE_FD")))
     try:
         Zygote(config, channel).serve()

@@ -13,10 +13,12 @@ costs none.
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -66,6 +68,58 @@ def source(properties: PageProperties, database: PageDatabase | None = None) -> 
     generated = codegen.generate(properties, database)
     with _lock:
         return _remember(_sources, digest, generated)
+
+
+def generate_apart(pages: Iterable[tuple[PageProperties, PageDatabase | None]]) -> None:
+    """Generate these pages' models in a forked child and remember them, so this process never imports the generator.
+
+    For a runner's zygote, which forks every run from its memory: datamodel-code-generator's modules and what
+    generating leaves behind (~18 MB for the lab app) would make each fork and each child's page faults dearer.
+    A page the child could not generate is not remembered; :func:`source` then generates it here, as before,
+    raising the same error.
+    """
+    wanted: dict[str, tuple[PageProperties, PageDatabase | None]] = {}
+    for properties, database in pages:
+        digest = codegen.source_digest(properties, database)
+        with _lock:
+            if digest not in _sources:
+                wanted[digest] = (properties, database)
+    if not wanted:
+        return
+    read, write = os.pipe()
+    try:
+        pid = os.fork()
+    except OSError:  # no process to spare (a pids limit): source() generates here, as before
+        os.close(read)
+        os.close(write)
+        return
+    if pid == 0:  # the child: generate, write the sources as JSON, exit (never return into the caller)
+        status = 1
+        try:
+            os.close(read)
+            found = []
+            for properties, database in wanted.values():
+                try:
+                    found.append(codegen.generate(properties, database).__dict__)
+                except Exception:  # reported when the parent generates this page itself
+                    continue
+            view = memoryview(json.dumps(found).encode())
+            while view:
+                view = view[os.write(write, view) :]
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write)
+    with open(read, "rb") as pipe:
+        data = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    if status != 0:
+        return
+    for item in json.loads(data):
+        models = codegen.GeneratedModels(item["state"], item["context"], item["digest"])
+        if models.digest in wanted:
+            with _lock:
+                _remember(_sources, models.digest, models)
 
 
 def differences(page_dir: Path, generated: codegen.GeneratedModels, show: Callable[[Path], str] = shown) -> list[Issue]:

@@ -6,7 +6,7 @@ import json
 import sys
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, model_validator
 
 from .catalog._fields import CatalogModel, Identifier, prop
 from .catalog.blocks import Block
@@ -223,6 +223,41 @@ class RunnerSettings(CatalogModel):
         "them, and these values are redacted from output, results, events and tracebacks.",
         max_length=64,
     )
+    isolation: Literal["fresh", "warm"] = prop(
+        "fresh",
+        group="general",
+        description="fresh: every run gets a new process forked from the app's imported code, so nothing a run "
+        "changes reaches another run. warm: a long-lived process per concurrent run executes many runs of this "
+        "app in turn (faster: no fork and no fresh page faults per run), so module-level state, globals, caches, "
+        "os.environ changes and files outside the run's temporary folder persist between the runs it serves "
+        "(never between apps); it is replaced after warm_max_runs runs, any failed run, a timeout or cancel, "
+        "memory growth past warm_max_growth_mb, a thread or process left running, and a code change. Limits, "
+        "cancel, output and tracebacks are the same.",
+    )
+    warm_max_runs: int = prop(
+        1000,
+        group="general",
+        description="With isolation warm: a process is replaced after serving this many runs.",
+        ge=1,
+        le=1_000_000,
+    )
+    warm_max_growth_mb: int = prop(
+        64,
+        group="general",
+        description="With isolation warm: a process is replaced once its memory grew by more than this many MiB "
+        "since it started serving; must be below memory_mb.",
+        ge=1,
+        le=65536,
+    )
+
+    @model_validator(mode="after")
+    def _growth_below_memory(self) -> RunnerSettings:
+        if self.isolation == "warm" and self.warm_max_growth_mb >= self.memory_mb:
+            raise ValueError(
+                f"warm_max_growth_mb ({self.warm_max_growth_mb}) must be below memory_mb ({self.memory_mb}): a warm "
+                "process's next run may use memory_mb on top of what it kept; lower warm_max_growth_mb"
+            )
+        return self
 
 
 class AppProperties(CatalogModel):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -33,10 +35,29 @@ def nats(tmp_path: Path) -> Iterator[NatsServer]:
 
 
 @pytest.fixture
-def lab(tmp_path: Path) -> Path:
+def isolation() -> str:
+    """The lab app's runner.isolation; tests about run behaviour parametrize it over both modes."""
+    return "fresh"
+
+
+@pytest.fixture
+def runner_settings() -> dict[str, Any]:
+    """More of the lab app's runner settings, for a test to override."""
+    return {}
+
+
+@pytest.fixture
+def lab(tmp_path: Path, isolation: str, runner_settings: dict[str, Any]) -> Path:
     """A copy of the lab workspace: one app whose functions misbehave on purpose."""
     target = tmp_path / "lab-workspace"
     shutil.copytree(FIXTURES / "lab", target, ignore=shutil.ignore_patterns("__pycache__"))
+    if isolation != "fresh" or runner_settings:
+        properties = target / "lab" / "properties.json"
+        data = json.loads(properties.read_text())
+        # The lab's memory_mb is 64: a warm child may keep less than that (warm_max_growth_mb < memory_mb).
+        extra = {"warm_max_growth_mb": 32} if isolation == "warm" else {}
+        data["runner"].update(isolation=isolation, **extra, **runner_settings)
+        properties.write_text(json.dumps(data, indent=2))
     return target
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import signal
 import threading
@@ -19,6 +20,8 @@ from .servers import NatsServer, wait_for
 pytestmark = pytest.mark.integration
 
 RUNS = "/api/apps/lab/pages/main/runs"
+# Tests about how a run behaves hold for both isolation modes (runner.isolation of the lab app, see conftest.lab).
+both = pytest.mark.parametrize("isolation", ["fresh", "warm"])
 
 
 def start(
@@ -50,6 +53,7 @@ def events(stack: Stack, run_id: str) -> list[dict[str, Any]]:
     return received
 
 
+@both
 def test_a_run_returns_only_what_changed(lab_stack: Stack) -> None:
     with lab_stack.client() as client:
         response = start(client, "echo", {"form": {"text": "hello"}})
@@ -62,6 +66,7 @@ def test_a_run_returns_only_what_changed(lab_stack: Stack) -> None:
     assert len(body["run_id"]) == 26
 
 
+@both
 def test_a_run_without_waiting_then_its_status_and_events(lab_stack: Stack) -> None:
     with lab_stack.client() as client:
         accepted = start(client, "sleep", {"form": {"seconds": 0.5}}, wait=False)
@@ -81,6 +86,7 @@ def test_a_run_without_waiting_then_its_status_and_events(lab_stack: Stack) -> N
     assert final["stdout"] == "sleeping\nwoke up\n"
 
 
+@both
 @pytest.mark.parametrize(
     ("function", "state", "kind", "message"),
     [
@@ -104,6 +110,7 @@ def test_limits_and_crashes_end_as_errors_and_the_runner_goes_on(
     assert after.json()["context"]["form"]["message"] == "still here"
 
 
+@both
 def test_a_flood_of_output_is_cut_with_a_notice(lab_stack: Stack) -> None:
     with lab_stack.client() as client:
         body = start(client, "shout", {"form": {"count": 100}}).json()
@@ -114,6 +121,7 @@ def test_a_flood_of_output_is_cut_with_a_notice(lab_stack: Stack) -> None:
     assert "[output truncated: 10479" in body["stdout"]
 
 
+@both
 def test_an_exception_is_a_structured_error_not_a_500(lab_stack: Stack) -> None:
     with lab_stack.client() as client:
         response = start(client, "boom", {"form": {"text": "sideways"}})
@@ -125,32 +133,45 @@ def test_an_exception_is_a_structured_error_not_a_500(lab_stack: Stack) -> None:
     assert "appyard_runner" not in error["traceback"]
 
 
-def test_concurrent_runs_do_not_share_module_state(lab_stack: Stack) -> None:
-    results: list[str] = []
+@both
+def test_concurrent_runs_do_not_share_module_state(lab_stack: Stack, isolation: str) -> None:
+    results: list[int] = []
 
     def call() -> None:
         with lab_stack.client() as client:
-            results.append(start(client, "leak").json()["context"]["form"]["message"])
+            results.append(int(start(client, "leak").json()["context"]["form"]["message"]))
 
     threads = [threading.Thread(target=call) for _ in range(6)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert results == ["1"] * 6  # every run saw a fresh copy of the module
+    if isolation == "fresh":
+        assert results == [1] * 6  # every run saw a fresh copy of the module
+        return
+    # Warm: each process counts the runs it served (1, 2, 3…), one run at a time: the counts of all processes
+    # together form staircases, one per process, and no more processes than the app's concurrency (2) served.
+    counts = [results.count(n) for n in range(1, max(results) + 1)]
+    assert 1 <= counts[0] <= 2, results
+    assert all(later <= earlier for earlier, later in itertools.pairwise(counts)), results
+    assert sum(counts) == 6 and max(results) > 1, results
 
 
+@both
 def test_a_run_cannot_see_the_runner_or_other_runs(lab_stack: Stack) -> None:
     with lab_stack.client() as client:
         first = start(client, "where").json()["context"]["form"]["message"]
         second = start(client, "where").json()["context"]["form"]["message"]
-    cwd, tmpdir, fds = first.split("|")
+    cwd, tmpdir, fds, files = first.split("|")
     assert cwd == tmpdir and Path(cwd).name.startswith("run-")
+    assert files == second.split("|")[3] == "[]", "a run starts in an empty folder (the first left a file there)"
     assert first.split("|")[0] != second.split("|")[0], "each run has its own temporary folder"
     assert not Path(cwd).exists(), "a run's temporary folder is removed afterwards"
-    assert json.loads(fds) == [0, 1, 2, 3, 4, 5]  # stdio, progress, result, and the listing itself: no sockets
+    # stdio, progress, result, request, and the listing itself: no sockets
+    assert json.loads(fds) == [0, 1, 2, 3, 4, 5, 6]
 
 
+@both
 def test_processes_a_run_started_do_not_outlive_it(lab_stack: Stack) -> None:
     with lab_stack.client() as client:
         pid = int(start(client, "orphan").json()["context"]["form"]["message"])
@@ -200,6 +221,7 @@ def test_unknown_apps_and_pages_are_404(lab_stack: Stack, path: str, fragment: s
     assert fragment in response.json()["message"]
 
 
+@both
 def test_cancel_a_running_run(lab_stack: Stack) -> None:
     with lab_stack.client() as client:
         run_id = start(client, "sleep", {"form": {"seconds": 20}}, wait=False).json()["run_id"]
@@ -265,6 +287,7 @@ def test_sigterm_drains_the_run_in_progress(lab_stack: Stack) -> None:
     assert result["status"] == "succeeded", "the run finished and was stored before the runner exited"
 
 
+@both
 def test_changed_scripts_are_reloaded(lab_stack: Stack, lab: Path) -> None:
     lab_stack.runners["lab"][0].stop()
     lab_stack.start_runner("lab", reload="1")

@@ -86,6 +86,10 @@ export interface RunnerSettings {
    */
   cpu_seconds?: number | null;
   /**
+   * fresh: every run gets a new process forked from the app's imported code, so nothing a run changes reaches another run. warm: a long-lived process per concurrent run executes many runs of this app in turn (faster: no fork and no fresh page faults per run), so module-level state, globals, caches, os.environ changes and files outside the run's temporary folder persist between the runs it serves (never between apps); it is replaced after warm_max_runs runs, any failed run, a timeout or cancel, memory growth past warm_max_growth_mb, a thread or process left running, and a code change. Limits, cancel, output and tracebacks are the same.
+   */
+  isolation?: "fresh" | "warm";
+  /**
    * Deliveries of one run before it ends as failed (kind gave_up), so a run that keeps killing its runner is not retried forever.
    */
   max_deliver?: number;
@@ -111,6 +115,14 @@ export interface RunnerSettings {
    * Wall-clock limit of one run; the run's processes are killed past it.
    */
   timeout_seconds?: number;
+  /**
+   * With isolation warm: a process is replaced once its memory grew by more than this many MiB since it started serving; must be below memory_mb.
+   */
+  warm_max_growth_mb?: number;
+  /**
+   * With isolation warm: a process is replaced after serving this many runs.
+   */
+  warm_max_runs?: number;
 }
 /**
  * <app>/<page>/properties.json: the blocks of the page and their components.
@@ -876,6 +888,10 @@ export interface RunnerSettings1 {
    */
   cpu_seconds?: number | null;
   /**
+   * fresh: every run gets a new process forked from the app's imported code, so nothing a run changes reaches another run. warm: a long-lived process per concurrent run executes many runs of this app in turn (faster: no fork and no fresh page faults per run), so module-level state, globals, caches, os.environ changes and files outside the run's temporary folder persist between the runs it serves (never between apps); it is replaced after warm_max_runs runs, any failed run, a timeout or cancel, memory growth past warm_max_growth_mb, a thread or process left running, and a code change. Limits, cancel, output and tracebacks are the same.
+   */
+  isolation?: "fresh" | "warm";
+  /**
    * Deliveries of one run before it ends as failed (kind gave_up), so a run that keeps killing its runner is not retried forever.
    */
   max_deliver?: number;
@@ -901,4 +917,12 @@ export interface RunnerSettings1 {
    * Wall-clock limit of one run; the run's processes are killed past it.
    */
   timeout_seconds?: number;
+  /**
+   * With isolation warm: a process is replaced once its memory grew by more than this many MiB since it started serving; must be below memory_mb.
+   */
+  warm_max_growth_mb?: number;
+  /**
+   * With isolation warm: a process is replaced after serving this many runs.
+   */
+  warm_max_runs?: number;
 }
