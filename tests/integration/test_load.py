@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from bench import load
+from bench import stack as bench_stack
 
 from .conftest import FIXTURES
 from .servers import NatsServer
@@ -45,7 +46,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, loadgen: Path) -> Iterator[l
     server.start()
     running = load.Stack(workspace, logs, nats, server, server.url)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(load, "LOADGEN", loadgen)
+        patch.setattr(bench_stack, "LOADGEN", loadgen)
         running.start_runner()
         yield running
     running.stop_runner()
@@ -69,13 +70,15 @@ def test_closed_loops_count_runs_and_streams_and_see_every_failure(stack: load.S
     assert fine["cpu"]["zygote"] > 0
     assert fine["cpu"]["runs"] > 0
 
-    failing = load.loadgen("closed", stack.url, "-clients", "2", "-sse", "1", "-duration", "1s", "-body", body("boom"))
+    failing = bench_stack.loadgen(
+        "closed", stack.url, "-clients", "2", "-sse", "1", "-duration", "1s", "-body", body("boom")
+    )
     assert failing["runs"]["ok"] == 0
     assert failing["runs"]["error_kinds"] == {"run_failed": failing["runs"]["requests"]}
     assert failing["runs"]["requests"] > 0
     assert failing["sse"]["error_kinds"] == {"sse_run_failed": failing["sse"]["requests"]}
 
-    missing = load.loadgen(
+    missing = bench_stack.loadgen(
         "open", stack.url, "-rate", "10", "-duration", "1s", "-path", "/api/apps/nope/pages/main/runs"
     )
     assert missing["runs"]["error_kinds"] == {"http_404": 10}
@@ -99,6 +102,6 @@ def test_waiting_runs_are_held_until_a_runner_answers_them(stack: load.Stack) ->
 
 
 def test_open_loop_arrivals_start_every_scheduled_run(stack: load.Stack) -> None:
-    step = load.loadgen("open", stack.url, "-rate", "20", "-duration", "1s")
+    step = bench_stack.loadgen("open", stack.url, "-rate", "20", "-duration", "1s")
     assert step["runs"]["requests"] == 20
     assert step["runs"]["errors"] == 0, step
