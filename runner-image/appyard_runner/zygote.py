@@ -25,6 +25,7 @@ import gc
 import json
 import os
 import selectors
+import shutil
 import signal
 import socket
 import sys
@@ -66,6 +67,7 @@ class Zygote:
         self.channel = channel
         self.code = AppCode(Path(config.workspace), config.app)
         self.children: set[int] = set()
+        self.workdirs: dict[int, Path] = {}  # each child's folder, removed here when the runner is gone
         self.quitting = False
         self.fork_log = os.environ.pop(FORK_LOG, None)
 
@@ -98,10 +100,17 @@ class Zygote:
         for fd in child_ends:
             os.close(fd)
         self.children.add(pid)
+        self.workdirs[pid] = workdir
         parent_ends = [ends[0][0], ends[1][0], ends[2][0], ends[3][1]]
-        socket.send_fds(self.channel, [f"child {pid} {workdir}".encode()], parent_ends)
-        for fd in parent_ends:
-            os.close(fd)
+        try:
+            socket.send_fds(self.channel, [f"child {pid} {workdir}".encode()], parent_ends)
+        except OSError:  # the runner stopped while this child was forked (a replacement it asked for): nobody takes it
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)  # it has run nothing yet: it waits for a request
+            self.quitting = True
+        finally:
+            for fd in parent_ends:
+                os.close(fd)
 
     def reap(self) -> None:
         while self.children:
@@ -113,6 +122,10 @@ class Zygote:
             if pid == 0:
                 return
             self.children.discard(pid)
+            workdir = self.workdirs.pop(pid, None)
+            if self.quitting and workdir is not None:
+                # The runner removes the folders of the runs it ran; when it is gone, nobody else would.
+                shutil.rmtree(workdir, ignore_errors=True)
             with contextlib.suppress(OSError):
                 self.channel.send(f"exit {pid} {status}".encode())
 
