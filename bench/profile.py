@@ -37,7 +37,7 @@ from appyard.runs import RESULTS_BUCKET, RunRequest, new_run_id, runs_subject
 from appyard_runner.appcode import AppCode
 from appyard_runner.sandbox import Limits, Sandbox
 
-from .processes import cpu_seconds
+from .processes import cpu_seconds, tree_cpu
 from .runs import bench_floor, latency, summary
 from .stack import Stack, lab_stack, loadgen
 
@@ -111,7 +111,15 @@ async def sandbox_path(stack: Stack) -> list[float]:
     settings = AppCode(stack.workspace, "lab", functions=False)
     settings.load()
     app = settings.settings
-    limits = Limits(app.timeout_seconds, app.memory_mb, app.cpu_seconds, app.max_output_kb * 1024)
+    limits = Limits(
+        app.timeout_seconds,
+        app.memory_mb,
+        app.cpu_seconds,
+        app.max_output_kb * 1024,
+        isolation=app.isolation,
+        warm_max_runs=app.warm_max_runs,
+        warm_max_growth_mb=app.warm_max_growth_mb,
+    )
     sandbox = Sandbox(stack.workspace, "lab", limits, tmp_root=stack.scratch / "logs", warm=2)
     await sandbox.start()
     request = {"page": "main", "function": "echo", "state": STATE}
@@ -143,10 +151,15 @@ def cpu_per_run(stack: Stack) -> tuple[float, dict[str, float]]:
     url = stack.api.url
     loadgen("closed", url, "-clients", str(CONCURRENCY), "-sse", "0", "-duration", "1s")  # every connection, child
     pids = stack.pids()
-    before = {role: cpu_seconds(pid) for role, pid in pids.items()}
+
+    # The zygote's tree: its children may live long (isolation warm), reaped ones count in its own figure.
+    def used(role: str, pid: int) -> float:
+        return tree_cpu(pid) if role == "zygote" else cpu_seconds(pid)
+
+    before = {role: used(role, pid) for role, pid in pids.items()}
     phase = loadgen("closed", url, "-clients", str(CONCURRENCY), "-sse", "0", "-duration", f"{SECONDS}s")
     done = phase["runs"]["ok"]
-    spent = {role: (cpu_seconds(pid) - before[role]) * 1000 for role, pid in pids.items()}
+    spent = {role: (used(role, pid) - before[role]) * 1000 for role, pid in pids.items()}
     spent["load generator"] = phase["cpu_seconds"] * 1000 if "cpu_seconds" in phase else 0.0
     return done / phase["seconds"], {role: total / max(done, 1) for role, total in spent.items()}
 

@@ -43,7 +43,7 @@ class Stack:
     runner: Process
 
     def pids(self) -> dict[str, int]:
-        """The processes of the stack by role; "zygote" counts the children it forked and reaped."""
+        """The processes of the stack by role (the zygote: the first child of the runner)."""
         assert self.api.process is not None
         assert self.runner.process is not None
         assert self.nats.process is not None
@@ -64,6 +64,7 @@ def lab_stack(*, concurrency: int = 8, isolation: str | None = None) -> Iterator
         properties = workspace / "lab" / "properties.json"
         data = json.loads(properties.read_text())
         data["runner"]["isolation"] = isolation
+        data["runner"].setdefault("warm_max_growth_mb", 16)  # below the lab's memory_mb (64)
         properties.write_text(json.dumps(data, indent=2))
     (scratch / "logs").mkdir()
     server = NatsServer(store=scratch / "nats")

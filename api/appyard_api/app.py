@@ -71,7 +71,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.add_middleware(BodyLimits, limits=route_limits(settings), default=settings.max_body_bytes)
     app.add_middleware(CrossSiteGuard, settings=settings)
     errors.install(app)
-    for module in (health, sign_in, me, tokens, catalog, apps, runs, audit, lsp):
+    # The runs router first: a request is matched against the routes in order, and runs are the hot path.
+    for module in (runs, health, sign_in, me, tokens, catalog, apps, audit, lsp):
         app.include_router(module.router)
     web_dir = settings.web_dir or web.packaged()
     if web_dir is not None and (web_dir / "index.html").is_file():
