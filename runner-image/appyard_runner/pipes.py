@@ -96,6 +96,10 @@ def _decode_prefix(data: bytearray) -> tuple[str, int]:
     return data.decode("utf-8", errors="replace"), len(data)
 
 
+class ChildGone(RuntimeError):
+    """A warm child was found dead when handed a request, which it never read: another child may run it."""
+
+
 class Child:
     """The runner's side of one child that the zygote forked: one run (fresh), or many in turn (warm)."""
 
@@ -325,6 +329,8 @@ class Child:
             try:
                 await self._send(json.dumps(request).encode())
             except BrokenPipeError:
+                if self.runs:  # a warm child that served before died while idle (killed from outside)
+                    raise ChildGone(self.pid) from None
                 self.kill("crashed")
             status = await self._wait(cancel)
             duration_ms = (time.perf_counter() - started) * 1000

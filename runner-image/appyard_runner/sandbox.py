@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from . import zygote as _zygote
-from .pipes import Child, Limits, Progress, SandboxResult
+from .pipes import Child, ChildGone, Limits, Progress, SandboxResult
 
 __all__ = ["MALLOC_TUNABLES", "Limits", "Progress", "Sandbox", "SandboxResult", "SandboxUnavailable"]
 
@@ -268,21 +268,24 @@ class Sandbox:
         zygote = self._zygote
         if zygote is None:
             raise SandboxUnavailable("the sandbox is not started")
-        child = zygote.take_warm() if zygote.warm else None
-        replaced = False
-        if child is None:
-            pid, fds, workdir = await zygote.take()
-            child = Child(pid, fds, workdir, zygote.exit_future(pid), zygote.warm)
-            if REPLACE_EARLY and not zygote.warm:
-                zygote.more()
-                replaced = True
-        try:
-            return await child.run(request, self.limits, cancel, on_output, on_progress)
-        finally:
-            if child.keep and zygote is self._zygote:
-                zygote.give_back(child)
-            else:
-                child.close()  # a fresh child after its run; a warm one that retires, or whose code was replaced
-                zygote.forget(child.pid)
-                if not replaced:
+        while True:
+            child = zygote.take_warm() if zygote.warm else None
+            replaced = False
+            if child is None:
+                pid, fds, workdir = await zygote.take()
+                child = Child(pid, fds, workdir, zygote.exit_future(pid), zygote.warm)
+                if REPLACE_EARLY and not zygote.warm:
                     zygote.more()
+                    replaced = True
+            try:
+                return await child.run(request, self.limits, cancel, on_output, on_progress)
+            except ChildGone:
+                continue  # a warm child that died while idle never saw the request: the next child runs it
+            finally:
+                if child.keep and zygote is self._zygote:
+                    zygote.give_back(child)
+                else:
+                    child.close()  # a fresh child after its run; a warm one that retires, or whose code changed
+                    zygote.forget(child.pid)
+                    if not replaced:
+                        zygote.more()

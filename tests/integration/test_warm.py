@@ -6,6 +6,9 @@ for both isolation modes by the parametrized tests in test_runs.py.
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +120,17 @@ def test_a_process_is_replaced_after_a_failure_or_what_a_run_left_behind(lab_sta
             run(client, function)
             after = count(client)
             assert after[0] != before[0] and after[1] == 1, (function, before, after)
+
+
+def test_a_warm_process_killed_while_idle_costs_no_run(lab_stack: Stack) -> None:
+    """Killed from outside between runs (the kernel's OOM killer, say): the next run goes to a new process."""
+    with lab_stack.client() as client:
+        for pause in (0.5, 0.0):  # the runner has heard of the death, or (likely) not yet
+            before = count(client)
+            os.kill(before[0], signal.SIGKILL)
+            time.sleep(pause)
+            after = count(client)
+            assert after[0] != before[0] and after[1] == 1, (pause, before, after)
 
 
 def test_a_code_change_replaces_the_warm_processes(lab_stack: Stack, lab: Path) -> None:
