@@ -111,15 +111,7 @@ async def sandbox_path(stack: Stack) -> list[float]:
     settings = AppCode(stack.workspace, "lab", functions=False)
     settings.load()
     app = settings.settings
-    limits = Limits(
-        app.timeout_seconds,
-        app.memory_mb,
-        app.cpu_seconds,
-        app.max_output_kb * 1024,
-        isolation=app.isolation,
-        warm_max_runs=app.warm_max_runs,
-        warm_max_growth_mb=app.warm_max_growth_mb,
-    )
+    limits = Limits.of(app)
     sandbox = Sandbox(stack.workspace, "lab", limits, tmp_root=stack.scratch / "logs", warm=2)
     await sandbox.start()
     request = {"page": "main", "function": "echo", "state": STATE}

@@ -64,7 +64,6 @@ def lab_stack(*, concurrency: int = 8, isolation: str | None = None) -> Iterator
         properties = workspace / "lab" / "properties.json"
         data = json.loads(properties.read_text())
         data["runner"]["isolation"] = isolation
-        data["runner"].setdefault("warm_max_growth_mb", 16)  # below the lab's memory_mb (64)
         properties.write_text(json.dumps(data, indent=2))
     (scratch / "logs").mkdir()
     server = NatsServer(store=scratch / "nats")

@@ -4,18 +4,23 @@ other end)."""
 
 from __future__ import annotations
 
+import array
 import asyncio
 import contextlib
+import fcntl
 import json
+import math
 import os
 import shutil
 import signal
+import termios
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from appyard.properties import RunnerSettings as AppRunnerSettings
 from appyard.runs import RunError
 
 from ._child import FRAME
@@ -40,6 +45,20 @@ class Limits:
     @property
     def cpu(self) -> int:
         return self.cpu_seconds or max(1, int(self.timeout_seconds + 0.999))
+
+    @classmethod
+    def of(cls, app: AppRunnerSettings, max_result_bytes: int = 8_388_608) -> Limits:
+        """The limits an app's runner settings give each of its runs."""
+        return cls(
+            timeout_seconds=app.timeout_seconds,
+            memory_mb=app.memory_mb,
+            cpu_seconds=app.cpu_seconds or math.ceil(app.timeout_seconds),
+            max_output_bytes=app.max_output_kb * 1024,
+            max_result_bytes=max_result_bytes,
+            isolation=app.isolation,
+            warm_max_runs=app.warm_max_runs,
+            warm_max_growth_mb=app.warm_growth_limit_mb,
+        )
 
 
 @dataclass(frozen=True)
@@ -221,13 +240,25 @@ class Child:
             await cancel.wait()
             self.kill("cancelled")
 
-    async def _send(self, data: bytes) -> None:
-        view = memoryview(FRAME.pack(len(data), self.tag) + data)
+    def _unread(self) -> int:
+        """Bytes written to the request pipe that the child has not read (0 when unknown)."""
+        pending = array.array("i", [0])
+        try:
+            fcntl.ioctl(self.request, termios.FIONREAD, pending, True)
+        except OSError:
+            return 0
+        return pending[0]
+
+    async def _send(self, data: bytes) -> int:
+        """Write the framed request; returns how many bytes that was."""
+        framed = FRAME.pack(len(data), self.tag) + data
+        view = memoryview(framed)
         while view:
             try:
                 view = view[os.write(self.request, view) :]
             except BlockingIOError:
                 await asyncio.sleep(0.001)  # the child reads as fast as it can; big states are rare
+        return len(framed)
 
     async def _wait(self, cancel: asyncio.Event | None) -> int | None:
         """Wait until the result is complete or the child exits (killing it on timeout).
@@ -326,13 +357,20 @@ class Child:
             self.loop.add_reader(fd, self._readable, fd)
         status: int | None = None
         try:
+            sent = 0
             try:
-                await self._send(json.dumps(request).encode())
+                sent = await self._send(json.dumps(request).encode())
             except BrokenPipeError:
                 if self.runs:  # a warm child that served before died while idle (killed from outside)
                     raise ChildGone(self.pid) from None
                 self.kill("crashed")
             status = await self._wait(cancel)
+            # A warm child killed from outside just before the request came (still exiting, so the write went
+            # through): it never read a byte of it, and another child may run it.
+            gone = status is not None and self.runs and self.killed_for is None and not self.result
+            if gone and sent and self._unread() >= sent:
+                self.keep = False
+                raise ChildGone(self.pid)
             duration_ms = (time.perf_counter() - started) * 1000
             if status is None:
                 self._drain()

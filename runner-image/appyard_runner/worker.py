@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import os
 import signal
 import time
@@ -310,17 +309,7 @@ class Runner:
             self._running.pop(request.run_id, None)
 
     def _limits(self) -> Limits:
-        app = self.code.settings
-        return Limits(
-            timeout_seconds=app.timeout_seconds,
-            memory_mb=app.memory_mb,
-            cpu_seconds=app.cpu_seconds or math.ceil(app.timeout_seconds),
-            max_output_bytes=app.max_output_kb * 1024,
-            max_result_bytes=self.settings.max_payload_bytes,
-            isolation=app.isolation,
-            warm_max_runs=app.warm_max_runs,
-            warm_max_growth_mb=app.warm_max_growth_mb,
-        )
+        return Limits.of(self.code.settings, self.settings.max_payload_bytes)
 
     def _failed(self, request: RunRequest, attempt: int, error: RunError, **fields: Any) -> RunResult:
         status = RunStatus.cancelled if error.kind == "cancelled" else RunStatus.failed

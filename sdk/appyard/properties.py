@@ -241,20 +241,28 @@ class RunnerSettings(CatalogModel):
         ge=1,
         le=1_000_000,
     )
-    warm_max_growth_mb: int = prop(
-        64,
+    warm_max_growth_mb: int | None = prop(
+        None,
         group="general",
         description="With isolation warm: a process is replaced once its memory grew by more than this many MiB "
-        "since it started serving; must be below memory_mb.",
+        "since it started serving; must be below memory_mb. Default: a quarter of memory_mb, at most 64.",
         ge=1,
         le=65536,
     )
 
+    @property
+    def warm_growth_limit_mb(self) -> int:
+        """``warm_max_growth_mb``, or its default for ``memory_mb``."""
+        if self.warm_max_growth_mb is not None:
+            return self.warm_max_growth_mb
+        return max(1, min(64, self.memory_mb // 4))
+
     @model_validator(mode="after")
     def _growth_below_memory(self) -> RunnerSettings:
-        if self.isolation == "warm" and self.warm_max_growth_mb >= self.memory_mb:
+        growth = self.warm_max_growth_mb
+        if self.isolation == "warm" and growth is not None and growth >= self.memory_mb:
             raise ValueError(
-                f"warm_max_growth_mb ({self.warm_max_growth_mb}) must be below memory_mb ({self.memory_mb}): a warm "
+                f"warm_max_growth_mb ({growth}) must be below memory_mb ({self.memory_mb}): a warm "
                 "process's next run may use memory_mb on top of what it kept; lower warm_max_growth_mb"
             )
         return self

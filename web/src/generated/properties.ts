@@ -116,9 +116,9 @@ export interface RunnerSettings {
    */
   timeout_seconds?: number;
   /**
-   * With isolation warm: a process is replaced once its memory grew by more than this many MiB since it started serving; must be below memory_mb.
+   * With isolation warm: a process is replaced once its memory grew by more than this many MiB since it started serving; must be below memory_mb. Default: a quarter of memory_mb, at most 64.
    */
-  warm_max_growth_mb?: number;
+  warm_max_growth_mb?: number | null;
   /**
    * With isolation warm: a process is replaced after serving this many runs.
    */
@@ -918,9 +918,9 @@ export interface RunnerSettings1 {
    */
   timeout_seconds?: number;
   /**
-   * With isolation warm: a process is replaced once its memory grew by more than this many MiB since it started serving; must be below memory_mb.
+   * With isolation warm: a process is replaced once its memory grew by more than this many MiB since it started serving; must be below memory_mb. Default: a quarter of memory_mb, at most 64.
    */
-  warm_max_growth_mb?: number;
+  warm_max_growth_mb?: number | null;
   /**
    * With isolation warm: a process is replaced after serving this many runs.
    */
