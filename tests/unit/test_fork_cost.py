@@ -9,27 +9,17 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from appyard import codegen, execution, generated, workspace
+from appyard import codegen, generated, workspace
 from appyard.errors import GenerationFailed
 from appyard.properties import PageProperties
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
-
-
-@pytest.fixture
-def lab(tmp_path: Path) -> Iterator[Path]:
-    target = tmp_path / "lab-workspace"
-    shutil.copytree(FIXTURES / "lab", target, ignore=shutil.ignore_patterns("__pycache__"))
-    yield target
-    execution.unload("lab")
 
 
 def test_generate_apart_remembers_what_the_generator_writes(lab: Path) -> None:

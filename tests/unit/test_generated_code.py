@@ -7,8 +7,6 @@ parent and the operator's sync must refuse or ignore it, and the marker must nev
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,14 +26,6 @@ def _tamper(page_dir: Path, marker: Path) -> str:
     original = context.read_text(encoding="utf-8")
     context.write_text(original + f"\nopen({str(marker)!r}, 'w').write('imported')\n", encoding="utf-8")
     return original
-
-
-@pytest.fixture
-def lab(tmp_path: Path) -> Iterator[Path]:
-    target = tmp_path / "lab-workspace"
-    shutil.copytree(FIXTURES / "lab", target, ignore=shutil.ignore_patterns("__pycache__"))
-    yield target
-    execution.unload("lab")
 
 
 def test_the_generated_text_is_what_is_committed(lab: Path) -> None:
