@@ -44,7 +44,7 @@ from nats.js import api
 
 from appyard.runs import RESULTS_BUCKET
 from bench.processes import SAMPLE_SECONDS, Sampler, children, cpu_seconds, settled_rss, tree_cpu
-from bench.stack import LOADGEN, REPO, loadgen
+from bench.stack import REPO, loadgen, loadgen_command
 from tests.integration.servers import NatsServer, Process, runner, wait_for
 from tests.integration.servers import api as api_process
 
@@ -157,7 +157,7 @@ class Started:
 
 def started(mode: str, url: str, count: int) -> Started:
     generator = subprocess.Popen(
-        [str(LOADGEN), mode, "-url", url, "-count", str(count)],
+        loadgen_command(mode, url, "-count", str(count)),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -373,8 +373,7 @@ def report(memory: dict[str, Any], clients: dict[str, Any], burst: dict[str, Any
 
 
 def main() -> None:
-    if not LOADGEN.exists():
-        sys.exit(f"{LOADGEN} is missing: build it with `make bench/loadgen/loadgen`")
+    loadgen_command("closed", "")  # exits at once, saying how to build it, when the generator is missing
     scratch = Path(tempfile.mkdtemp(prefix="appyard-load-"))
     workspace = scratch / "lab"
     shutil.copytree(REPO / "tests" / "fixtures" / "lab", workspace, ignore=shutil.ignore_patterns("__pycache__"))

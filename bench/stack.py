@@ -23,11 +23,16 @@ REPO = Path(__file__).resolve().parent.parent
 LOADGEN = Path(os.environ.get("BENCH_LOADGEN", REPO / "bench" / "loadgen" / "loadgen"))
 
 
-def loadgen(mode: str, url: str, *flags: str) -> dict[str, Any]:
-    """Run the Go load generator (bench/loadgen, built by `make bench`) once; its last line of output is its JSON."""
+def loadgen_command(mode: str, url: str, *flags: str) -> list[str]:
+    """The Go load generator's command line (bench/loadgen, built by `make bench`; tests build their own)."""
     if not LOADGEN.exists():
         raise SystemExit(f"{LOADGEN} is missing: build it with `make bench/loadgen/loadgen`")
-    done = subprocess.run([str(LOADGEN), mode, "-url", url, *flags], capture_output=True, text=True, check=False)
+    return [str(LOADGEN), mode, "-url", url, *flags]
+
+
+def loadgen(mode: str, url: str, *flags: str) -> dict[str, Any]:
+    """Run the Go load generator once; its last line of output is its JSON."""
+    done = subprocess.run(loadgen_command(mode, url, *flags), capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"loadgen {mode} exited with {done.returncode}: {done.stderr[-2000:]}")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
