@@ -27,10 +27,8 @@ import asyncio
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,9 +42,8 @@ from nats.js import api
 
 from appyard.runs import RESULTS_BUCKET
 from bench.processes import SAMPLE_SECONDS, Sampler, children, cpu_seconds, settled_rss, tree_cpu
-from bench.stack import REPO, loadgen, loadgen_command
+from bench.stack import lab_servers, loadgen, loadgen_command
 from tests.integration.servers import NatsServer, Process, runner, wait_for
-from tests.integration.servers import api as api_process
 
 CONCURRENCY = os.environ.get("BENCH_LOAD_CONCURRENCY", "8")
 HOLD = int(os.environ.get("BENCH_LOAD_HOLD", "1000"))
@@ -374,47 +371,34 @@ def report(memory: dict[str, Any], clients: dict[str, Any], burst: dict[str, Any
 
 def main() -> None:
     loadgen_command("closed", "")  # exits at once, saying how to build it, when the generator is missing
-    scratch = Path(tempfile.mkdtemp(prefix="appyard-load-"))
-    workspace = scratch / "lab"
-    shutil.copytree(REPO / "tests" / "fixtures" / "lab", workspace, ignore=shutil.ignore_patterns("__pycache__"))
-    logs = scratch / "logs"
-    logs.mkdir()
-    server = NatsServer(store=scratch / "nats")
-    server.start()
-    api_server = api_process(workspace, server, logs)
-    stack: Stack | None = None
-    sampler: Sampler | None = None
-    try:
-        api_server.start()
-        stack = Stack(workspace, logs, server, api_server, api_server.url)
-        stack.start_runner()
-        assert api_server.process is not None
-        assert server.process is not None
-        sampler = Sampler(api_server.process.pid, server.process.pid, stack.runner_pid)
-        sampler.start()
-        log("warming up (32 clients, 3 s)…")
-        warm = loadgen("closed", stack.url, "-clients", "32", "-sse", "0", "-duration", "3s")
-        if warm["runs"]["errors"]:
-            raise RuntimeError(f"warm-up failed: {errors(warm['runs'])} (logs: {logs})")
-        log(f"3. {HOLD:,} runs waiting with no runner…")
-        memory = phase_memory(stack, HOLD)
-        log(f"1. {CLIENTS:,} clients + {SSE} SSE subscribers for {SECONDS:g} s…")
-        clients = phase_clients(stack, sampler)
-        log(f"2. a burst of {BURST:,} runs…")
-        burst = asyncio.run(phase_burst(stack, BURST))
-        log("4. the knee…")
-        knee = phase_knee(stack)
-    finally:
-        if sampler is not None:
-            sampler.stop()
-        if stack is not None:
+    keep = bool(os.environ.get("BENCH_LOAD_KEEP"))
+    with lab_servers(keep=keep) as servers:
+        stack = Stack(servers.workspace, servers.logs, servers.nats, servers.api, servers.api.url)
+        sampler: Sampler | None = None
+        try:
+            stack.start_runner()
+            assert servers.api.process is not None
+            assert servers.nats.process is not None
+            sampler = Sampler(servers.api.process.pid, servers.nats.process.pid, stack.runner_pid)
+            sampler.start()
+            log("warming up (32 clients, 3 s)…")
+            warm = loadgen("closed", stack.url, "-clients", "32", "-sse", "0", "-duration", "3s")
+            if warm["runs"]["errors"]:
+                raise RuntimeError(f"warm-up failed: {errors(warm['runs'])} (logs: {servers.logs})")
+            log(f"3. {HOLD:,} runs waiting with no runner…")
+            memory = phase_memory(stack, HOLD)
+            log(f"1. {CLIENTS:,} clients + {SSE} SSE subscribers for {SECONDS:g} s…")
+            clients = phase_clients(stack, sampler)
+            log(f"2. a burst of {BURST:,} runs…")
+            burst = asyncio.run(phase_burst(stack, BURST))
+            log("4. the knee…")
+            knee = phase_knee(stack)
+        finally:
+            if sampler is not None:
+                sampler.stop()
             stack.stop_runner()
-        api_server.stop()
-        server.stop()
-        if os.environ.get("BENCH_LOAD_KEEP"):
-            log(f"kept {scratch} (logs in {logs})")
-        else:
-            shutil.rmtree(scratch, ignore_errors=True)
+        if keep:
+            log(f"kept {servers.scratch} (logs in {servers.logs})")
     report(memory, clients, burst, knee)
 
 

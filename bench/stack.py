@@ -59,9 +59,21 @@ class Stack:
         return pids
 
 
+@dataclass
+class Servers:
+    """nats-server and the API for a copy of the lab workspace; runners are the caller's."""
+
+    scratch: Path
+    workspace: Path
+    logs: Path
+    nats: NatsServer
+    api: Api
+
+
 @contextmanager
-def lab_stack(*, concurrency: int = 8, isolation: str | None = None) -> Iterator[Stack]:
-    """Start everything for the lab app (``isolation``: override the app's runner.isolation)."""
+def lab_servers(*, isolation: str | None = None, keep: bool = False) -> Iterator[Servers]:
+    """Start nats-server and the API for a copy of the lab app (``isolation``: override its runner.isolation;
+    ``keep``: leave the scratch folder, logs included)."""
     scratch = Path(tempfile.mkdtemp(prefix="appyard-bench-"))
     workspace = scratch / "lab"
     shutil.copytree(REPO / "tests" / "fixtures" / "lab", workspace, ignore=shutil.ignore_patterns("__pycache__"))
@@ -70,24 +82,32 @@ def lab_stack(*, concurrency: int = 8, isolation: str | None = None) -> Iterator
         data = json.loads(properties.read_text())
         data["runner"]["isolation"] = isolation
         properties.write_text(json.dumps(data, indent=2))
-    (scratch / "logs").mkdir()
+    logs = scratch / "logs"
+    logs.mkdir()
     server = NatsServer(store=scratch / "nats")
     server.start()
-    processes: list[Process] = []
+    api_server = api_process(workspace, server, logs)
     try:
-        api_server = api_process(workspace, server, scratch / "logs")
         api_server.start()
-        processes.append(api_server)
-        worker = runner(workspace, "lab", server, scratch / "logs", concurrency=str(concurrency))
-        worker.start()
-        processes.append(worker)
-        assert worker.process is not None
-        deadline = time.monotonic() + 60
-        while not children(worker.process.pid) and time.monotonic() < deadline:
-            time.sleep(0.1)  # the zygote: the runner is loaded
-        yield Stack(scratch, workspace, server, api_server, worker)
+        yield Servers(scratch, workspace, logs, server, api_server)
     finally:
-        for process in processes:
-            process.stop()
+        api_server.stop()
         server.stop()
-        shutil.rmtree(scratch, ignore_errors=True)
+        if not keep:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+@contextmanager
+def lab_stack(*, concurrency: int = 8, isolation: str | None = None) -> Iterator[Stack]:
+    """Start everything for the lab app (``isolation``: override the app's runner.isolation)."""
+    with lab_servers(isolation=isolation) as servers:
+        worker = runner(servers.workspace, "lab", servers.nats, servers.logs, concurrency=str(concurrency))
+        worker.start()
+        try:
+            assert worker.process is not None
+            deadline = time.monotonic() + 60
+            while not children(worker.process.pid) and time.monotonic() < deadline:
+                time.sleep(0.1)  # the zygote: the runner is loaded
+            yield Stack(servers.scratch, servers.workspace, servers.nats, servers.api, worker)
+        finally:
+            worker.stop()
