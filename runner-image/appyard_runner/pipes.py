@@ -29,6 +29,9 @@ _MEMORY_CHECK_SECONDS = 0.05
 _READ = 65536
 
 
+MAX_RESULT_BYTES = 8_388_608  # more than the broker would accept is of no use and may exhaust the pod
+
+
 @dataclass(frozen=True)
 class Limits:
     """What one run may use."""
@@ -37,7 +40,7 @@ class Limits:
     memory_mb: int
     cpu_seconds: int | None
     max_output_bytes: int
-    max_result_bytes: int = 8_388_608  # more than the broker would accept is of no use and may exhaust the pod
+    max_result_bytes: int = MAX_RESULT_BYTES
     isolation: str = "fresh"  # "warm": a child serves many runs in turn (see appyard.properties.RunnerSettings)
     warm_max_runs: int = 1000
     warm_max_growth_mb: int = 64
@@ -47,7 +50,7 @@ class Limits:
         return self.cpu_seconds or max(1, int(self.timeout_seconds + 0.999))
 
     @classmethod
-    def of(cls, app: AppRunnerSettings, max_result_bytes: int = 8_388_608) -> Limits:
+    def of(cls, app: AppRunnerSettings, max_result_bytes: int = MAX_RESULT_BYTES) -> Limits:
         """The limits an app's runner settings give each of its runs."""
         return cls(
             timeout_seconds=app.timeout_seconds,
