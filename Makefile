@@ -55,6 +55,8 @@ postgresql:
 # caches, and a binary already in .tools/bin is not rebuilt.
 TOOLS := .tools/bin
 CONTROLPLANE := $(TOOLS)/etcd $(TOOLS)/kube-apiserver $(TOOLS)/kube-controller-manager $(TOOLS)/kubectl
+# The node of the cluster tier (tests/cluster): a real kubelet, scheduler and kube-proxy from the same pinned module.
+NODE := $(TOOLS)/kubelet $(TOOLS)/kube-scheduler $(TOOLS)/kube-proxy
 HELM_VERSION := v3.19.0
 
 $(TOOLS)/etcd: tests/controlplane/go.mod
@@ -65,13 +67,13 @@ KUBE_VERSION_FLAGS := -X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION
 	-X k8s.io/component-base/version.gitMajor=$(word 2,$(subst ., ,$(KUBE_VERSION:v%=x.%))) \
 	-X k8s.io/component-base/version.gitMinor=$(word 3,$(subst ., ,$(KUBE_VERSION:v%=x.%))) \
 	-X k8s.io/component-base/version.gitTreeState=clean
-$(TOOLS)/kube-apiserver $(TOOLS)/kube-controller-manager $(TOOLS)/kubectl: tests/controlplane/go.mod
+$(TOOLS)/kube-apiserver $(TOOLS)/kube-controller-manager $(TOOLS)/kubectl $(NODE): tests/controlplane/go.mod
 	cd tests/controlplane && go build -trimpath -ldflags "$(KUBE_VERSION_FLAGS)" -o ../../$@.new k8s.io/kubernetes/cmd/$(notdir $@)
 	mv $@.new $@
 $(TOOLS)/helm:
 	GOBIN=$(CURDIR)/$(TOOLS) go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
 
-tools: $(CONTROLPLANE) $(TOOLS)/helm ## Build the test control plane (etcd, kube-apiserver, kube-controller-manager, kubectl) and helm
+tools: $(CONTROLPLANE) $(NODE) $(TOOLS)/helm ## Build the test control plane (etcd, kube-apiserver, kube-controller-manager, kubectl), the node (kubelet, kube-scheduler, kube-proxy) and helm
 
 setup: $(VENV)/.installed web/dist/index.html chromium postgresql ## Install everything (.venv, npm packages, the web build, Chromium, PostgreSQL); idempotent
 
