@@ -331,6 +331,7 @@ def build_objects(app: AppResource, workspace: WorkspaceResource, key: str, cont
             "--digest-file=/dev/termination-log",
             "--cache=true",
             "--snapshot-mode=redo",
+            *(["--insecure", "--insecure-pull"] if build.insecure_registry else []),
         ],
         volumeMounts=mounts,
         resources=ResourceRequirements(requests={"cpu": "500m", "memory": "1Gi"}, limits={"memory": "4Gi"}),

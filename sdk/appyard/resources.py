@@ -95,6 +95,11 @@ class BuildSettings(Resource):
     builder_image: str = Field(
         "gcr.io/kaniko-project/executor:v1.23.2", description="A daemonless image builder (kaniko by default)."
     )
+    insecure_registry: bool = Field(
+        False,
+        description="The registry speaks plain HTTP (one on a node or inside the cluster): the builder pushes to it "
+        "and pulls the base image from it without TLS. The nodes' container runtime must be told the same.",
+    )
     namespace: str | None = Field(
         None,
         description="Namespace the build Jobs run in; default: the Workspace's. Image builders run as root, so "
