@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 WORKSPACE ?= workspace
 # Workspaces whose generated files are committed: the samples and the test fixtures.
-GENERATED_WORKSPACES := $(WORKSPACE) tests/fixtures/lab tests/fixtures/shop
+GENERATED_WORKSPACES := $(WORKSPACE) tests/fixtures/lab tests/fixtures/shop tests/fixtures/pods
 PY_PACKAGES := sdk api runner-image operator
 PY_SOURCES := sdk/appyard api/appyard_api runner-image/appyard_runner operator/appyard_operator tests bench workspace
 
