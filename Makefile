@@ -11,7 +11,7 @@ GENERATED_WORKSPACES := $(WORKSPACE) tests/fixtures/lab tests/fixtures/shop test
 PY_PACKAGES := sdk api runner-image operator
 PY_SOURCES := sdk/appyard api/appyard_api runner-image/appyard_runner operator/appyard_operator tests bench workspace
 
-.PHONY: help setup chromium postgresql tools dev dev-postgres dev-postgres-stop test lint typecheck unit gen verify bench clean dist images
+.PHONY: help setup chromium postgresql cluster-packages test-cluster tools dev dev-postgres dev-postgres-stop test lint typecheck unit gen verify bench clean dist images
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -49,6 +49,16 @@ postgresql:
 	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || { \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql; }
+
+# What the cluster tier runs beside our own binaries (Debian's): the container runtime, CNI plugins, image tools, the
+# registry, packet filtering for kube-proxy and the policy controller, and static busybox for test pods.
+CLUSTER_PACKAGES := containerd runc containernetworking-plugins mmdebstrap buildah skopeo umoci docker-registry \
+	iptables ipset conntrack fuse-overlayfs uidmap busybox-static
+cluster-packages:
+	@missing=$$(for p in $(CLUSTER_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; fi
 
 # The Kubernetes control plane for the operator tests (etcd, kube-apiserver, kube-controller-manager, kubectl) and helm,
 # built from Go modules pinned in tests/controlplane/go.mod. The first build takes minutes; later ones reuse Go's
@@ -160,7 +170,11 @@ unit: setup ## Run the unit tests
 test: setup tools lint typecheck verify ## Install everything and run every test tier
 	$(BIN)/appyard validate $(WORKSPACE)
 	cd web && npm test --silent
-	$(BIN)/pytest tests
+	$(BIN)/pytest tests --ignore=tests/cluster
+
+# The cluster tier: a real single-node Kubernetes (containerd, kubelet, CNI) with images built here; see tests/cluster.
+test-cluster: setup tools cluster-packages ## Run the cluster tier: helm install, git push, a click served by a real pod
+	$(BIN)/pytest tests/cluster
 
 # The HTTP load generator of bench/load.py (Go, standard library only; git-ignored).
 bench/loadgen/loadgen: bench/loadgen/main.go bench/loadgen/go.mod

@@ -78,20 +78,22 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class GitServer:
-    """Bare repositories under ``root`` served at http://127.0.0.1:<port>/<name>.git."""
+    """Bare repositories under ``root`` served at http://<host>:<port>/<name>.git (``host``: loopback, or the test
+    cluster's node address so pods can clone)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, host: str = "127.0.0.1") -> None:
         self.root = root
+        self.host = host
         root.mkdir(parents=True, exist_ok=True)
         self.private: dict[str, str] = {}
         handler = type("Handler", (_Handler,), {"root": root, "private": self.private})
         self.port = free_port()
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), handler)
+        self.server = ThreadingHTTPServer((host, self.port), handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
     def url(self, name: str) -> str:
-        return f"http://127.0.0.1:{self.port}/{name}.git"
+        return f"http://{self.host}:{self.port}/{name}.git"
 
     def protect(self, name: str, username: str, token: str) -> None:
         """From now on, repository ``name`` answers only requests with this user and token (HTTP basic auth)."""
