@@ -18,6 +18,7 @@ import threading
 import time
 import zipfile
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -47,6 +48,8 @@ NATS_SECRET = "appyard-nats"
 HOOK_SECRET = "push-hook"
 HOOK_KEY = b"a push webhook key of the cluster tier"
 WORKSPACE = "apps"
+APP = "podinfo"  # the fixture's app
+RUNS = f"/api/apps/{APP}/pages/home/runs"
 INGRESS_CLASS = "appyard-test"
 HOST = "appyard.test"
 # The registry's name for the runner base image that build Jobs start FROM and apps without requirements run.
@@ -266,6 +269,7 @@ def _wait_ready(kube: Client, explain: Callable[[], str]) -> None:
     eventually(ready, 240, "the release's API, operator and NATS ready", explain)
 
 
+@contextmanager
 def install(
     cluster: Cluster,
     images: dict[str, Image],
@@ -389,3 +393,25 @@ class Wheelhouse:
 class _QuietFiles(SimpleHTTPRequestHandler):
     def log_message(self, *_: object) -> None:
         return
+
+
+def serving(release: Appyard, app: str = APP) -> list[str]:
+    """The names of the app's ready runner pods, once the App says Ready (else an empty list)."""
+    conditions = {c["type"]: c for c in release.app(app).get("status", {}).get("conditions", [])}
+    if conditions.get("Ready", {}).get("status") != "True":
+        return []
+    return [pod.metadata.name for pod in release.runner_pods(app) if pod.metadata and pod.metadata.name]
+
+
+def run(release: Appyard, function: str, state: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A run through the API, as the developer; returns the API's answer."""
+    with release.api() as api:
+        response = api.post(RUNS, json={"function": function, "state": state or {}})
+    assert response.status_code == 200, response.text
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+def answer_text(result: dict[str, Any]) -> str:
+    assert result["status"] == "ok", result
+    return str(result["context"]["pod"]["components"]["answer"]["text"])

@@ -26,12 +26,22 @@ from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 from .images import Image
 from .node import NODE_IP, Cluster
 from .registry import Registry
-from .release import HOST, NAMESPACE, USER, Appyard, Wheelhouse, eventually, install
+from .release import (
+    APP,
+    HOST,
+    NAMESPACE,
+    RUNS,
+    USER,
+    Appyard,
+    Wheelhouse,
+    answer_text,
+    eventually,
+    install,
+    run,
+    serving,
+)
 
 pytestmark = pytest.mark.cluster
-
-APP = "podinfo"
-RUNS = f"/api/apps/{APP}/pages/home/runs"
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +52,8 @@ def release(
     ingress_url: str | None,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Appyard]:
-    yield from install(cluster, images, registry, tmp_path_factory.mktemp("release"), ingress_url=ingress_url)
+    with install(cluster, images, registry, tmp_path_factory.mktemp("release"), ingress_url=ingress_url) as appyard:
+        yield appyard
 
 
 @pytest.fixture(scope="module")
@@ -53,28 +64,6 @@ def browser(release: Appyard) -> Iterator[Browser]:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *rules])
         yield launched
         launched.close()
-
-
-def serving(release: Appyard, app: str = APP) -> list[str]:
-    """The names of the app's ready runner pods, once the App says Ready (else an empty list)."""
-    conditions = {c["type"]: c for c in release.app(app).get("status", {}).get("conditions", [])}
-    if conditions.get("Ready", {}).get("status") != "True":
-        return []
-    return [pod.metadata.name for pod in release.runner_pods(app) if pod.metadata and pod.metadata.name]
-
-
-def run(release: Appyard, function: str, state: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A run through the API, as the developer; returns the API's answer."""
-    with release.api() as api:
-        response = api.post(RUNS, json={"function": function, "state": state or {}})
-    assert response.status_code == 200, response.text
-    answer: dict[str, Any] = response.json()
-    return answer
-
-
-def answer_text(result: dict[str, Any]) -> str:
-    assert result["status"] == "ok", result
-    return str(result["context"]["pod"]["components"]["answer"]["text"])
 
 
 # ---- 1. helm install, git push, a click
