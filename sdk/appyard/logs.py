@@ -45,6 +45,8 @@ _RECORD_ATTRIBUTES: Final = frozenset(logging.LogRecord("", 0, "", 0, "", (), No
     "asctime",  # set by Formatter.format when the format asks for it
     "taskName",  # Python 3.12+
     "color_message",  # uvicorn's copy of its message with terminal colours: the same text again
+    "settings",  # kopf's object loggers pass the operator's whole settings object (k8s_ref, the object, is kept)
+    "k8s_skip",  # kopf's: whether its Kubernetes-event poster skips the record
 }
 _RESERVED: Final = frozenset({"time", "level", "logger", "message", "exception", "stack"})
 
