@@ -54,13 +54,14 @@ def _as_worker_does(result: RunResult) -> Callable[[], None]:
 
 
 def main() -> None:
-    with open(os.devnull, "w") as sink:  # noqa: PTH123 — a text stream, as stderr is
+    with open(os.devnull, "w") as sink:  # a text stream, as stderr is
         rows: list[tuple[str, list[float]]] = []
-        for label, format, level in (
+        cases: list[tuple[str, logs.LogFormat, int]] = [
             ("INFO off", "text", logging.WARNING),
             ("INFO on, text", "text", logging.INFO),
             ("INFO on, JSON", "json", logging.INFO),
-        ):
+        ]
+        for label, format, level in cases:
             logs.configure(format, level, stream=sink)
             for which, result in (("succeeded", SUCCEEDED), ("failed", FAILED)):
                 rows.append((f"{label}, {which} run", _per_call_us(_as_worker_does(result))))

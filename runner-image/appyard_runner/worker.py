@@ -419,7 +419,12 @@ def _log_finished(result: RunResult) -> None:
     """One line per finished run: ids, names, status and timing only, never its state, context, output or error
     message (those may hold what the redactor guards; the result in the bucket has them, redacted)."""
     error_kind = result.error.kind if result.error is not None else None
-    said = "ok" if error_kind is None else result.status.value if error_kind == "cancelled" else f"failed ({error_kind})"
+    if error_kind is None:
+        said = "ok"
+    elif error_kind == "cancelled":
+        said = "cancelled"
+    else:
+        said = f"failed ({error_kind})"
     fields: dict[str, Any] = {
         "run_id": result.run_id,
         "app": result.app,

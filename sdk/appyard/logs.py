@@ -82,9 +82,8 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": message,
         }
-        if record.exc_info:
-            if not record.exc_text:  # cached on the record, as logging.Formatter does, for other handlers
-                record.exc_text = self.formatException(record.exc_info)
+        if record.exc_info and not record.exc_text:  # cached on the record, as logging.Formatter does
+            record.exc_text = self.formatException(record.exc_info)
         if record.exc_text:
             line["exception"] = record.exc_text
         if record.stack_info:
@@ -128,7 +127,7 @@ class _Handler(logging.StreamHandler[TextIO]):
 
 
 def configure(
-    format: LogFormat | None = None,  # noqa: A002 — the name the callers and the docs use
+    format: LogFormat | None = None,
     level: int = logging.INFO,
     stream: TextIO | None = None,
 ) -> LogFormat:

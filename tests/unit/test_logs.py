@@ -81,8 +81,9 @@ def test_extra_fields_follow_as_json_or_as_their_repr() -> None:
 
 def test_an_exception_is_its_formatted_traceback() -> None:
     stream = _json()
+    known: dict[str, int] = {}
     try:
-        {}["missing"]
+        known["missing"]
     except KeyError:
         logging.getLogger("appyard.test").exception("lookup failed for %s", "missing")
     (line,) = _lines(stream)
