@@ -7,7 +7,7 @@ Deployments set ``json``; ``appyard dev`` sets nothing, so its processes log tex
 A JSON line is one object::
 
     {"time": "2026-12-01T00:12:03.417Z", "level": "info", "logger": "appyard.runner",
-     "message": "run 01J… greet: succeeded in 3.1 ms", "run_id": "01J…", "function": "greet", …}
+     "message": "run 01J… greet: ok in 3.1 ms", "run_id": "01J…", "function": "greet", …}
 
 ``time`` is RFC 3339 in UTC with milliseconds, ``level`` the level's name in lower case, ``message`` the call's
 %-formatted message; ``exception`` (the formatted traceback) when the call passed one, ``stack`` when it asked for
