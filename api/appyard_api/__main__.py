@@ -12,6 +12,8 @@ from collections.abc import Iterator
 import uvicorn
 from starlette.applications import Starlette
 
+from appyard import logs
+
 from .app import create_app
 from .metrics import exposition
 from .settings import ApiSettings, get_settings
@@ -63,7 +65,7 @@ def raise_open_files_limit() -> int:
 
 def main() -> None:
     settings = get_settings()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logs.configure()  # APPYARD_LOG_FORMAT: json in the chart, text by default
     open_files = raise_open_files_limit()
     if open_files < 4096:
         logging.getLogger("appyard.api").warning(

@@ -6,13 +6,15 @@ import logging
 
 import kopf
 
+from appyard import logs
+
 from . import handlers as _handlers  # noqa: F401 — importing registers the handlers
 from .settings import get_settings
 
 
 def main() -> None:
     settings = get_settings()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logs.configure()  # APPYARD_LOG_FORMAT: json in the chart, text by default
     for noisy in ("httpx", "httpx2", "httpcore", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     for quiet in ("kopf.objects", "kopf.activities.probe"):

@@ -161,6 +161,7 @@ def deployment(
         EnvVar(name="APPYARD_RUNNER_WORKSPACE", value="/tmp/appyard/workspace"),
         EnvVar(name="APPYARD_RUNNER_TMP_DIR", value="/tmp/appyard/runs"),
         EnvVar(name="APPYARD_DATA_DIR", value="/data"),
+        EnvVar(name="APPYARD_LOG_FORMAT", value="json"),  # one JSON object a line, for `kubectl logs … | jq`
         *access.env,
     ]
     container = Container(

@@ -7,7 +7,7 @@ import os
 
 import uvloop
 
-from appyard import bundles
+from appyard import bundles, logs
 
 from . import environment
 from .settings import RunnerSettings
@@ -15,7 +15,7 @@ from .worker import Runner
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logs.configure()  # JSON lines in a pod (the operator sets APPYARD_LOG_FORMAT=json), text under `appyard dev`
     settings = RunnerSettings()
     # The data sources' URLs (APPYARD_DB_* by default) leave os.environ with every APPYARD_* variable; the parent
     # keeps them for its own pools and hands runs only the app's own (see .datasources).

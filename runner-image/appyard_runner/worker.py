@@ -304,6 +304,8 @@ class Runner:
             result = await self._execute(request, attempt, cancel)
             await self._store(key, result)
             await msg.ack()
+            if log.isEnabledFor(logging.INFO):  # the fields cost nothing when INFO is off
+                _log_finished(result)
         finally:
             heartbeat.stop()
             self._running.pop(request.run_id, None)
@@ -411,6 +413,30 @@ class Runner:
         assert self._nc is not None
         subject = events_subject(self.settings.namespace, result.app, result.run_id)
         await self._nc.publish(subject, request_status.model_dump_json().encode())
+
+
+def _log_finished(result: RunResult) -> None:
+    """One line per finished run: ids, names, status and timing only, never its state, context, output or error
+    message (those may hold what the redactor guards; the result in the bucket has them, redacted)."""
+    error_kind = result.error.kind if result.error is not None else None
+    if error_kind is None:
+        said = "ok"
+    elif error_kind == "cancelled":
+        said = "cancelled"
+    else:
+        said = f"failed ({error_kind})"
+    fields: dict[str, Any] = {
+        "run_id": result.run_id,
+        "app": result.app,
+        "page": result.page,
+        "function": result.function,
+        "status": result.status.value,
+        "duration_ms": round(result.duration_ms, 3),
+        "attempt": result.attempt,
+    }
+    if error_kind is not None:
+        fields["error_kind"] = error_kind
+    log.info("run %s %s: %s in %.1f ms", result.run_id, result.function, said, result.duration_ms, extra=fields)
 
 
 class _Heartbeat:

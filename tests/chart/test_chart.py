@@ -155,6 +155,17 @@ def test_api_serves_the_release_namespace_behind_the_named_service(rendered: dic
     assert "APPYARD_API_METRICS_PORT" not in env
 
 
+def test_api_and_operator_log_json_unless_told_text(renderer: Tools, rendered: dict[str, list[Obj]]) -> None:
+    from appyard import logs
+
+    for values, expected in ((None, "json"), (merge(OIDC, {"logFormat": "text"}), "text")):
+        objects = rendered["oidc"] if values is None else renderer.template(values)
+        for workload in ("appyard-api", "appyard-operator"):
+            env = env_of(one(objects, "Deployment", workload)["spec"]["template"]["spec"])
+            value = env["APPYARD_LOG_FORMAT"]["value"]
+            assert logs.chosen_format({"APPYARD_LOG_FORMAT": value}) == expected, workload
+
+
 def test_renamed_service_is_what_ingress_and_route_point_at(rendered: dict[str, list[Obj]]) -> None:
     objects = rendered["everything"]
     assert not find(objects, "Service", "appyard-api")
@@ -420,6 +431,7 @@ SCHEMA_REFUSES = [
         "trustedProxies",
     ),
     ("root NATS", merge(OIDC, {"nats": {"bundled": {"runAsUser": 0}}}), "/nats/bundled/runAsUser"),
+    ("unknown log format", merge(OIDC, {"logFormat": "logfmt"}), "/logFormat"),
 ]
 
 

@@ -83,6 +83,9 @@ def test_dev_serves_the_samples_and_stops_everything(dev: tuple[subprocess.Popen
     )
     assert response.status_code == 200
     assert "Ada Lovelace" in response.json()["context"]["details"]["components"]["summary"]["text"]
+    # The runners log text here (no APPYARD_LOG_FORMAT): one line per finished run, for people.
+    done = re.compile(rf"appyard\.runner INFO run {response.json()['run_id']} show_order: ok in \d+\.\d ms$", re.M)
+    wait_for(lambda: done.search(log.read_text()) is not None, 10, f"the run's line in {log}")
     if not (WEB / "index.html").is_file():
         pytest.fail("web/dist is not built: `make setup` builds it")
     # Without --web-dir, a checkout's built web client is served (`make dev`), and the apps through the API.

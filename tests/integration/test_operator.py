@@ -967,6 +967,12 @@ def _run_on_a_runner(setup: Setup, tmp_path: Path) -> None:
         body = response.json()
         assert body["status"] == "succeeded", body
         assert hashlib.sha256(b"abc").hexdigest() in body["context"]["hash"]["components"]["result"]["text"]
+        # The Deployment sets APPYARD_LOG_FORMAT=json: every line `kubectl logs` would show is a JSON object.
+        eventually(
+            lambda: body["run_id"] in [json.loads(line).get("run_id") for line in runner.output().splitlines()],
+            10,
+            "the runner's JSON line about the run",
+        )
         refused = client.put("/api/apps/ops/pages/hashing/properties", json=page["properties"])
         assert refused.status_code == 403 and "git push" in refused.json()["message"]
 

@@ -95,6 +95,7 @@ def test_the_runner_deployment_is_restricted(workspace_copy: Path) -> None:
     assert deployment["spec"]["template"]["metadata"]["annotations"] == {"appyard.dev/code-hash": app.spec.code_hash}
     env = {item["name"]: item.get("value") for item in container["env"]}
     assert env["APPYARD_RUNNER_APP"] == "ops" and env["APPYARD_RUNNER_NAMESPACE"] == "tools"
+    assert env["APPYARD_LOG_FORMAT"] == "json"  # `kubectl logs` of a runner: one JSON object a line
     assert deployment["metadata"]["ownerReferences"][0]["uid"] == "u-1"
 
 
