@@ -180,7 +180,7 @@ test-cluster: setup tools cluster-packages ## Run the cluster tier: helm install
 bench/loadgen/loadgen: bench/loadgen/main.go bench/loadgen/go.mod
 	cd bench/loadgen && go build -trimpath -o loadgen .
 
-bench: setup tools bench/loadgen/loadgen ## Measure performance; record the numbers in docs/benchmarks.md
+bench: setup tools cluster-packages bench/loadgen/loadgen ## Measure performance; record the numbers in docs/benchmarks.md
 	$(BIN)/python -m bench.codegen
 	$(BIN)/python -m bench.runs
 	$(BIN)/python -m bench.profile
@@ -188,6 +188,8 @@ bench: setup tools bench/loadgen/loadgen ## Measure performance; record the numb
 	$(BIN)/python -m bench.operator
 	$(BIN)/python -m bench.sql
 	$(BIN)/python -m bench.load
+	$(BIN)/python -m bench.logs
+	$(BIN)/python -m bench.pods
 
 clean: ## Remove the virtualenv, node modules, the web build, the wheels and caches
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache web/node_modules web/dist dist
