@@ -76,7 +76,12 @@ def _apply(node: Cluster, namespace: str, body: dict[str, Any]) -> None:
 
 
 def _pod(name: str, command: str) -> dict[str, Any]:
-    container = {"name": "main", "image": BUSYBOX_IMAGE, "imagePullPolicy": "Never", "command": ["/bin/sh", "-c", command]}
+    container = {
+        "name": "main",
+        "image": BUSYBOX_IMAGE,
+        "imagePullPolicy": "Never",
+        "command": ["/bin/sh", "-c", command],
+    }
     return {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -146,9 +151,13 @@ class _HostPage:
 
 
 def _fetch(node: Cluster, namespace: str, client: str, address: str) -> str | None:
-    """What the client pod gets from http://address/ (None when it cannot connect within 2 s)."""
+    """What the client pod gets from http://address/ (None when it gets nothing within 3 s).
+
+    busybox's own ``wget -T`` crashes (exit 139) in Debian's static build, so the applet ``timeout`` bounds it."""
     try:
-        out = node.kubectl("exec", "-n", namespace, client, "--", "wget", "-q", "-T", "2", "-O", "-", f"http://{address}/")
+        out = node.kubectl(
+            "exec", "-n", namespace, client, "--", "timeout", "3", "wget", "-q", "-O", "-", f"http://{address}/"
+        )
     except RuntimeError:
         return None
     return out.strip()
