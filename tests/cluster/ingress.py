@@ -3,8 +3,8 @@
 Traefik (built by `make tools` from tests/traefik) watches the Ingress objects of one IngressClass and proxies
 each rule to the endpoints of its Service, that is to pod IPs, which the host reaches over the CNI bridge. It
 talks to the API server as a ServiceAccount with the RBAC that Traefik documents for the Ingress provider
-(``start`` creates them, and the IngressClass, and ``stop`` deletes them). Its static configuration, which holds
-the account's token, stays in the private ``folder``.
+(``start`` creates them, and the IngressClass, and ``stop`` deletes them). The account's token and Traefik's
+static configuration stay in the private ``folder``.
 """
 
 from __future__ import annotations
@@ -27,7 +27,11 @@ CONTROLLER = "traefik.io/ingress-controller"
 
 def _rbac(ingress_class: str) -> list[dict[str, Any]]:
     """The ServiceAccount, the ClusterRole Traefik documents for its kubernetesIngress provider, its binding, and
-    the IngressClass that Ingress objects name in ``spec.ingressClassName``."""
+    the IngressClass that Ingress objects name in ``spec.ingressClassName``.
+
+    The documented role (docs/content/reference/routing-configuration/kubernetes/ingress.md, v3.6) lacks nodes,
+    which the provider watches too unless ``disableClusterScopeResources`` is set; without them its caches never
+    sync."""
     read = ["get", "list", "watch"]
     return [
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": ACCOUNT, "namespace": NAMESPACE}},
@@ -37,7 +41,7 @@ def _rbac(ingress_class: str) -> list[dict[str, Any]]:
             "metadata": {"name": ACCOUNT},
             "rules": [
                 {"apiGroups": [""], "resources": ["services", "secrets", "nodes"], "verbs": read},
-                {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["list", "watch"]},
+                {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": read},
                 {
                     "apiGroups": ["extensions", "networking.k8s.io"],
                     "resources": ["ingresses", "ingressclasses"],
@@ -108,7 +112,9 @@ class IngressController:
         objects = {"apiVersion": "v1", "kind": "List", "items": _rbac(self.ingress_class)}
         self.kubectl("apply", "-f", "-", input=json.dumps(objects))
         self._created = True
-        token = self.kubectl("create", "token", ACCOUNT, "-n", NAMESPACE, "--duration=24h").strip()
+        token = self.folder / "token"
+        token.touch(mode=0o600)
+        token.write_text(self.kubectl("create", "token", ACCOUNT, "-n", NAMESPACE, "--duration=24h").strip())
         cluster = json.loads(self.kubectl("config", "view", "--minify", "--raw", "-o", "json"))["clusters"][0]
         server = cluster["cluster"]["server"]
         authority = cluster["cluster"].get("certificate-authority")
@@ -128,15 +134,15 @@ class IngressController:
             "providers": {
                 "kubernetesIngress": {
                     "endpoint": server,
-                    "token": token,
+                    # A path: Traefik reads the token from it (it takes a value or a file).
+                    "token": str(token),
                     "certAuthFilePath": authority,
                     "ingressClass": self.ingress_class,
                 },
             },
         }
-        # JSON is YAML; Traefik tells the format by the extension. The file holds a token: owner only.
+        # JSON is YAML; Traefik tells the format by the extension.
         path = self.folder / "traefik.yaml"
-        path.touch(mode=0o600)
         path.write_text(json.dumps(config, indent=2))
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
