@@ -18,6 +18,7 @@ from typing import Any
 
 from ..integration.controlplane import TOOLS
 from ..integration.servers import free_port
+from .configs import NODE_IP
 
 NAMESPACE = "kube-system"
 ACCOUNT = "appyard-traefik"
@@ -77,7 +78,7 @@ class IngressController:
         self,
         folder: Path,
         kubeconfig: Path,
-        address: str = "192.0.2.1",
+        address: str = NODE_IP,
         port: int = 80,
         ingress_class: str = "appyard-test",
     ) -> None:
@@ -129,7 +130,7 @@ class IngressController:
                 "traefik": {"address": f"127.0.0.1:{self._ping}"},
             },
             "ping": {},
-            "log": {"level": "INFO"},
+            "log": {"level": "INFO", "noColor": True},
             "accessLog": {},
             "providers": {
                 "kubernetesIngress": {

@@ -22,9 +22,8 @@ from pathlib import Path
 
 from ..integration.controlplane import TOOLS
 from ..integration.servers import free_port
+from .configs import NODE_NAME, SERVICE_CIDR
 
-NODE_NAME = "appyard-node"
-SERVICE_CIDR = "203.0.113.0/24"
 # What kube-router's network policy controller creates (pkg/controllers/netpol, v2.1.0).
 CHAIN_PREFIXES = ("KUBE-ROUTER-", "KUBE-POD-FW-", "KUBE-NWPLCY-")
 IPSET_PREFIXES = ("KUBE-SRC-", "KUBE-DST-")
@@ -51,9 +50,9 @@ class PolicyController:
         binary = TOOLS / "kube-router"
         if not binary.is_file():
             raise RuntimeError(f"{binary} is missing: run `make tools`")
-        for command in ("iptables", "iptables-save", "ipset"):
-            if shutil.which(command) is None:
-                raise RuntimeError(f"{command} is missing: apt-get install -y iptables ipset")
+        for tool in ("iptables", "iptables-save", "ipset"):
+            if shutil.which(tool) is None:
+                raise RuntimeError(f"{tool} is missing: apt-get install -y iptables ipset")
         if not BRIDGE_SYSCTL.exists():
             raise RuntimeError(f"{BRIDGE_SYSCTL} is missing: load br_netfilter (`modprobe br_netfilter`)")
         if found := self.leftovers():

@@ -20,9 +20,10 @@ from typing import Any
 import pytest
 
 from ..integration.servers import free_port
+from .configs import NODE_IP
 from .ingress import IngressController
 from .netpol import PolicyController
-from .node import NODE_IP, Cluster
+from .node import Cluster
 from .static_image import BUSYBOX_IMAGE, busybox_archive
 
 pytestmark = pytest.mark.cluster
