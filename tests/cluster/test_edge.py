@@ -210,6 +210,32 @@ def test_network_policy_lets_the_client_reach_only_what_it_allows(node: Cluster,
         host.close()
 
 
+def test_an_ingress_policy_shuts_out_pods_but_not_the_node(node: Cluster, policies: PolicyController) -> None:
+    """kube-router admits whatever comes from a local address (kubelet probes, host processes such as Traefik):
+    an ingress policy can keep pods out of a pod, never the node itself."""
+    namespace = _namespace(node)
+    _apply(node, namespace, _web("guarded", "index.html", "guarded"))
+    _apply(node, namespace, _pod("other", "exec sleep 3600"))
+    ips = _running(node, namespace, "guarded", "other")
+    target = f"{ips['guarded']}:8080"
+
+    def from_host() -> bool:
+        with urllib.request.urlopen(f"http://{target}/", timeout=2) as response:
+            return bool(response.read().decode().strip() == "guarded")
+
+    _until(lambda: _fetch(node, namespace, "other", target) == "guarded", "the other pod reaching the guarded one")
+    _until(from_host, "the host reaching the guarded pod")
+    deny = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": "guarded-default-deny-ingress"},
+        "spec": {"podSelector": {"matchLabels": {"app": "guarded"}}, "policyTypes": ["Ingress"], "ingress": []},
+    }
+    _apply(node, namespace, deny)
+    _until(lambda: _fetch(node, namespace, "other", target) is None, "the other pod shut out", timeout=60)
+    assert from_host(), policies.logs()
+
+
 def test_an_ingress_routes_a_path_to_a_service(node: Cluster, ingress: IngressController) -> None:
     namespace = _namespace(node)
     _apply(node, namespace, _web("web", "hello", "hello-through-traefik"))

@@ -1,5 +1,6 @@
 // kube-router in firewall-only mode: the NetworkPolicy controller of the cluster tier (tests/cluster/netpol.py).
 // `make tools` builds it into .tools/bin (see the Makefile).
+// v2.1.0: the newest kube-router the Go module proxy serves to this machine (v2.6.1 answers 403 "not available").
 module appyard.dev/kuberouter
 
 go 1.26.0
