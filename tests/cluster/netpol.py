@@ -6,10 +6,11 @@ iptables chains (``KUBE-ROUTER-*``, ``KUBE-POD-FW-*``, ``KUBE-NWPLCY-*``) and ip
 ``KUBE-DST-*``). Pods on one bridge talk through the bridge, which iptables sees only with
 ``net.bridge.bridge-nf-call-iptables=1``: ``start`` sets it and ``stop`` puts the old value back.
 
-kube-router leaves its rules in place when it exits (so pods stay protected across restarts), and its own
-``--cleanup-config`` builds an empty controller that removes no netpol rule in v2.1.0 while it flushes IPVS and
-routing state of other controllers. ``stop`` therefore removes the chains, the jumps to them and the ipsets itself,
-and ``leftovers`` says what remains (empty after a clean stop).
+kube-router leaves its rules in place when it exits (so pods stay protected across restarts). Its own
+``--cleanup-config`` is no help in v2.1.0: ``CleanupConfigAndExit`` (pkg/cmd/kube-router.go) cleans with a zero
+``NetworkPolicyController`` that has no iptables or ipset handlers, so its loops remove nothing, and it goes on to
+tear down IPVS and routing state that is not ours. ``stop`` therefore removes the chains, the jumps to them and
+the ipsets itself, and ``leftovers`` says what remains (empty after a clean stop).
 """
 
 from __future__ import annotations
