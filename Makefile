@@ -82,8 +82,15 @@ $(TOOLS)/kube-apiserver $(TOOLS)/kube-controller-manager $(TOOLS)/kubectl $(NODE
 	mv $@.new $@
 $(TOOLS)/helm:
 	GOBIN=$(CURDIR)/$(TOOLS) go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+# The cluster tier's edge: kube-router's firewall enforces NetworkPolicy, Traefik serves Ingress (tests/cluster).
+$(TOOLS)/kube-router: tests/kuberouter/go.mod
+	cd tests/kuberouter && go build -trimpath -o ../../$@.new github.com/cloudnativelabs/kube-router/v2/cmd/kube-router
+	mv $@.new $@
+$(TOOLS)/traefik: tests/traefik/go.mod
+	cd tests/traefik && go build -trimpath -o ../../$@.new github.com/traefik/traefik/v3/cmd/traefik
+	mv $@.new $@
 
-tools: $(CONTROLPLANE) $(NODE) $(TOOLS)/helm ## Build the test control plane (etcd, kube-apiserver, kube-controller-manager, kubectl), the node (kubelet, kube-scheduler, kube-proxy) and helm
+tools: $(CONTROLPLANE) $(NODE) $(TOOLS)/kube-router $(TOOLS)/traefik $(TOOLS)/helm ## Build the test control plane (etcd, kube-apiserver, kube-controller-manager, kubectl), the node (kubelet, kube-scheduler, kube-proxy), kube-router, Traefik and helm
 
 setup: $(VENV)/.installed web/dist/index.html chromium postgresql ## Install everything (.venv, npm packages, the web build, Chromium, PostgreSQL); idempotent
 
