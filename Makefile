@@ -72,8 +72,12 @@ $(TOOLS)/kube-apiserver $(TOOLS)/kube-controller-manager $(TOOLS)/kubectl $(NODE
 	mv $@.new $@
 $(TOOLS)/helm:
 	GOBIN=$(CURDIR)/$(TOOLS) go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+# CoreDNS for the cluster tier's node (a host process on the node IP): its own module, since it pins its own client-go.
+$(TOOLS)/coredns: tests/node/go.mod
+	cd tests/node && go build -trimpath -o ../../$@.new github.com/coredns/coredns
+	mv $@.new $@
 
-tools: $(CONTROLPLANE) $(NODE) $(TOOLS)/helm ## Build the test control plane (etcd, kube-apiserver, kube-controller-manager, kubectl), the node (kubelet, kube-scheduler, kube-proxy) and helm
+tools: $(CONTROLPLANE) $(NODE) $(TOOLS)/coredns $(TOOLS)/helm ## Build the test control plane (etcd, kube-apiserver, kube-controller-manager, kubectl), the node (kubelet, kube-scheduler, kube-proxy, CoreDNS) and helm
 
 setup: $(VENV)/.installed web/dist/index.html chromium postgresql ## Install everything (.venv, npm packages, the web build, Chromium, PostgreSQL); idempotent
 

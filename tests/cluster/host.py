@@ -1,0 +1,225 @@
+"""What a node changes on the host outside its private folder, recorded before it starts and undone after it stops.
+
+kubelet, containerd, the CNI plugins and kube-proxy keep some state where their code says, whatever their
+flags: ``/var/lib/kubelet/{pki,device-plugins}``, ``/var/log/containers``, ``/var/lib/cni/results``,
+``/run/containerd``, network namespaces in ``/run/netns``, the CNI bridge, ``kubepods`` cgroups, iptables
+chains and a few sysctls. ``Snapshot`` records what exists before, ``undo`` removes what is new and puts the
+sysctls back, and ``changes`` lists what is still different (empty after a clean stop).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shlex
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Folders that node components write into whatever their flags say; anything new in them is ours.
+WATCHED = [
+    Path("/var/lib/kubelet"),
+    Path("/var/log/pods"),
+    Path("/var/log/containers"),
+    Path("/var/lib/cni"),
+    Path("/run/containerd"),
+    Path("/run/netns"),
+    Path("/var/lib/containerd"),
+    Path("/opt/containerd"),
+    Path("/etc/kubernetes"),
+    Path("/usr/libexec/kubernetes"),
+    Path("/etc/cni"),
+]
+# Sysctls that the bridge plugin (forwarding), the kubelet (kernel tunables) or kube-proxy may set.
+SYSCTLS = [
+    "net/ipv4/ip_forward",
+    "net/ipv6/conf/all/forwarding",
+    "net/ipv4/conf/all/route_localnet",
+    "net/bridge/bridge-nf-call-iptables",
+    "net/bridge/bridge-nf-call-ip6tables",
+    "net/netfilter/nf_conntrack_max",
+    "vm/overcommit_memory",
+    "vm/panic_on_oom",
+    "kernel/panic",
+    "kernel/panic_on_oops",
+    "kernel/keys/root_maxkeys",
+    "kernel/keys/root_maxbytes",
+]
+CGROUPS = Path("/sys/fs/cgroup")
+KUBE_CHAIN = re.compile(r"^:(KUBE-\S+)", re.MULTILINE)
+
+
+def _paths(root: Path) -> set[str]:
+    if not root.exists():
+        return set()
+    found = {str(root)}
+    for folder, folders, files in os.walk(root):
+        found.update(os.path.join(folder, name) for name in folders + files)
+    return found
+
+
+def mounts() -> list[str]:
+    """Every mount point of this mount namespace, in mount order."""
+    points = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        point = line.split()[4]
+        points.append(point.encode().decode("unicode_escape"))
+    return points
+
+
+def _cgroups(name: str) -> set[str]:
+    if not CGROUPS.is_dir():
+        return set()
+    return {str(hierarchy / name) for hierarchy in CGROUPS.iterdir() if (hierarchy / name).is_dir()}
+
+
+def _kube_chains() -> set[str]:
+    chains = set()
+    for tool in ("iptables-save", "ip6tables-save"):
+        if shutil.which(tool):
+            saved = subprocess.run([tool], capture_output=True, text=True, check=False).stdout
+            current = ""
+            for line in saved.splitlines():
+                if line.startswith("*"):
+                    current = line[1:]
+                elif chain := KUBE_CHAIN.match(line):
+                    chains.add(f"{tool.split('-')[0]} {current} {chain.group(1)}")
+    return chains
+
+
+def _nft_tables() -> set[str]:
+    if not shutil.which("nft"):
+        return set()
+    listed = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True, check=False).stdout
+    return {line.strip() for line in listed.splitlines() if "kube-proxy" in line}
+
+
+def _call(*command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, capture_output=True, text=True, check=False)
+
+
+def _link_exists(name: str) -> bool:
+    return Path("/sys/class/net", name).exists()
+
+
+def _read(sysctl: str) -> str | None:
+    try:
+        return Path("/proc/sys", sysctl).read_text().strip()
+    except OSError:
+        return None
+
+
+@dataclass
+class Snapshot:
+    """The host before a node starts: what ``undo`` must restore and ``changes`` compares against."""
+
+    folder: Path
+    links: list[str]
+    paths: set[str] = field(default_factory=set)
+    mounts: set[str] = field(default_factory=set)
+    sysctls: dict[str, str | None] = field(default_factory=dict)
+    cgroups: set[str] = field(default_factory=set)
+    chains: set[str] = field(default_factory=set)
+    nft: set[str] = field(default_factory=set)
+
+    @classmethod
+    def take(cls, folder: Path, links: list[str]) -> Snapshot:
+        return cls(
+            folder=folder,
+            links=links,
+            paths=set().union(*(_paths(root) for root in WATCHED)),
+            mounts=set(mounts()),
+            sysctls={name: _read(name) for name in SYSCTLS},
+            cgroups=_cgroups("kubepods"),
+            chains=_kube_chains(),
+            nft=_nft_tables(),
+        )
+
+    def _new_mounts(self) -> list[str]:
+        roots = [str(self.folder), *map(str, WATCHED)]
+        return [
+            point
+            for point in mounts()
+            if point not in self.mounts and any(point == root or point.startswith(root + "/") for root in roots)
+        ]
+
+    def _new_paths(self) -> list[str]:
+        new = sorted(set().union(*(_paths(root) for root in WATCHED)) - self.paths)
+        # Only the top of each new tree.
+        return [path for path in new if os.path.dirname(path) not in new]
+
+    def changes(self) -> list[str]:
+        """What is still different from the snapshot (one line each); empty when the node left nothing behind."""
+        found = [f"link {name}" for name in self.links if _link_exists(name)]
+        found += [f"mount {point}" for point in self._new_mounts()]
+        found += [f"path {path}" for path in self._new_paths()]
+        found += [f"cgroup {path}" for path in sorted(_cgroups("kubepods") - self.cgroups)]
+        found += [f"iptables chain {chain}" for chain in sorted(_kube_chains() - self.chains)]
+        found += [f"nft {table}" for table in sorted(_nft_tables() - self.nft)]
+        for name, value in self.sysctls.items():
+            now = _read(name)
+            if now != value:
+                found.append(f"sysctl {name} = {now} (was {value})")
+        return found
+
+    def undo(self, kube_proxy: Path | None) -> list[str]:
+        """Remove what is new and restore the sysctls; returns the errors (cleanup goes on past each one)."""
+        errors: list[str] = []
+
+        def run(*command: str) -> None:
+            done = subprocess.run(command, capture_output=True, text=True, check=False)
+            if done.returncode:
+                errors.append(f"{' '.join(command)}: {done.stderr.strip()}")
+
+        # Deepest first: pod volumes inside the kubelet's bind mount of its own root dir, network namespaces.
+        for point in sorted(self._new_mounts(), key=lambda point: (point.count("/"), point), reverse=True):
+            run("umount", "-l", point)
+        for path in sorted(self._new_paths(), reverse=True):
+            with contextlib.suppress(FileNotFoundError):
+                if os.path.isdir(path) and not os.path.islink(path):
+                    shutil.rmtree(path, onerror=lambda _f, p, e: errors.append(f"remove {p}: {e[1]}"))
+                else:
+                    os.unlink(path)
+        for cgroup in sorted(_cgroups("kubepods") - self.cgroups):
+            for folder, _folders, _files in sorted(os.walk(cgroup), key=lambda entry: len(entry[0]), reverse=True):
+                try:
+                    os.rmdir(folder)
+                except OSError as error:
+                    errors.append(f"rmdir {folder}: {error}")
+        if kube_proxy is not None and (_kube_chains() - self.chains or _nft_tables() - self.nft):
+            # Removes kube-proxy's rules of every mode (iptables, ipvs, nftables).
+            subprocess.run([str(kube_proxy), "--cleanup", "--v=0"], capture_output=True, check=False)
+        self._drop_chains(errors)
+        for table in sorted(_nft_tables() - self.nft):
+            run("nft", "delete", *table.split())
+        for name in self.links:
+            if _link_exists(name):
+                run("ip", "link", "delete", name)
+        for name, value in self.sysctls.items():
+            if value is not None and _read(name) != value:
+                try:
+                    Path("/proc/sys", name).write_text(value)
+                except OSError as error:
+                    errors.append(f"sysctl {name}: {error}")
+        return errors
+
+    def _drop_chains(self, errors: list[str]) -> None:
+        """Delete KUBE-* chains that are new (the kubelet's canaries survive `kube-proxy --cleanup`)."""
+        for family in ("iptables", "ip6tables"):
+            new = [chain.split() for chain in _kube_chains() - self.chains if chain.startswith(family + " ")]
+            for table in sorted({chain[1] for chain in new}):
+                chains = {chain[2] for chain in new if chain[1] == table}
+                saved = _call(f"{family}-save", "-t", table).stdout
+                # Rules that jump to a new chain go first, then the chains (flushed, then deleted).
+                for line in saved.splitlines():
+                    parts = shlex.split(line)
+                    if line.startswith("-A ") and parts[1] not in chains and any(c in parts for c in chains):
+                        subprocess.run([family, "-t", table, "-D", *parts[1:]], capture_output=True, check=False)
+                for chain in chains:
+                    subprocess.run([family, "-t", table, "-F", chain], capture_output=True, check=False)
+                for chain in chains:
+                    done = _call(family, "-t", table, "-X", chain)
+                    if done.returncode:
+                        errors.append(f"{family} -t {table} -X {chain}: {done.stderr.strip()}")

@@ -1,0 +1,510 @@
+"""A real single-node Kubernetes cluster for the cluster tier: the test control plane plus a node that runs pods.
+
+``Cluster.start`` brings up, in order: a dummy interface ``appyard0`` holding the node IP (a documentation-range
+address: the node IP cannot be loopback, and no traffic may leave the machine), the control plane of
+tests/integration/controlplane.py bound to that address, containerd (Debian's, with private root, state, sockets
+and runc root), the CNI bridge ``appyardbr0`` (Debian's plugins, configured in a private folder, no masquerade,
+pods get routes to the node and service ranges only), the kubelet (cgroupfs, private root dir), kube-scheduler,
+kube-proxy (iptables mode) and CoreDNS (a host process on the node IP, nothing forwarded upstream). Every process
+is started and stopped here by PID; ``stop`` then undoes what the pieces left on the host (tests/cluster/host.py),
+and ``leftovers`` says what remains. Needs root.
+
+``python -m tests.cluster.node`` runs one until Ctrl-C, for developers to poke at with kubectl.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+from ..integration.controlplane import TOOLS, ControlPlane
+from ..integration.servers import free_port
+from .host import Snapshot
+from .static_image import PAUSE_IMAGE, pause_archive
+
+NODE_IP = "192.0.2.1"
+POD_CIDR = "198.51.100.0/24"
+POD_GATEWAY = "198.51.100.1"
+SERVICE_CIDR = "203.0.113.0/24"
+REGISTRY = "192.0.2.1:5000"
+NODE_NAME = "appyard-node"
+INTERFACE = "appyard0"
+BRIDGE = "appyardbr0"
+CLUSTER_DOMAIN = "cluster.local"
+NAMESPACE = "k8s.io"  # containerd's namespace of the CRI plugin
+
+
+def _wait(check: Cluster, ready: object, what: str, timeout: float) -> None:
+    """Poll ``ready()`` until true; fail early when one of the cluster's processes has exited."""
+    deadline = time.monotonic() + timeout
+    while True:
+        check.check_processes()
+        with contextlib.suppress(Exception):
+            if ready():  # type: ignore[operator]
+                return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} after {timeout} s; the logs:\n{check.logs()}")
+        time.sleep(0.1)
+
+
+class Cluster:
+    """One node and its control plane in ``folder`` (logs, certificates, configuration, containerd's root)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder.resolve()
+        self.plane = ControlPlane(
+            self.folder / "plane",
+            address=NODE_IP,
+            server_ips=[str(_service_ip(1))],
+            service_cidr=SERVICE_CIDR,
+            authorization_mode="Node,RBAC",
+            kubelet_client=True,
+            apiserver_arguments=["--enable-admission-plugins=NodeRestriction"],
+        )
+        self.kubeconfig = self.plane.kubeconfig
+        self.containerd_address = self.folder / "containerd" / "containerd.sock"
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.snapshot: Snapshot | None = None
+        # Seconds each start phase took (printed by `python -m tests.cluster.node`, recorded in the issue's notes).
+        self.timings: dict[str, float] = {}
+
+    # -- processes ------------------------------------------------------------------------------------------------
+
+    def _start(self, name: str, command: list[str]) -> subprocess.Popen[bytes]:
+        log = (self.folder / "logs" / f"{name}.log").open("ab")
+        # A new session, so Ctrl-C in `python -m tests.cluster.node` reaches only the harness, which stops the rest.
+        process = subprocess.Popen(command, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
+        self.processes[name] = process
+        return process
+
+    def check_processes(self) -> None:
+        """Raise when one of the node's processes has exited (they all run until ``stop``)."""
+        for name, process in self.processes.items():
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} exited with {process.returncode}; the logs:\n{self.logs()}")
+
+    def _stop(self, name: str, timeout: float = 15) -> None:
+        process = self.processes.get(name)
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def logs(self, lines: int = 30) -> str:
+        """The last ``lines`` of every component's log, for failing tests' messages."""
+        parts = []
+        for log in sorted([*(self.folder / "logs").glob("*.log"), *self.plane.folder.glob("*.log")]):
+            tail = log.read_text(errors="replace").splitlines()[-lines:]
+            parts.append(f"==> {log.name} <==\n" + "\n".join(tail))
+        return "\n".join(parts)
+
+    # -- containerd -----------------------------------------------------------------------------------------------
+
+    def ctr(self, *args: str) -> str:
+        """Run ``ctr`` against this node's containerd in the CRI's namespace; raises with stderr on failure."""
+        command = ["ctr", "--address", str(self.containerd_address), "--namespace", NAMESPACE, *args]
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode:
+            raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}): {done.stderr.strip()}")
+        return done.stdout
+
+    def import_image(self, archive: Path, name: str | None = None) -> None:
+        """Import a docker or OCI archive; with ``name``, tag the (single) imported image so pods can use it."""
+        output = self.ctr("images", "import", str(archive))
+        if name is None:
+            return
+        imported = [line.split()[1] for line in output.splitlines() if line.startswith("unpacking ")]
+        if len(imported) != 1:
+            raise RuntimeError(f"{archive} holds {len(imported)} named images ({imported}); name one image archives")
+        if imported[0] != name:
+            self.ctr("images", "tag", "--force", imported[0], name)
+
+    def _containerd_config(self) -> Path:
+        private = self.folder / "containerd"
+        snapshotter = "overlayfs" if _overlay_works(private) else "native"
+        config = f"""version = 2
+root = "{private / "root"}"
+state = "{private / "state"}"
+disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs",
+  "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper",
+  "io.containerd.tracing.processor.v1.otlp", "io.containerd.internal.v1.opt", "io.containerd.runtime.v1.linux"]
+
+[grpc]
+  address = "{self.containerd_address}"
+[ttrpc]
+  address = "{self.containerd_address}.ttrpc"
+[debug]
+  address = ""
+[metrics]
+  address = ""
+
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "{PAUSE_IMAGE}"
+  # Root here lacks CAP_SYS_RESOURCE: without this every sandbox fails ("can't get final child's PID from pipe").
+  restrict_oom_score_adj = true
+  disable_apparmor = true
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "{snapshotter}"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        SystemdCgroup = false
+        Root = "{private / "runc"}"
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "{self.folder / "cni"}"
+  [plugins."io.containerd.grpc.v1.cri".registry.mirrors."{REGISTRY}"]
+    endpoint = ["http://{REGISTRY}"]
+"""
+        path = private / "config.toml"
+        path.write_text(config)
+        return path
+
+    def _cni_config(self) -> None:
+        # Pods get routes to the node and the services only (no default route): nothing they send leaves the host.
+        routes = [{"dst": "192.0.2.0/24"}, {"dst": SERVICE_CIDR}]
+        config = {
+            "cniVersion": "0.4.0",
+            "name": "appyard",
+            "plugins": [
+                {
+                    "type": "bridge",
+                    "bridge": BRIDGE,
+                    "isGateway": True,
+                    "ipMasq": False,
+                    "hairpinMode": True,
+                    "ipam": {
+                        "type": "host-local",
+                        "ranges": [[{"subnet": POD_CIDR, "gateway": POD_GATEWAY}]],
+                        "routes": routes,
+                        "dataDir": str(self.folder / "cni-ipam"),
+                    },
+                }
+            ],
+        }
+        (self.folder / "cni").mkdir()
+        (self.folder / "cni" / "10-appyard.conflist").write_text(json.dumps(config, indent=2))
+
+    # -- node components ------------------------------------------------------------------------------------------
+
+    def _kubelet(self) -> None:
+        certificate, key = self.plane.client_certificate("node", f"system:node:{NODE_NAME}", "system:nodes")
+        kubeconfig = self.plane.write_kubeconfig(self.folder / "kubelet.kubeconfig", certificate, key)
+        (self.folder / "resolv.conf").write_text("")  # no host search domains or nameservers leak into pods
+        config = {
+            "apiVersion": "kubelet.config.k8s.io/v1beta1",
+            "kind": "KubeletConfiguration",
+            "address": NODE_IP,
+            "port": 10250,
+            "readOnlyPort": 0,
+            "healthzPort": 0,
+            "cgroupDriver": "cgroupfs",
+            "cgroupsPerQOS": True,
+            "failCgroupV1": False,
+            "failSwapOn": False,
+            "enforceNodeAllocatable": [],
+            "evictionHard": {
+                "memory.available": "100Mi",
+                "nodefs.available": "1%",
+                "imagefs.available": "1%",
+                "nodefs.inodesFree": "1%",
+            },
+            "imageGCHighThresholdPercent": 100,
+            "imageGCLowThresholdPercent": 99,
+            "clusterDNS": [NODE_IP],
+            "clusterDomain": CLUSTER_DOMAIN,
+            "resolvConf": str(self.folder / "resolv.conf"),
+            "authentication": {
+                "x509": {"clientCAFile": str(self.plane.folder / "ca.crt")},
+                "webhook": {"enabled": True},
+                "anonymous": {"enabled": False},
+            },
+            "authorization": {"mode": "Webhook"},
+            "containerRuntimeEndpoint": f"unix://{self.containerd_address}",
+            "podLogsDir": str(self.folder / "pod-logs"),
+            "volumePluginDir": str(self.folder / "volume-plugins"),
+            "serializeImagePulls": False,
+            "rotateCertificates": False,
+            "protectKernelDefaults": False,
+            "syncFrequency": "10s",
+            "fileCheckFrequency": "10s",
+        }
+        path = self.folder / "kubelet.json"
+        path.write_text(json.dumps(config, indent=2))
+        self._start(
+            "kubelet",
+            [
+                str(_tool("kubelet")),
+                f"--config={path}",
+                f"--kubeconfig={kubeconfig}",
+                f"--root-dir={self.folder / 'kubelet'}",
+                f"--node-ip={NODE_IP}",
+                f"--hostname-override={NODE_NAME}",
+                "--v=1",
+            ],
+        )
+
+    def _scheduler(self) -> None:
+        self._start(
+            "kube-scheduler",
+            [
+                str(_tool("kube-scheduler")),
+                f"--kubeconfig={self.kubeconfig}",
+                f"--authentication-kubeconfig={self.kubeconfig}",
+                f"--authorization-kubeconfig={self.kubeconfig}",
+                "--leader-elect=false",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={free_port()}",
+                "--v=0",
+            ],
+        )
+
+    def _kube_proxy(self) -> None:
+        # iptables mode: Debian's iptables is nft-backed, and `kube-proxy --cleanup` removes its rules on stop.
+        # Without br_netfilter, pod → Service → pod on the same bridge needs every Service packet masqueraded.
+        bridged = Path("/proc/sys/net/bridge/bridge-nf-call-iptables")
+        masquerade_all = not bridged.exists() or bridged.read_text().strip() != "1"
+        config = {
+            "apiVersion": "kubeproxy.config.k8s.io/v1alpha1",
+            "kind": "KubeProxyConfiguration",
+            "clientConnection": {"kubeconfig": str(self.kubeconfig)},
+            "hostnameOverride": NODE_NAME,
+            "bindAddress": NODE_IP,
+            "healthzBindAddress": f"127.0.0.1:{free_port()}",
+            "metricsBindAddress": f"127.0.0.1:{free_port()}",
+            "clusterCIDR": POD_CIDR,
+            "mode": "iptables",
+            "nodePortAddresses": [f"{NODE_IP}/32"],
+            "iptables": {"masqueradeAll": masquerade_all, "localhostNodePorts": False},
+            # 0 leaves the host's conntrack sysctls as they are.
+            "conntrack": {"maxPerCore": 0, "min": 0, "tcpEstablishedTimeout": "0s", "tcpCloseWaitTimeout": "0s"},
+        }
+        path = self.folder / "kube-proxy.json"
+        path.write_text(json.dumps(config, indent=2))
+        self._start("kube-proxy", [str(_tool("kube-proxy")), f"--config={path}", "--v=0"])
+
+    def _coredns(self) -> int:
+        ready = free_port()
+        corefile = self.folder / "Corefile"
+        # No `forward`: names outside the cluster get no answer, so no query leaves the machine.
+        corefile.write_text(
+            f""".:53 {{
+    bind {NODE_IP}
+    errors
+    ready 127.0.0.1:{ready}
+    kubernetes {CLUSTER_DOMAIN} in-addr.arpa ip6.arpa {{
+        kubeconfig {self.kubeconfig} test
+        pods insecure
+        fallthrough in-addr.arpa ip6.arpa
+    }}
+    cache 5
+}}
+"""
+        )
+        self._start("coredns", [str(_tool("coredns")), "-conf", str(corefile)])
+        return ready
+
+    # -- lifecycle ------------------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start everything; returns when the Node is Ready, CoreDNS serves and the `default` ServiceAccount exists."""
+        if os.geteuid() != 0:
+            raise RuntimeError("a node needs root (network interfaces, mounts, cgroups, iptables)")
+        for tool in ("kubelet", "kube-scheduler", "kube-proxy", "coredns", "kubectl"):
+            _tool(tool)
+        for command in ("containerd", "ctr", "runc", "ip"):
+            if shutil.which(command) is None:
+                raise RuntimeError(f"{command} is missing: apt-get install -y containerd runc iproute2")
+        for name in (INTERFACE, BRIDGE):
+            if Path("/sys/class/net", name).exists():
+                raise RuntimeError(
+                    f"network interface {name} exists: another cluster runs, or one was not stopped "
+                    f"(stop it, or `ip link delete {name}` when none runs)"
+                )
+        began = time.monotonic()
+        for sub in ("logs", "containerd"):
+            (self.folder / sub).mkdir(parents=True, exist_ok=True)
+        self.snapshot = Snapshot.take(self.folder, [INTERFACE, BRIDGE])
+        _run("ip", "link", "add", INTERFACE, "type", "dummy")
+        _run("ip", "address", "add", f"{NODE_IP}/24", "dev", INTERFACE)
+        _run("ip", "link", "set", INTERFACE, "up")
+        # ClusterIPs without a rule go nowhere (the dummy interface drops them) instead of out by the default route.
+        _run("ip", "route", "add", SERVICE_CIDR, "dev", INTERFACE, "src", NODE_IP)
+
+        self.plane.start()
+        self.timings["control plane"] = time.monotonic() - began
+
+        self._cni_config()
+        self._start("containerd", ["containerd", "--config", str(self._containerd_config())])
+        _wait(self, lambda: self.ctr("version"), "containerd did not answer", 30)
+        self.import_image(pause_archive())
+        self.timings["containerd"] = time.monotonic() - began
+
+        self._kubelet()
+        self._scheduler()
+        self._kube_proxy()
+        ready_port = self._coredns()
+        _wait(self, self._node_ready, f"node {NODE_NAME} not Ready", 60)
+        self.timings["node Ready"] = time.monotonic() - began
+        _wait(self, lambda: self.kubectl("get", "serviceaccount", "default", "-o", "name"), "no default SA", 60)
+        _wait(self, lambda: _http_ok(f"http://127.0.0.1:{ready_port}/ready"), "CoreDNS not ready", 60)
+        self.timings["started"] = time.monotonic() - began
+
+    def _node_ready(self) -> bool:
+        status = self.kubectl(
+            "get", "node", NODE_NAME, "-o", "jsonpath={.status.conditions[?(@.type=='Ready')].status}"
+        )
+        return status.strip() == "True"
+
+    def kubectl(self, *args: str, input: str | None = None) -> str:
+        """Run kubectl with the admin kubeconfig; raises with stderr on failure."""
+        command = [str(_tool("kubectl")), f"--kubeconfig={self.kubeconfig}", *args]
+        done = subprocess.run(command, capture_output=True, text=True, input=input, check=False)
+        if done.returncode:
+            raise RuntimeError(f"kubectl {' '.join(args)} failed: {done.stderr.strip()}")
+        return done.stdout
+
+    def stop(self) -> None:
+        """Stop everything by PID, then remove what the node left on the host. Idempotent; fine after a failed start."""
+        began = time.monotonic()
+        if "kubelet" in self.processes and self.processes["kubelet"].poll() is None:
+            self._drain()
+        for name in ("coredns", "kube-proxy", "kube-scheduler", "kubelet"):
+            self._stop(name)
+        self._kill_containers()
+        self._stop("containerd")
+        self._kill_shims()
+        self.plane.stop()
+        errors: list[str] = []
+        if self.snapshot is not None:
+            errors = self.snapshot.undo(TOOLS / "kube-proxy")
+        self.timings["stop"] = time.monotonic() - began
+        if errors:
+            raise RuntimeError("the node's cleanup failed in part:\n" + "\n".join(errors))
+
+    def _drain(self) -> None:
+        """Let the kubelet stop every pod, so the CRI tears down sandboxes (CNI DEL, network namespaces) itself."""
+        with contextlib.suppress(RuntimeError):
+            self.kubectl("delete", "pods", "--all", "--all-namespaces", "--force", "--grace-period=0", "--wait=false")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                tasks = self.ctr("tasks", "list").splitlines()[1:]
+            except RuntimeError:
+                return
+            if not any(" RUNNING" in task for task in tasks) and not list(Path("/run/netns").glob("cni-*")):
+                return
+            time.sleep(0.2)
+
+    def _kill_containers(self) -> None:
+        """What the kubelet did not stop: delete every container of our runc root (kills its processes)."""
+        root = self.folder / "containerd" / "runc"
+        for namespace in root.glob("*"):
+            listed = subprocess.run(
+                ["runc", "--root", str(namespace), "list", "-q"], capture_output=True, text=True, check=False
+            )
+            for container in listed.stdout.split():
+                subprocess.run(
+                    ["runc", "--root", str(namespace), "delete", "--force", container], capture_output=True, check=False
+                )
+
+    def _shims(self) -> list[int]:
+        """PIDs of containerd-shim-runc-v2 processes serving our containerd."""
+        found = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                with contextlib.suppress(OSError):
+                    arguments = (entry / "cmdline").read_bytes().split(b"\0")
+                    if arguments[0].endswith(b"containerd-shim-runc-v2") and str(self.containerd_address).encode() in (
+                        arguments
+                    ):
+                        found.append(int(entry.name))
+        return found
+
+    def _kill_shims(self) -> None:
+        for pid in self._shims():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+    def leftovers(self) -> list[str]:
+        """What of this node remains outside private paths: processes, links, mounts, files, cgroups, rules."""
+        found = [f"process {name} ({p.pid})" for name, p in self.processes.items() if p.poll() is None]
+        found += [f"process containerd-shim-runc-v2 ({pid})" for pid in self._shims()]
+        found += [f"process {p.args!r}" for p in self.plane.processes if p.poll() is None]
+        if self.snapshot is not None:
+            found += self.snapshot.changes()
+        return found
+
+
+def _service_ip(index: int) -> str:
+    base, _ = SERVICE_CIDR.split("/")
+    a, b, c, d = (int(part) for part in base.split("."))
+    return f"{a}.{b}.{c}.{d + index}"
+
+
+def _tool(name: str) -> Path:
+    path = TOOLS / name
+    if not path.is_file():
+        raise RuntimeError(f"{path} is missing: run `make tools`")
+    return path
+
+
+def _run(*command: str) -> None:
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise RuntimeError(f"{' '.join(command)} failed: {done.stderr.strip()}")
+
+
+def _http_ok(url: str) -> bool:
+    with urllib.request.urlopen(url, timeout=2) as response:
+        return bool(response.status == 200)
+
+
+def _overlay_works(folder: Path) -> bool:
+    """Whether overlayfs mounts in ``folder``'s file system (containerd's overlayfs snapshotter needs it)."""
+    probe = folder / "overlay-probe"
+    for sub in ("lower", "upper", "work", "merged"):
+        (probe / sub).mkdir(parents=True, exist_ok=True)
+    options = f"lowerdir={probe / 'lower'},upperdir={probe / 'upper'},workdir={probe / 'work'}"
+    done = subprocess.run(
+        ["mount", "-t", "overlay", "overlay", "-o", options, str(probe / "merged")], capture_output=True, check=False
+    )
+    if done.returncode == 0:
+        subprocess.run(["umount", str(probe / "merged")], check=False)
+    shutil.rmtree(probe, ignore_errors=True)
+    return done.returncode == 0
+
+
+def main() -> None:
+    """``python -m tests.cluster.node``: a cluster until Ctrl-C, for developers to poke at with kubectl."""
+    import tempfile
+
+    cluster = Cluster(Path(tempfile.mkdtemp(prefix="appyard-cluster-")))
+    try:
+        cluster.start()
+        timings = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in cluster.timings.items())
+        print(f"cluster up ({timings}); logs in {cluster.folder}", flush=True)
+        print(f"export KUBECONFIG={cluster.kubeconfig}", flush=True)
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        signal.sigwait({signal.SIGINT, signal.SIGTERM})
+    finally:
+        cluster.stop()
+        print(f"stopped in {cluster.timings['stop']:.1f} s; leftovers: {cluster.leftovers() or 'none'}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
