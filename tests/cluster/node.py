@@ -482,7 +482,9 @@ def _run(*command: str) -> None:
 def _add_interface() -> None:
     """The node's interface: a dummy one, or an ifb one where the kernel has no dummy module (both drop what they
     are sent; only the local address matters)."""
-    done = subprocess.run(["ip", "link", "add", INTERFACE, "type", "dummy"], capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        ["ip", "link", "add", INTERFACE, "type", "dummy"], capture_output=True, text=True, check=False
+    )
     if done.returncode:
         _run("ip", "link", "add", INTERFACE, "type", "ifb")
 
