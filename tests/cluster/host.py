@@ -90,10 +90,16 @@ def _kube_chains() -> set[str]:
 
 
 def _nft_tables() -> set[str]:
+    """nftables tables as ``family name``: kube-proxy's own (nftables mode) and the iptables-nft ones."""
     if not shutil.which("nft"):
         return set()
     listed = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True, check=False).stdout
-    return {line.strip() for line in listed.splitlines() if "kube-proxy" in line}
+    return {line.removeprefix("table ").strip() for line in listed.splitlines() if line.startswith("table ")}
+
+
+def _empty(table: str) -> bool:
+    listed = _call("nft", "list", "table", *table.split()).stdout
+    return "chain " not in listed
 
 
 def _call(*command: str) -> subprocess.CompletedProcess[str]:
@@ -157,7 +163,10 @@ class Snapshot:
         found += [f"path {path}" for path in self._new_paths()]
         found += [f"cgroup {path}" for path in sorted(_cgroups("kubepods") - self.cgroups)]
         found += [f"iptables chain {chain}" for chain in sorted(_kube_chains() - self.chains)]
-        found += [f"nft {table}" for table in sorted(_nft_tables() - self.nft)]
+        # A new table is ours (kube-proxy's, or one iptables-nft made for its chains); shared ones are left alone.
+        found += [
+            f"nft table {table}" for table in sorted(_nft_tables() - self.nft) if "kube" in table or _empty(table)
+        ]
         for name, value in self.sysctls.items():
             now = _read(name)
             if now != value:
@@ -193,7 +202,8 @@ class Snapshot:
             subprocess.run([str(kube_proxy), "--cleanup", "--v=0"], capture_output=True, check=False)
         self._drop_chains(errors)
         for table in sorted(_nft_tables() - self.nft):
-            run("nft", "delete", *table.split())
+            if "kube" in table or _empty(table):
+                run("nft", "delete", "table", *table.split())
         for name in self.links:
             if _link_exists(name):
                 run("ip", "link", "delete", name)

@@ -15,6 +15,7 @@ and ``leftovers`` says what remains. Needs root.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -39,6 +40,9 @@ INTERFACE = "appyard0"
 BRIDGE = "appyardbr0"
 CLUSTER_DOMAIN = "cluster.local"
 NAMESPACE = "k8s.io"  # containerd's namespace of the CRI plugin
+# The node IP, bridge and host paths are machine-wide: one cluster at a time, so a second one waits for this lock.
+LOCK = Path(os.environ.get("APPYARD_CLUSTER_LOCK", "/run/lock/appyard-cluster.lock"))
+LOCK_TIMEOUT = float(os.environ.get("APPYARD_CLUSTER_LOCK_TIMEOUT", "1800"))
 
 
 def _wait(check: Cluster, ready: object, what: str, timeout: float) -> None:
@@ -72,6 +76,7 @@ class Cluster:
         self.containerd_address = self.folder / "containerd" / "containerd.sock"
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.snapshot: Snapshot | None = None
+        self._lock: int | None = None
         # Seconds each start phase took (printed by `python -m tests.cluster.node`, recorded in the issue's notes).
         self.timings: dict[str, float] = {}
 
@@ -329,6 +334,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
         for command in ("containerd", "ctr", "runc", "ip"):
             if shutil.which(command) is None:
                 raise RuntimeError(f"{command} is missing: apt-get install -y containerd runc iproute2")
+        self._take_lock()
         for name in (INTERFACE, BRIDGE):
             if Path("/sys/class/net", name).exists():
                 raise RuntimeError(
@@ -363,6 +369,27 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
         _wait(self, lambda: self.kubectl("get", "serviceaccount", "default", "-o", "name"), "no default SA", 60)
         _wait(self, lambda: _http_ok(f"http://127.0.0.1:{ready_port}/ready"), "CoreDNS not ready", 60)
         self.timings["started"] = time.monotonic() - began
+
+    def _take_lock(self) -> None:
+        """Wait (up to LOCK_TIMEOUT) until no other cluster runs on this machine; held until ``stop``."""
+        LOCK.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        deadline = time.monotonic() + LOCK_TIMEOUT
+        while True:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    holder = LOCK.read_text().strip()
+                    os.close(descriptor)
+                    raise TimeoutError(
+                        f"another cluster ({holder}) held {LOCK} for {LOCK_TIMEOUT} s: wait for it to stop"
+                    ) from None
+                time.sleep(1)
+        os.ftruncate(descriptor, 0)
+        os.write(descriptor, f"pid {os.getpid()}, folder {self.folder}\n".encode())
+        self._lock = descriptor
 
     def _node_ready(self) -> bool:
         status = self.kubectl(
@@ -403,6 +430,9 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
         if self.snapshot is not None:
             errors = self.snapshot.undo(TOOLS / "kube-proxy")
         self.timings["stop"] = time.monotonic() - began
+        if self._lock is not None:
+            os.close(self._lock)  # releases the machine-wide lock
+            self._lock = None
         if errors:
             raise RuntimeError("the node's cleanup failed in part:\n" + "\n".join(errors))
 
