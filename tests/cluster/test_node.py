@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import itertools
 import json
+import shutil
+import subprocess
 import time
 import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from .host import Snapshot
 from .node import NODE_IP, SERVICE_CIDR, Cluster
 from .static_image import BUSYBOX_IMAGE, busybox_archive
 
@@ -212,3 +216,21 @@ def test_a_service_is_reachable_by_cluster_ip_and_by_name(node: Cluster) -> None
     # Hairpin: the serving pod reaches itself through its own Service.
     hairpin = node.kubectl("exec", "-n", namespace, "web", "--", "sh", "-c", get.format(cluster_ip))
     assert hairpin.strip() == "served-by-web"
+
+
+def test_the_leftover_check_sees_a_link_and_a_file_a_node_would_leave(tmp_path: Path) -> None:
+    """``leftovers()`` (asserted empty after the session's cluster stops) is only as good as this detection."""
+    snapshot = Snapshot.take(tmp_path, ["appyardprobe0"])
+    root = Path("/etc/cni")  # a folder the CNI plugins may write into, whatever their configuration says
+    existed = root.exists()
+    probe = root / "appyard-probe"
+    probe.mkdir(parents=True)
+    subprocess.run(["ip", "link", "add", "appyardprobe0", "type", "ifb"], check=True)
+    try:
+        changes = snapshot.changes()
+        assert "link appyardprobe0" in changes
+        assert f"path {probe if existed else root}" in changes
+    finally:
+        subprocess.run(["ip", "link", "delete", "appyardprobe0"], check=True)
+        shutil.rmtree(probe if existed else root)
+    assert not [change for change in snapshot.changes() if "appyardprobe0" in change or "/etc/cni" in change]
