@@ -397,10 +397,13 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
         )
         return status.strip() == "True"
 
-    def kubectl(self, *args: str, input: str | None = None) -> str:
-        """Run kubectl with the admin kubeconfig; raises with stderr on failure."""
-        command = [str(_tool("kubectl")), f"--kubeconfig={self.kubeconfig}", *args]
-        done = subprocess.run(command, capture_output=True, text=True, input=input, check=False)
+    def kubectl(self, *args: str, input: str | None = None, timeout: float = 60) -> str:
+        """Run kubectl with the admin kubeconfig; raises with stderr on failure or after ``timeout`` seconds."""
+        command = [str(_tool("kubectl")), f"--kubeconfig={self.kubeconfig}", f"--request-timeout={timeout}s", *args]
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, input=input, check=False, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise RuntimeError(f"kubectl {' '.join(args)} did not finish in {timeout} s") from None
         if done.returncode:
             raise RuntimeError(f"kubectl {' '.join(args)} failed: {done.stderr.strip()}")
         return done.stdout
@@ -439,7 +442,9 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
     def _drain(self) -> None:
         """Let the kubelet stop every pod, so the CRI tears down sandboxes (CNI DEL, network namespaces) itself."""
         with contextlib.suppress(RuntimeError):
-            self.kubectl("delete", "pods", "--all", "--all-namespaces", "--force", "--grace-period=0", "--wait=false")
+            self.kubectl(
+                "delete", "pods", "--all", "--all-namespaces", "--force", "--grace-period=0", "--wait=false", timeout=10
+            )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -549,11 +554,14 @@ def main() -> None:
         timings = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in cluster.timings.items())
         print(f"cluster up ({timings}); logs in {cluster.folder}", flush=True)
         print(f"export KUBECONFIG={cluster.kubeconfig}", flush=True)
+        for number in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(number, signal.SIG_DFL)  # a shell's background job starts with SIGINT ignored
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         signal.sigwait({signal.SIGINT, signal.SIGTERM})
     finally:
         cluster.stop()
         print(f"stopped in {cluster.timings['stop']:.1f} s; leftovers: {cluster.leftovers() or 'none'}", flush=True)
+        shutil.rmtree(cluster.folder, ignore_errors=True)
 
 
 if __name__ == "__main__":
