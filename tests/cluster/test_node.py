@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from .host import Snapshot
-from .node import NODE_IP, SERVICE_CIDR, Cluster
+from .node import NODE_IP, REGISTRY, SERVICE_CIDR, Cluster
 from .static_image import BUSYBOX_IMAGE, busybox_archive
 
 pytestmark = pytest.mark.cluster
@@ -234,3 +234,39 @@ def test_the_leftover_check_sees_a_link_and_a_file_a_node_would_leave(tmp_path: 
         subprocess.run(["ip", "link", "delete", "appyardprobe0"], check=True)
         shutil.rmtree(probe if existed else root)
     assert not [change for change in snapshot.changes() if "appyardprobe0" in change or "/etc/cni" in change]
+
+
+def _registry_answers() -> bool:
+    with urllib.request.urlopen(f"http://{REGISTRY}/v2/", timeout=2) as response:
+        return bool(response.status == 200)
+
+
+def test_a_pod_pulls_its_image_from_the_loopback_registry_over_plain_http(node: Cluster, tmp_path: Path) -> None:
+    """The registry contract of the node: ``REGISTRY`` is pulled from over plain HTTP. Debian's docker-registry is
+    started here unless one already serves there (the image tests' registry); skopeo pushes the busybox archive."""
+    registry = None
+    try:
+        _registry_answers()
+    except OSError:
+        config = tmp_path / "registry.yml"
+        config.write_text(
+            f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {tmp_path / 'blobs'}\n"
+            f"http:\n  addr: {REGISTRY}\nlog:\n  level: warn\n"
+        )
+        with (tmp_path / "registry.log").open("wb") as log:
+            registry = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=log, stderr=log)
+    try:
+        _until(_registry_answers, "the registry")
+        image = f"{REGISTRY}/appyard-node-test/busybox:{time.time_ns()}"
+        push = ["skopeo", "copy", "--quiet", "--dest-tls-verify=false", f"oci-archive:{busybox_archive()}"]
+        subprocess.run([*push, f"docker://{image}"], check=True)
+        namespace = _namespace(node)
+        pod = _pod("pulled", "echo pulled over http")
+        pod["spec"]["containers"][0] |= {"image": image, "imagePullPolicy": "Always"}
+        _apply(node, namespace, pod)
+        _phase(node, namespace, "pulled", {"Succeeded"})
+        assert node.kubectl("logs", "-n", namespace, "pulled").strip() == "pulled over http"
+    finally:
+        if registry is not None:
+            registry.terminate()
+            registry.wait(10)
