@@ -23,38 +23,48 @@ import signal
 import subprocess
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 from ..integration.controlplane import TOOLS, ControlPlane
 from ..integration.servers import free_port
+from .configs import (
+    BRIDGE,
+    INTERFACE,
+    NODE_IP,
+    NODE_NAME,
+    POD_CIDR,
+    REGISTRY,
+    SERVICE_CIDR,
+    cni_config,
+    containerd_config,
+    kube_proxy_config,
+    kubelet_config,
+)
+from .configs import corefile as configs_corefile
 from .host import Snapshot
-from .static_image import PAUSE_IMAGE, pause_archive
+from .static_image import pause_archive
 
-NODE_IP = "192.0.2.1"
-POD_CIDR = "198.51.100.0/24"
-POD_GATEWAY = "198.51.100.1"
-SERVICE_CIDR = "203.0.113.0/24"
-REGISTRY = "192.0.2.1:5000"
-NODE_NAME = "appyard-node"
-INTERFACE = "appyard0"
-BRIDGE = "appyardbr0"
-CLUSTER_DOMAIN = "cluster.local"
+# The contract other tests import from here.
+__all__ = ["NODE_IP", "NODE_NAME", "POD_CIDR", "REGISTRY", "SERVICE_CIDR", "Cluster"]
+
 NAMESPACE = "k8s.io"  # containerd's namespace of the CRI plugin
 # The node IP, bridge and host paths are machine-wide: one cluster at a time, so a second one waits for this lock.
 LOCK = Path(os.environ.get("APPYARD_CLUSTER_LOCK", "/run/lock/appyard-cluster.lock"))
 LOCK_TIMEOUT = float(os.environ.get("APPYARD_CLUSTER_LOCK_TIMEOUT", "1800"))
 
 
-def _wait(check: Cluster, ready: object, what: str, timeout: float) -> None:
-    """Poll ``ready()`` until true; fail early when one of the cluster's processes has exited."""
+def _wait(cluster: Cluster, ready: Callable[[], object], what: str, timeout: float) -> None:
+    """Poll ``ready()`` until it returns something true (errors count as not yet); fail early when one of the
+    cluster's processes has exited, and with every component's log tail when time is up."""
     deadline = time.monotonic() + timeout
     while True:
-        check.check_processes()
+        cluster.check_processes()
         with contextlib.suppress(Exception):
-            if ready():  # type: ignore[operator]
+            if ready():
                 return
         if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} after {timeout} s; the logs:\n{check.logs()}")
+            raise TimeoutError(f"{what} after {timeout} s; the logs:\n{cluster.logs()}")
         time.sleep(0.1)
 
 
@@ -138,69 +148,13 @@ class Cluster:
     def _containerd_config(self) -> Path:
         private = self.folder / "containerd"
         snapshotter = "overlayfs" if _overlay_works(private) else "native"
-        config = f"""version = 2
-root = "{private / "root"}"
-state = "{private / "state"}"
-disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs",
-  "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper",
-  "io.containerd.tracing.processor.v1.otlp", "io.containerd.internal.v1.opt"]
-
-[grpc]
-  address = "{self.containerd_address}"
-[ttrpc]
-  address = "{self.containerd_address}.ttrpc"
-[debug]
-  address = ""
-[metrics]
-  address = ""
-
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "{PAUSE_IMAGE}"
-  # Root here lacks CAP_SYS_RESOURCE: without this every sandbox fails ("can't get final child's PID from pipe").
-  restrict_oom_score_adj = true
-  disable_apparmor = true
-  stream_server_address = "127.0.0.1"
-  stream_server_port = "0"
-  [plugins."io.containerd.grpc.v1.cri".containerd]
-    snapshotter = "{snapshotter}"
-    default_runtime_name = "runc"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-      runtime_type = "io.containerd.runc.v2"
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-        SystemdCgroup = false
-        Root = "{private / "runc"}"
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "/usr/lib/cni"
-    conf_dir = "{self.folder / "cni"}"
-  [plugins."io.containerd.grpc.v1.cri".registry.mirrors."{REGISTRY}"]
-    endpoint = ["http://{REGISTRY}"]
-"""
+        config = containerd_config(private, self.containerd_address, self.folder / "cni", snapshotter)
         path = private / "config.toml"
         path.write_text(config)
         return path
 
     def _cni_config(self) -> None:
-        # Pods get routes to the node and the services only (no default route): nothing they send leaves the host.
-        routes = [{"dst": "192.0.2.0/24"}, {"dst": SERVICE_CIDR}]
-        config = {
-            "cniVersion": "0.4.0",
-            "name": "appyard",
-            "plugins": [
-                {
-                    "type": "bridge",
-                    "bridge": BRIDGE,
-                    "isGateway": True,
-                    "ipMasq": False,
-                    "hairpinMode": True,
-                    "ipam": {
-                        "type": "host-local",
-                        "ranges": [[{"subnet": POD_CIDR, "gateway": POD_GATEWAY}]],
-                        "routes": routes,
-                        "dataDir": str(self.folder / "cni-ipam"),
-                    },
-                }
-            ],
-        }
+        config = cni_config(self.folder / "cni-ipam")
         (self.folder / "cni").mkdir()
         (self.folder / "cni" / "10-appyard.conflist").write_text(json.dumps(config, indent=2))
 
@@ -210,44 +164,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
         certificate, key = self.plane.client_certificate("node", f"system:node:{NODE_NAME}", "system:nodes")
         kubeconfig = self.plane.write_kubeconfig(self.folder / "kubelet.kubeconfig", certificate, key)
         (self.folder / "resolv.conf").write_text("")  # no host search domains or nameservers leak into pods
-        config = {
-            "apiVersion": "kubelet.config.k8s.io/v1beta1",
-            "kind": "KubeletConfiguration",
-            "address": NODE_IP,
-            "port": 10250,
-            "readOnlyPort": 0,
-            "healthzPort": 0,
-            "cgroupDriver": "cgroupfs",
-            "cgroupsPerQOS": True,
-            "failCgroupV1": False,
-            "failSwapOn": False,
-            "enforceNodeAllocatable": [],
-            "evictionHard": {
-                "memory.available": "100Mi",
-                "nodefs.available": "1%",
-                "imagefs.available": "1%",
-                "nodefs.inodesFree": "1%",
-            },
-            "imageGCHighThresholdPercent": 100,
-            "imageGCLowThresholdPercent": 99,
-            "clusterDNS": [NODE_IP],
-            "clusterDomain": CLUSTER_DOMAIN,
-            "resolvConf": str(self.folder / "resolv.conf"),
-            "authentication": {
-                "x509": {"clientCAFile": str(self.plane.folder / "ca.crt")},
-                "webhook": {"enabled": True},
-                "anonymous": {"enabled": False},
-            },
-            "authorization": {"mode": "Webhook"},
-            "containerRuntimeEndpoint": f"unix://{self.containerd_address}",
-            "podLogsDir": str(self.folder / "pod-logs"),
-            "volumePluginDir": str(self.folder / "volume-plugins"),
-            "serializeImagePulls": False,
-            "rotateCertificates": False,
-            "protectKernelDefaults": False,
-            "syncFrequency": "10s",
-            "fileCheckFrequency": "10s",
-        }
+        config = kubelet_config(self.folder, self.plane.folder / "ca.crt", self.containerd_address)
         path = self.folder / "kubelet.json"
         path.write_text(json.dumps(config, indent=2))
         self._start(
@@ -283,21 +200,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
         # Without br_netfilter, pod → Service → pod on the same bridge needs every Service packet masqueraded.
         bridged = Path("/proc/sys/net/bridge/bridge-nf-call-iptables")
         masquerade_all = not bridged.exists() or bridged.read_text().strip() != "1"
-        config = {
-            "apiVersion": "kubeproxy.config.k8s.io/v1alpha1",
-            "kind": "KubeProxyConfiguration",
-            "clientConnection": {"kubeconfig": str(self.kubeconfig)},
-            "hostnameOverride": NODE_NAME,
-            "bindAddress": NODE_IP,
-            "healthzBindAddress": f"127.0.0.1:{free_port()}",
-            "metricsBindAddress": f"127.0.0.1:{free_port()}",
-            "clusterCIDR": POD_CIDR,
-            "mode": "iptables",
-            "nodePortAddresses": [f"{NODE_IP}/32"],
-            "iptables": {"masqueradeAll": masquerade_all, "localhostNodePorts": False},
-            # 0 leaves the host's conntrack sysctls as they are.
-            "conntrack": {"maxPerCore": 0, "min": 0, "tcpEstablishedTimeout": "0s", "tcpCloseWaitTimeout": "0s"},
-        }
+        config = kube_proxy_config(self.kubeconfig, masquerade_all, free_port(), free_port())
         path = self.folder / "kube-proxy.json"
         path.write_text(json.dumps(config, indent=2))
         self._start("kube-proxy", [str(_tool("kube-proxy")), f"--config={path}", "--v=0"])
@@ -306,20 +209,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
         ready = free_port()
         corefile = self.folder / "Corefile"
         # No `forward`: names outside the cluster get no answer, so no query leaves the machine.
-        corefile.write_text(
-            f""".:53 {{
-    bind {NODE_IP}
-    errors
-    ready 127.0.0.1:{ready}
-    kubernetes {CLUSTER_DOMAIN} in-addr.arpa ip6.arpa {{
-        kubeconfig {self.kubeconfig} test
-        pods insecure
-        fallthrough in-addr.arpa ip6.arpa
-    }}
-    cache 5
-}}
-"""
-        )
+        corefile.write_text(configs_corefile(self.kubeconfig, ready))
         self._start("coredns", [str(_tool("coredns")), "-conf", str(corefile)])
         return ready
 
