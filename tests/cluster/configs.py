@@ -13,11 +13,13 @@ from typing import Any
 
 from .static_image import PAUSE_IMAGE
 
-NODE_IP = "192.0.2.1"
-POD_CIDR = "198.51.100.0/24"
+# NOT 192.0.2.0/24 or 203.0.113.0/24: this machine's own eth0 is 192.0.2.2/24 with its gateway at 192.0.2.1, and the
+# package registries resolve to 203.0.113.80 (a proxy). Everything of the cluster lives in 198.51.100.0/24 (TEST-NET-2).
+NODE_IP = "198.51.100.254"  # a /32 on the dummy interface
+POD_CIDR = "198.51.100.0/25"
 POD_GATEWAY = "198.51.100.1"
-SERVICE_CIDR = "203.0.113.0/24"
-REGISTRY = "192.0.2.1:5000"
+SERVICE_CIDR = "198.51.100.128/26"
+REGISTRY = "198.51.100.254:5000"
 NODE_NAME = "appyard-node"
 INTERFACE = "appyard0"
 BRIDGE = "appyardbr0"
@@ -68,7 +70,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 def cni_config(ipam_folder: Path) -> dict[str, Any]:
     """The bridge network: ``appyardbr0``, host-local addresses from POD_CIDR, no masquerade, hairpin on."""
     # Pods get routes to the node and the services only (no default route): nothing they send leaves the host.
-    routes = [{"dst": "192.0.2.0/24"}, {"dst": SERVICE_CIDR}]
+    routes = [{"dst": f"{NODE_IP}/32"}, {"dst": SERVICE_CIDR}]
     return {
         "cniVersion": "0.4.0",
         "name": "appyard",

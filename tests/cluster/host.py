@@ -18,20 +18,22 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# Folders that node components write into whatever their flags say; anything new in them is ours.
-WATCHED = [
-    Path("/var/lib/kubelet"),
-    Path("/var/log/pods"),
-    Path("/var/log/containers"),
-    Path("/var/lib/cni"),
-    Path("/run/containerd"),
-    Path("/run/netns"),
-    Path("/var/lib/containerd"),
-    Path("/opt/containerd"),
-    Path("/etc/kubernetes"),
-    Path("/usr/libexec/kubernetes"),
-    Path("/etc/cni"),
-]
+# Folders that node components write into whatever their flags say, each with the mark of what is ours in it
+# (none = anything new). Others share two of them: buildah's netavark keeps network namespaces in /run/netns, and
+# CNI users keep results in /var/lib/cni; ours are containerd's `cni-*` namespaces and the results of our network
+# and of containerd's loopback network.
+WATCHED: dict[Path, tuple[str, ...]] = {
+    Path("/var/lib/kubelet"): (),
+    Path("/var/log/pods"): (),
+    Path("/var/log/containers"): (),
+    Path("/run/containerd"): (),
+    Path("/var/lib/containerd"): (),
+    Path("/opt/containerd"): (),
+    Path("/etc/kubernetes"): (),
+    Path("/usr/libexec/kubernetes"): (),
+    Path("/run/netns"): ("/cni-",),
+    Path("/var/lib/cni"): ("/appyard-", "/cni-loopback-"),
+}
 # Sysctls that the bridge plugin (forwarding), the kubelet (kernel tunables) or kube-proxy may set.
 SYSCTLS = [
     "net/ipv4/ip_forward",
@@ -49,6 +51,14 @@ SYSCTLS = [
 ]
 CGROUPS = Path("/sys/fs/cgroup")
 KUBE_CHAIN = re.compile(r"^:(KUBE-\S+)", re.MULTILINE)
+
+
+def _marked(path: str) -> bool:
+    """Whether ``path`` (under a watched folder) is ours by that folder's mark."""
+    for root, marks in WATCHED.items():
+        if path == str(root) or path.startswith(f"{root}/"):
+            return not marks or any(mark in path[len(str(root)) :] for mark in marks)
+    return False
 
 
 def _paths(root: Path) -> set[str]:
@@ -144,17 +154,30 @@ class Snapshot:
         )
 
     def _new_mounts(self) -> list[str]:
-        roots = [str(self.folder), *map(str, WATCHED)]
+        folder = str(self.folder)
         return [
             point
             for point in mounts()
-            if point not in self.mounts and any(point == root or point.startswith(root + "/") for root in roots)
+            if point not in self.mounts and (point == folder or point.startswith(f"{folder}/") or _marked(point))
         ]
 
+    def _new(self) -> tuple[list[str], list[str]]:
+        """New paths of ours (the top of each new tree) and new folders that only led to them (go when empty)."""
+        new = set().union(*(_paths(root) for root in WATCHED)) - self.paths
+        ours = {path for path in new if _marked(path)}
+        tops = sorted(path for path in ours if os.path.dirname(path) not in ours)
+        others = new - ours
+        folders = [
+            path
+            for path in sorted(others)
+            if any(top.startswith(f"{path}/") for top in tops)
+            and not any(other.startswith(f"{path}/") and not os.path.isdir(other) for other in others)
+        ]
+        return tops, folders
+
     def _new_paths(self) -> list[str]:
-        new = sorted(set().union(*(_paths(root) for root in WATCHED)) - self.paths)
-        # Only the top of each new tree.
-        return [path for path in new if os.path.dirname(path) not in new]
+        tops, folders = self._new()
+        return tops + [folder for folder in folders if not os.listdir(folder)]
 
     def changes(self) -> list[str]:
         """What is still different from the snapshot (one line each); empty when the node left nothing behind."""
@@ -185,12 +208,16 @@ class Snapshot:
         # Deepest first: pod volumes inside the kubelet's bind mount of its own root dir, network namespaces.
         for point in sorted(self._new_mounts(), key=lambda point: (point.count("/"), point), reverse=True):
             run("umount", "-l", point)
-        for path in sorted(self._new_paths(), reverse=True):
+        tops, folders = self._new()
+        for path in sorted(tops, reverse=True):
             with contextlib.suppress(FileNotFoundError):
                 if os.path.isdir(path) and not os.path.islink(path):
                     shutil.rmtree(path, onerror=lambda _f, p, e: errors.append(f"remove {p}: {e[1]}"))
                 else:
                     os.unlink(path)
+        for folder in sorted(folders, key=lambda path: path.count("/"), reverse=True):
+            with contextlib.suppress(OSError):  # not empty: someone else's files are in it
+                os.rmdir(folder)
         for cgroup in sorted(_cgroups("kubepods") - self.cgroups):
             for folder, _folders, _files in sorted(os.walk(cgroup), key=lambda entry: len(entry[0]), reverse=True):
                 try:

@@ -236,7 +236,7 @@ class Cluster:
             (self.folder / sub).mkdir(parents=True, exist_ok=True)
         self.snapshot = Snapshot.take(self.folder, [INTERFACE, BRIDGE])
         _add_interface()
-        _run("ip", "address", "add", f"{NODE_IP}/24", "dev", INTERFACE)
+        _run("ip", "address", "add", f"{NODE_IP}/32", "dev", INTERFACE)
         _run("ip", "link", "set", INTERFACE, "up")
         # ClusterIPs without a rule go nowhere (the dummy interface drops them) instead of out by the default route.
         _run("ip", "route", "add", SERVICE_CIDR, "dev", INTERFACE, "src", NODE_IP)
