@@ -82,6 +82,10 @@ $(TOOLS)/kube-apiserver $(TOOLS)/kube-controller-manager $(TOOLS)/kubectl $(NODE
 	mv $@.new $@
 $(TOOLS)/helm:
 	GOBIN=$(CURDIR)/$(TOOLS) go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+# CoreDNS for the cluster tier's node (a host process on the node IP): its own module, since it pins its own client-go.
+$(TOOLS)/coredns: tests/node/go.mod
+	cd tests/node && go build -trimpath -o ../../$@.new github.com/coredns/coredns
+	mv $@.new $@
 # The cluster tier's edge: kube-router's firewall enforces NetworkPolicy, Traefik serves Ingress (tests/cluster).
 $(TOOLS)/kube-router: tests/kuberouter/go.mod
 	cd tests/kuberouter && go build -trimpath -o ../../$@.new github.com/cloudnativelabs/kube-router/v2/cmd/kube-router
@@ -89,8 +93,9 @@ $(TOOLS)/kube-router: tests/kuberouter/go.mod
 $(TOOLS)/traefik: tests/traefik/go.mod
 	cd tests/traefik && go build -trimpath -o ../../$@.new github.com/traefik/traefik/v3/cmd/traefik
 	mv $@.new $@
+CLUSTER_TOOLS := $(TOOLS)/coredns $(TOOLS)/kube-router $(TOOLS)/traefik
 
-tools: $(CONTROLPLANE) $(NODE) $(TOOLS)/kube-router $(TOOLS)/traefik $(TOOLS)/helm ## Build the test control plane (etcd, kube-apiserver, kube-controller-manager, kubectl), the node (kubelet, kube-scheduler, kube-proxy), kube-router, Traefik and helm
+tools: $(CONTROLPLANE) $(NODE) $(CLUSTER_TOOLS) $(TOOLS)/helm ## Build the test control plane (etcd, kube-apiserver, kube-controller-manager, kubectl), the node (kubelet, kube-scheduler, kube-proxy, CoreDNS), kube-router, Traefik and helm
 
 setup: $(VENV)/.installed web/dist/index.html chromium postgresql ## Install everything (.venv, npm packages, the web build, Chromium, PostgreSQL); idempotent
 

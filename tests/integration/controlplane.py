@@ -48,6 +48,7 @@ def _certificate(
     *,
     ca: bool = False,
     server: bool = False,
+    extra_names: list[x509.GeneralName] | None = None,
 ) -> x509.Certificate:
     now = dt.datetime.now(dt.UTC)
     builder = (
@@ -61,7 +62,7 @@ def _certificate(
         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
     )
     if server:
-        names = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+        names = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1")), *(extra_names or [])]
         builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
     if not ca:
         usages = [x509.oid.ExtendedKeyUsageOID.SERVER_AUTH if server else x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH]
@@ -89,6 +90,18 @@ class ControlPlane:
     port: int = 0
     # More kube-apiserver flags, e.g. admission plugins that hardened clusters turn on.
     apiserver_arguments: list[str] = field(default_factory=list)
+    # The address kube-apiserver binds, advertises (the `kubernetes` Service's endpoint) and ``url`` names. A real
+    # node (tests/cluster) needs one that pods can reach, which loopback is not.
+    address: str = "127.0.0.1"
+    # More IP addresses in the server certificate, e.g. the `kubernetes` Service's ClusterIP that pods use.
+    server_ips: list[str] = field(default_factory=list)
+    # kube-apiserver --service-cluster-ip-range.
+    service_cidr: str = "10.96.0.0/24"
+    # kube-apiserver --authorization-mode; a real node needs "Node,RBAC" (with the NodeRestriction admission plugin).
+    authorization_mode: str = "RBAC"
+    # Give kube-apiserver a client certificate (system:masters) for kubelets, so `kubectl logs`/`exec` reach them.
+    kubelet_client: bool = False
+    _ca: tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None = field(default=None, init=False, repr=False)
 
     @property
     def kubeconfig(self) -> Path:
@@ -96,13 +109,21 @@ class ControlPlane:
 
     @property
     def url(self) -> str:
-        return f"https://127.0.0.1:{self.port}"
+        return f"https://{self.address}:{self.port}"
 
     def _certificates(self) -> None:
         ca_key = _key()
         ca = _certificate(_name("appyard-test-ca"), ca_key, None, ca=True)
+        self._ca = (ca, ca_key)
         server_key = _key()
-        server = _certificate(_name("kube-apiserver"), server_key, (ca, ca_key), server=True)
+        extra: list[x509.GeneralName] = [
+            x509.IPAddress(ipaddress.ip_address(ip))
+            for ip in dict.fromkeys([self.address, *self.server_ips])
+            if ip != "127.0.0.1"
+        ]
+        if self.server_ips:
+            extra += [x509.DNSName(f"kubernetes.default.svc.{zone}".rstrip(".")) for zone in ("", "cluster.local")]
+        server = _certificate(_name("kube-apiserver"), server_key, (ca, ca_key), server=True, extra_names=extra)
         admin_key = _key()
         admin = _certificate(_name("admin", "system:masters"), admin_key, (ca, ca_key))
         accounts = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -119,9 +140,23 @@ class ControlPlane:
         }
         for name, data in files.items():
             (self.folder / name).write_bytes(data)
+        if self.kubelet_client:
+            self.client_certificate("kubelet-client", "kube-apiserver-kubelet-client", "system:masters")
 
-    def _write_kubeconfig(self) -> None:
-        self.kubeconfig.write_text(
+    def client_certificate(self, name: str, common: str, organization: str | None = None) -> tuple[Path, Path]:
+        """Write ``<name>.crt`` and ``<name>.key``: a client certificate signed by this plane's CA (after start)."""
+        if self._ca is None:
+            raise RuntimeError("the control plane has no CA yet: call start() first")
+        key = _key()
+        certificate = _certificate(_name(common, organization), key, self._ca)
+        paths = self.folder / f"{name}.crt", self.folder / f"{name}.key"
+        paths[0].write_bytes(_pem(certificate))
+        paths[1].write_bytes(_pem_key(key))
+        return paths
+
+    def write_kubeconfig(self, path: Path, certificate: Path, key: Path) -> Path:
+        """A kubeconfig for this plane that authenticates with the given client certificate."""
+        path.write_text(
             f"""apiVersion: v1
 kind: Config
 clusters:
@@ -136,10 +171,14 @@ current-context: test
 users:
 - name: admin
   user:
-    client-certificate: {self.folder / "admin.crt"}
-    client-key: {self.folder / "admin.key"}
+    client-certificate: {certificate}
+    client-key: {key}
 """
         )
+        return path
+
+    def _write_kubeconfig(self) -> None:
+        self.write_kubeconfig(self.kubeconfig, self.folder / "admin.crt", self.folder / "admin.key")
 
     def _start(self, name: str, arguments: list[str]) -> None:
         binary = TOOLS / name
@@ -188,7 +227,8 @@ users:
             "kube-apiserver",
             [
                 f"--etcd-servers=http://127.0.0.1:{etcd_port}",
-                "--bind-address=127.0.0.1",
+                f"--bind-address={self.address}",
+                *([f"--advertise-address={self.address}"] if self.address != "127.0.0.1" else []),
                 f"--secure-port={self.port}",
                 f"--cert-dir={folder / 'apiserver'}",
                 f"--tls-cert-file={folder / 'server.crt'}",
@@ -197,8 +237,9 @@ users:
                 "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
                 f"--service-account-key-file={folder / 'sa.pub'}",
                 f"--service-account-signing-key-file={folder / 'sa.key'}",
-                "--service-cluster-ip-range=10.96.0.0/24",
-                "--authorization-mode=RBAC",
+                f"--service-cluster-ip-range={self.service_cidr}",
+                f"--authorization-mode={self.authorization_mode}",
+                *self._kubelet_client_arguments(),
                 "--allow-privileged=false",
                 "--v=0",
                 *self.apiserver_arguments,
@@ -221,6 +262,15 @@ users:
                 "--v=0",
             ],
         )
+
+    def _kubelet_client_arguments(self) -> list[str]:
+        if not self.kubelet_client:
+            return []
+        return [
+            f"--kubelet-client-certificate={self.folder / 'kubelet-client.crt'}",
+            f"--kubelet-client-key={self.folder / 'kubelet-client.key'}",
+            "--kubelet-preferred-address-types=InternalIP",
+        ]
 
     def stop(self) -> None:
         for process in reversed(self.processes):
