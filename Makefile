@@ -72,8 +72,12 @@ $(TOOLS)/kube-apiserver $(TOOLS)/kube-controller-manager $(TOOLS)/kubectl $(NODE
 	mv $@.new $@
 $(TOOLS)/helm:
 	GOBIN=$(CURDIR)/$(TOOLS) go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+# kaniko's executor, the per-app image builder of the cluster tier (tests/cluster/images.py packs it as an image).
+$(TOOLS)/kaniko-executor: tests/kaniko/go.mod
+	cd tests/kaniko && go build -trimpath -o ../../$@.new github.com/GoogleContainerTools/kaniko/cmd/executor
+	mv $@.new $@
 
-tools: $(CONTROLPLANE) $(NODE) $(TOOLS)/helm ## Build the test control plane (etcd, kube-apiserver, kube-controller-manager, kubectl), the node (kubelet, kube-scheduler, kube-proxy) and helm
+tools: $(CONTROLPLANE) $(NODE) $(TOOLS)/helm $(TOOLS)/kaniko-executor ## Build the test control plane (etcd, kube-apiserver, kube-controller-manager, kubectl), the node (kubelet, kube-scheduler, kube-proxy), helm and kaniko's executor
 
 setup: $(VENV)/.installed web/dist/index.html chromium postgresql ## Install everything (.venv, npm packages, the web build, Chromium, PostgreSQL); idempotent
 
