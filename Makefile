@@ -72,9 +72,13 @@ $(TOOLS)/kube-apiserver $(TOOLS)/kube-controller-manager $(TOOLS)/kubectl $(NODE
 	mv $@.new $@
 $(TOOLS)/helm:
 	GOBIN=$(CURDIR)/$(TOOLS) go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
-# kaniko's executor, the per-app image builder of the cluster tier (tests/cluster/images.py packs it as an image).
+# kaniko's executor, the per-app image builder of the cluster tier (tests/cluster/images.py packs it as an image):
+# static (the image has no libc) and reporting its pinned version, as upstream's Makefile builds it.
+KANIKO_VERSION := $(shell awk '$$1 == "require" && $$2 == "github.com/GoogleContainerTools/kaniko" {print $$3}' tests/kaniko/go.mod)
 $(TOOLS)/kaniko-executor: tests/kaniko/go.mod
-	cd tests/kaniko && go build -trimpath -o ../../$@.new github.com/GoogleContainerTools/kaniko/cmd/executor
+	cd tests/kaniko && CGO_ENABLED=0 go build -trimpath \
+		-ldflags "-s -w -X github.com/GoogleContainerTools/kaniko/pkg/version.version=$(KANIKO_VERSION)" \
+		-o ../../$@.new github.com/GoogleContainerTools/kaniko/cmd/executor
 	mv $@.new $@
 
 tools: $(CONTROLPLANE) $(NODE) $(TOOLS)/helm $(TOOLS)/kaniko-executor ## Build the test control plane (etcd, kube-apiserver, kube-controller-manager, kubectl), the node (kubelet, kube-scheduler, kube-proxy), helm and kaniko's executor

@@ -33,7 +33,12 @@ CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "appyar
 REPO = Path(__file__).resolve().parents[2]
 TOOLS = REPO / ".tools" / "bin"
 VENV = REPO / ".venv"
-KANIKO_VERSION = "v1.23.2"
+# The kaniko the image packs: the version tests/kaniko/go.mod pins (`make tools` builds it).
+KANIKO_VERSION = next(
+    line.split()[2]
+    for line in (REPO / "tests" / "kaniko" / "go.mod").read_text().splitlines()
+    if line.startswith("require github.com/GoogleContainerTools/kaniko ")
+)
 
 # buildah's storage, private to these tests; overlay works on this machine's ext4 (vfs would copy every layer).
 _STORAGE = ("--root", str(CACHE / "storage"), "--runroot", str(CACHE / "run"), "--storage-driver", "overlay")
@@ -161,8 +166,16 @@ def _debootstrap(packages: Sequence[str], hooks: Sequence[str], work: Path) -> P
         str(rootfs),
         *_MIRRORS,
     ]
-    _run(command, "mmdebstrap (it needs the Debian mirror)")
-    return rootfs
+    # The mirror sometimes fails an `apt-get update` (a temporary error): try again before giving up.
+    for attempt in range(3):
+        try:
+            _run(command, "mmdebstrap (it needs the Debian mirror deb.debian.org)")
+            return rootfs
+        except ImageBuildError:
+            if attempt == 2:
+                raise
+            time.sleep(10)
+    raise AssertionError("unreachable")
 
 
 PYTHON_NAME = "appyard.test/python:3.11-bookworm"
@@ -188,16 +201,21 @@ _NODE_PACKAGES = ("libstdc++6", "ca-certificates")
 _NODE_CONFIG = ("--env", f"PATH={_PATH}", "--cmd", '["node"]')
 
 
-def _nodejs_files() -> list[Path]:
-    """The files of this machine's ``nodejs`` package (NodeSource's Node.js 20, with npm)."""
-    listing = _run(["dpkg", "-L", "nodejs"], "listing the nodejs package (install Node.js 20: `make setup`)")
-    return [Path(line) for line in listing.splitlines() if line.startswith("/") and not Path(line).is_dir()]
+# This machine's Node.js: the binary, the global modules (npm, corepack) and their commands. Taken from the files,
+# not from `dpkg -L nodejs`: npm here was upgraded in place (`npm install -g npm`), so the package's list is stale.
+_NODE_FILES = (Path("/usr/bin/node"), Path("/usr/bin/npm"), Path("/usr/bin/npx"), Path("/usr/lib/node_modules"))
+
+
+def _nodejs_version() -> str:
+    """Node's and npm's versions: the node base's key (a new install here makes a new base)."""
+    node = _run(["node", "--version"], "running node (install Node.js 20: `make setup`)")
+    return node.strip() + " npm " + _run(["npm", "--version"], "running npm").strip()
 
 
 def node_base() -> Image:
     """``appyard.test/node:20-bookworm``: bookworm (minbase) with this machine's Node.js 20 and npm copied in (the
     Dockerfile's web stage needs node >= 20 for vite; bookworm's nodejs is 18, and node images cannot be pulled)."""
-    version = _run(["dpkg-query", "-W", "-f=${Version}", "nodejs"], "reading the nodejs version")
+    version = _nodejs_version()
     key = _hash([*_MIRRORS, *_SLIM, *_NODE_PACKAGES, *_NODE_CONFIG, version])
     if _archive(NODE_NAME, key).exists():
         return Image(NODE_NAME, _archive(NODE_NAME, key))
@@ -205,16 +223,24 @@ def node_base() -> Image:
         rootfs = _debootstrap(_NODE_PACKAGES, ('rm -rf "$1"/var/lib/apt/lists/*',), Path(work))
         layer = Path(work) / "nodejs.tar"
         with tarfile.open(layer, "w") as tar:
-            for path in _nodejs_files():
-                if path.exists() or path.is_symlink():
-                    tar.add(path, arcname=str(path).lstrip("/"), recursive=False)
+            for path in _NODE_FILES:
+                tar.add(path, arcname=str(path).lstrip("/"))
         return _assemble(NODE_NAME, key, None, [rootfs, layer], _NODE_CONFIG)
 
 
 APPYARD_TARGETS = ("api", "operator", "runner")
 APPYARD_TAG = "dev"
 # What the Dockerfile copies from the context (a change anywhere else cannot change the images).
-_CONTEXT = ("Dockerfile", ".dockerignore", "requirements/constraints.txt", "sdk", "api", "operator", "runner-image", "web")
+_CONTEXT = (
+    "Dockerfile",
+    ".dockerignore",
+    "requirements/constraints.txt",
+    "sdk",
+    "api",
+    "operator",
+    "runner-image",
+    "web",
+)
 
 
 def _context_files() -> list[str]:

@@ -50,7 +50,10 @@ class Registry:
                 {
                     "version": 0.1,
                     "log": {"level": "info", "formatter": "text"},
-                    "storage": {"filesystem": {"rootdirectory": str(self.folder / "storage")}, "delete": {"enabled": True}},
+                    "storage": {
+                        "filesystem": {"rootdirectory": str(self.folder / "storage")},
+                        "delete": {"enabled": True},
+                    },
                     "http": {"addr": self.address},
                 }
             )
@@ -64,7 +67,9 @@ class Registry:
         while not self._ready():
             if self._process.poll() is not None:
                 code, self._process = self._process.returncode, None
-                raise RegistryError(f"docker-registry exited ({code}) on {self.address}:\n{self.log.read_text()[-3000:]}")
+                raise RegistryError(
+                    f"docker-registry exited ({code}) on {self.address}:\n{self.log.read_text()[-3000:]}"
+                )
             if time.monotonic() > deadline:
                 self.stop()
                 raise RegistryError(f"docker-registry did not answer on {self.address} in 30 s: see {self.log}")
@@ -114,7 +119,9 @@ class Registry:
                 f"pushing {image.name} to {self.address}/{reference} failed: {result.stderr.strip()} "
                 f"(the registry's log: {self.log})"
             )
-        repository = reference.split("@")[0].rsplit(":", 1)[0] if ":" in reference.split("/")[-1] else reference
+        repository, _, _ = reference.partition("@")
+        if ":" in repository.rsplit("/", maxsplit=1)[-1]:
+            repository = repository.rsplit(":", maxsplit=1)[0]
         return f"{self.address}/{repository}@{digest_file.read_text().strip()}"
 
     def tags(self, repository: str) -> list[str]:

@@ -69,7 +69,9 @@ def test_the_runner_image_has_the_runner_and_runs_as_10001(built: dict[str, Imag
 
 def test_the_api_image_carries_the_web_client(built: dict[str, Image]) -> None:
     with container(built["api"]) as name:
-        found = run(name, "python", "-c", "import appyard_api, pathlib; print(pathlib.Path(appyard_api.__file__).parent)")
+        found = run(
+            name, "python", "-c", "import appyard_api, pathlib; print(pathlib.Path(appyard_api.__file__).parent)"
+        )
         assert "index.html" in run(name, "sh", "-c", f"find {found.strip()} -name index.html")
 
 
@@ -92,7 +94,8 @@ def test_the_kaniko_image_is_laid_out_like_upstream(built: dict[str, Image]) -> 
     assert isinstance(env, list)
     assert {"DOCKER_CONFIG=/kaniko/.docker/", "SSL_CERT_DIR=/kaniko/ssl/certs"} <= set(env)
     with container(built["kaniko"]) as name:
-        assert "v1.23" in run(name, "/kaniko/executor", "version") or True
+        assert images.KANIKO_VERSION in run(name, "/kaniko/executor", "version")
+        # Pushing to the loopback registry over plain HTTP needs these (the operator's build Job passes them).
         assert "--insecure-pull" in run(name, "/kaniko/executor", "--help")
 
 
