@@ -151,8 +151,21 @@ def _assemble(name: str, key: str, base: Image | None, layers: Sequence[Path], c
     return _save(name, key)
 
 
+# This machine's own certificate authorities. Its traffic to package registries goes through a proxy that
+# re-signs TLS with one of these, so pip and npm inside a build (which share the host's network) trust them too.
+_LOCAL_CAS = Path("/usr/local/share/ca-certificates")
+_TRUST_LOCAL_CAS = (
+    f'mkdir -p "$1"{_LOCAL_CAS} && cp {_LOCAL_CAS}/. "$1"{_LOCAL_CAS}/ -r && chroot "$1" update-ca-certificates',
+)
+
+
+def _local_cas() -> list[bytes]:
+    return [path.read_bytes() for path in sorted(_LOCAL_CAS.glob("*.crt"))]
+
+
 def _debootstrap(packages: Sequence[str], hooks: Sequence[str], work: Path) -> Path:
-    """A bookworm --variant=minbase root with ``packages`` as a tar file in ``work``."""
+    """A bookworm --variant=minbase root with ``packages`` (ca-certificates among them) trusting this machine's
+    local certificate authorities, as a tar file in ``work``."""
     rootfs = work / "rootfs.tar"
     command = [
         "mmdebstrap",
@@ -161,7 +174,7 @@ def _debootstrap(packages: Sequence[str], hooks: Sequence[str], work: Path) -> P
         "--mode=root",
         f"--include={','.join(packages)}",
         *_SLIM,
-        *(f"--customize-hook={hook}" for hook in hooks),
+        *(f"--customize-hook={hook}" for hook in (*_TRUST_LOCAL_CAS, *hooks)),
         "bookworm",
         str(rootfs),
         *_MIRRORS,
@@ -188,7 +201,9 @@ _PYTHON_CONFIG = ("--env", f"PATH={_PATH}", "--env", "LANG=C.UTF-8", "--cmd", '[
 def python_base() -> Image:
     """``appyard.test/python:3.11-bookworm``: Debian bookworm (minbase) with Python 3.11, pip, venv and CA
     certificates, ``python`` meaning python3, and pip allowed to install into /usr/local; keyed by its recipe."""
-    key = _hash([*_MIRRORS, *_SLIM, *_PYTHON_PACKAGES, *_PYTHON_HOOKS, *_PYTHON_CONFIG])
+    key = _hash(
+        [*_MIRRORS, *_SLIM, *_TRUST_LOCAL_CAS, *_local_cas(), *_PYTHON_PACKAGES, *_PYTHON_HOOKS, *_PYTHON_CONFIG]
+    )
     if _archive(PYTHON_NAME, key).exists():
         return Image(PYTHON_NAME, _archive(PYTHON_NAME, key))
     with tempfile.TemporaryDirectory(dir=_work()) as work:
@@ -198,7 +213,15 @@ def python_base() -> Image:
 
 NODE_NAME = "appyard.test/node:20-bookworm"
 _NODE_PACKAGES = ("libstdc++6", "ca-certificates")
-_NODE_CONFIG = ("--env", f"PATH={_PATH}", "--cmd", '["node"]')
+# Node has its own list of authorities: this adds the system's (the local ones included) to it.
+_NODE_CONFIG = (
+    "--env",
+    f"PATH={_PATH}",
+    "--env",
+    "NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt",
+    "--cmd",
+    '["node"]',
+)
 
 
 # This machine's Node.js: the binary, the global modules (npm, corepack) and their commands. Taken from the files,
@@ -216,7 +239,7 @@ def node_base() -> Image:
     """``appyard.test/node:20-bookworm``: bookworm (minbase) with this machine's Node.js 20 and npm copied in (the
     Dockerfile's web stage needs node >= 20 for vite; bookworm's nodejs is 18, and node images cannot be pulled)."""
     version = _nodejs_version()
-    key = _hash([*_MIRRORS, *_SLIM, *_NODE_PACKAGES, *_NODE_CONFIG, version])
+    key = _hash([*_MIRRORS, *_SLIM, *_TRUST_LOCAL_CAS, *_local_cas(), *_NODE_PACKAGES, *_NODE_CONFIG, version])
     if _archive(NODE_NAME, key).exists():
         return Image(NODE_NAME, _archive(NODE_NAME, key))
     with tempfile.TemporaryDirectory(dir=_work()) as work:
@@ -267,6 +290,15 @@ def appyard_images() -> dict[str, Image]:
         return images
     _in_storage(python)
     _in_storage(node)
+    try:
+        _build_targets(python, node, images, key)
+    except BaseException:
+        remove_containers()  # an interrupted bud leaves its stages' working containers
+        raise
+    return images
+
+
+def _build_targets(python: Image, node: Image, images: dict[str, Image], key: str) -> None:
     for target, image in images.items():
         _buildah(
             "bud",
@@ -287,7 +319,6 @@ def appyard_images() -> dict[str, Image]:
             what=f"building the {target} image",
         )
         _save(image.name, key)
-    return images
 
 
 NATS_NAME = "appyard.test/nats:2.15"

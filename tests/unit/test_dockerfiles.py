@@ -1,7 +1,7 @@
 """The root Dockerfile, read as instructions, per image target (api, operator, runner): every base pinned by tag
-and digest, each digest written once (as the default of a build argument that overrides the base), the image runs as a non-root user and installs no build tools in any stage
-it keeps, the API's image serves on 8000. (`make images` builds the targets where a builder runs; this checks what
-can be checked without one.)"""
+and digest, each digest written once (as the default of the build argument that overrides the base), the image runs
+as a non-root user and installs no build tools in any stage it keeps, the API's image serves on 8000. (`make images`
+builds the targets where a builder runs; this checks what can be checked without one.)"""
 
 from __future__ import annotations
 
