@@ -1,6 +1,6 @@
 """A loopback image registry for the cluster tier: Debian's ``docker-registry`` (CNCF distribution) over plain HTTP.
 
-The cluster runs it on 192.0.2.1:5000 (the node's address, which pods and containerd both reach under the same
+The cluster runs it on 198.51.100.254:5000 (the node's address, which pods and containerd both reach under the same
 name); its own tests run it on 127.0.0.1 and a free port. Storage lives in a folder the caller owns; the process is
 started and stopped by PID.
 """
@@ -28,7 +28,7 @@ class RegistryError(RuntimeError):
 class Registry:
     """Debian's docker-registry on ``address`` (host:port, plain HTTP), its storage and log in ``folder``."""
 
-    def __init__(self, folder: Path, address: str = "192.0.2.1:5000") -> None:
+    def __init__(self, folder: Path, address: str = "198.51.100.254:5000") -> None:
         self.folder = folder
         self.address = address
         self._process: subprocess.Popen[bytes] | None = None
