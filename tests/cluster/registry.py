@@ -1,7 +1,8 @@
 """A loopback image registry for the cluster tier: Debian's ``docker-registry`` (CNCF distribution) over plain HTTP.
 
-The cluster runs it on 198.51.100.254:5000 (the node's address, which pods and containerd both reach under the same
-name); its own tests run it on 127.0.0.1 and a free port. Storage lives in a folder the caller owns; the process is
+The cluster runs it on the node's address, 198.51.100.254:5000, which pods and containerd both reach under the same
+name (not 192.0.2.1, first planned: that is this machine's real gateway); its own tests run it on 127.0.0.1 and a
+free port. Storage lives in a folder the caller owns; the process is
 started and stopped by PID.
 """
 
