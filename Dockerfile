@@ -4,11 +4,16 @@
 #   docker build --target runner -t ghcr.io/appyard/runner:<tag> .      the runner base image
 #
 # Bases are pinned by digest (tag kept for people): a rebuild gets the same bases until someone moves the pin. Each
-# digest is written once, in the two FROMs below. To refresh one, read the tag's current digest, e.g.
+# digest is written once, as the default of the two ARGs below. To refresh one, read the tag's current digest, e.g.
 # `docker buildx imagetools inspect python:3.11-slim-bookworm` (or `crane digest python:3.11-slim-bookworm`), and
 # replace its sha256 there; tests/unit/test_dockerfiles.py checks that every base stays pinned, once.
-FROM python:3.11-slim-bookworm@sha256:a36c24f9cbdf4fd0f52d67f0823eeac19c2028c637cecc392d97f980d4fec56b AS python
-FROM node:20-bookworm-slim@sha256:2cf067cfed83d5ea958367df9f966191a942351a2df77d6f0193e162b5febfc0 AS node
+# A build argument overrides a base, e.g. `--build-arg PYTHON_BASE=appyard.test/python:3.11-bookworm`: the cluster
+# tests build on bases made on the machine from Debian packages, where no registry can be pulled from
+# (tests/cluster/images.py).
+ARG PYTHON_BASE=python:3.11-slim-bookworm@sha256:a36c24f9cbdf4fd0f52d67f0823eeac19c2028c637cecc392d97f980d4fec56b
+ARG NODE_BASE=node:20-bookworm-slim@sha256:2cf067cfed83d5ea958367df9f966191a942351a2df77d6f0193e162b5febfc0
+FROM ${PYTHON_BASE} AS python
+FROM ${NODE_BASE} AS node
 
 # The web client (web/dist), for the API's wheel.
 FROM node AS web

@@ -93,9 +93,17 @@ $(TOOLS)/kube-router: tests/kuberouter/go.mod
 $(TOOLS)/traefik: tests/traefik/go.mod
 	cd tests/traefik && go build -trimpath -o ../../$@.new github.com/traefik/traefik/v3/cmd/traefik
 	mv $@.new $@
-CLUSTER_TOOLS := $(TOOLS)/coredns $(TOOLS)/kube-router $(TOOLS)/traefik
+# kaniko's executor, the per-app image builder of the cluster tier (tests/cluster/images.py packs it as an image):
+# static (the image has no libc) and reporting its pinned version, as upstream's Makefile builds it.
+KANIKO_VERSION := $(shell awk '$$1 == "require" && $$2 == "github.com/GoogleContainerTools/kaniko" {print $$3}' tests/kaniko/go.mod)
+$(TOOLS)/kaniko-executor: tests/kaniko/go.mod
+	cd tests/kaniko && CGO_ENABLED=0 go build -trimpath \
+		-ldflags "-s -w -X github.com/GoogleContainerTools/kaniko/pkg/version.version=$(KANIKO_VERSION)" \
+		-o ../../$@.new github.com/GoogleContainerTools/kaniko/cmd/executor
+	mv $@.new $@
+CLUSTER_TOOLS := $(TOOLS)/coredns $(TOOLS)/kube-router $(TOOLS)/traefik $(TOOLS)/kaniko-executor
 
-tools: $(CONTROLPLANE) $(NODE) $(CLUSTER_TOOLS) $(TOOLS)/helm ## Build the test control plane (etcd, kube-apiserver, kube-controller-manager, kubectl), the node (kubelet, kube-scheduler, kube-proxy, CoreDNS), kube-router, Traefik and helm
+tools: $(CONTROLPLANE) $(NODE) $(CLUSTER_TOOLS) $(TOOLS)/helm ## Build the test control plane (etcd, kube-apiserver, kube-controller-manager, kubectl), the node (kubelet, kube-scheduler, kube-proxy, CoreDNS), kube-router, Traefik, kaniko's executor and helm
 
 setup: $(VENV)/.installed web/dist/index.html chromium postgresql ## Install everything (.venv, npm packages, the web build, Chromium, PostgreSQL); idempotent
 

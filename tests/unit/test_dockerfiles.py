@@ -1,7 +1,7 @@
 """The root Dockerfile, read as instructions, per image target (api, operator, runner): every base pinned by tag
-and digest, each digest written once, the image runs as a non-root user and installs no build tools in any stage
-it keeps, the API's image serves on 8000. (`make images` builds the targets where a builder runs; this checks what
-can be checked without one.)"""
+and digest, each digest written once (as the default of the build argument that overrides the base), the image runs
+as a non-root user and installs no build tools in any stage it keeps, the API's image serves on 8000. (`make images`
+builds the targets where a builder runs; this checks what can be checked without one.)"""
 
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ PINNED = re.compile(r"^[\w.\-/]+(:[\w.\-]+)@sha256:[0-9a-f]{64}$")
 BUILD_TOOLS = ("gcc", "g++", "cc", "clang", "make", "build-essential", "libc6-dev", "python3-dev", "npm", "nodejs")
 # The stage a RUN --mount or COPY --from reads from.
 READS_FROM = re.compile(r"--(?:mount=type=bind,)?from=([\w.\-]+)")
+# $NAME or ${NAME} in a FROM: a build argument declared before the first FROM.
+ARGUMENT = re.compile(r"\$\{(\w+)\}|\$(\w+)")
 
 
 @dataclass
@@ -28,7 +30,10 @@ class Stage:
     """One FROM and the instructions after it."""
 
     base: str
+    """The base with build arguments replaced by their defaults."""
     name: str | None
+    written: str = ""
+    """The base as the FROM writes it (``${PYTHON_BASE}``, say)."""
     instructions: list[tuple[str, str]] = field(default_factory=list)
 
     def arguments(self, keyword: str) -> list[str]:
@@ -36,7 +41,8 @@ class Stage:
 
 
 def stages(text: str) -> list[Stage]:
-    """The stages of a Dockerfile: continuation lines joined, comments dropped."""
+    """The stages of a Dockerfile: continuation lines joined, comments dropped, the build arguments declared
+    before the first FROM replaced by their defaults in the FROMs."""
     lines: list[str] = []
     pending = ""
     for raw in text.splitlines():
@@ -49,13 +55,18 @@ def stages(text: str) -> list[Stage]:
         lines.append(pending.strip())
         pending = ""
     found: list[Stage] = []
+    defaults: dict[str, str] = {}
     for line in lines:
         keyword, _, arguments = line.partition(" ")
         keyword = keyword.upper()
-        if keyword == "FROM":
+        if keyword == "ARG" and not found:
+            argument, _, default = arguments.strip().partition("=")
+            defaults[argument] = default
+        elif keyword == "FROM":
             words = [word for word in arguments.split() if not word.startswith("--platform")]
             name = words[2] if len(words) == 3 and words[1].upper() == "AS" else None
-            found.append(Stage(words[0], name))
+            base = ARGUMENT.sub(lambda match: defaults.get(match[1] or match[2], match[0]), words[0])
+            found.append(Stage(base, name, written=words[0]))
         else:
             assert found, f"{keyword} before the first FROM"
             found[-1].instructions.append((keyword, arguments.strip()))
@@ -157,6 +168,14 @@ def test_the_api_image_serves_the_web_client_on_8000() -> None:
     assert image(found, "web")[0].base.startswith("node:20-bookworm-slim@sha256:")
 
 
+@pytest.mark.parametrize(("argument", "base"), [("PYTHON_BASE", "python"), ("NODE_BASE", "node")])
+def test_a_build_argument_overrides_each_base(argument: str, base: str) -> None:
+    """Where no registry can be pulled from, the cluster tests build on local bases (tests/cluster/images.py)."""
+    named = {stage.name: stage for stage in stages(DOCKERFILE.read_text())}
+    assert named[base].written == f"${{{argument}}}"
+    assert PINNED.match(named[base].base), "the default is the pinned base"
+
+
 def test_the_operator_image_has_git() -> None:
     runs = [run for stage in kept_by("operator") for run in stage.arguments("RUN")]
     assert any(re.search(r"apt-get install .*\bgit\b", run) for run in runs)
@@ -208,6 +227,18 @@ BAD = [
         "runs as 0",
     ),
     ("a target that is not there", f"{BASE} AS api\nUSER 10001\n", "runner", "no stage named runner"),
+    (
+        "an unpinned argument default",
+        "ARG PYTHON_BASE=python:3.11-slim-bookworm\nFROM ${PYTHON_BASE} AS python\nUSER 10001\n",
+        None,
+        "not pinned",
+    ),
+    (
+        "a base pinned in an argument and a FROM",
+        f"ARG PYTHON_BASE={BASE[5:]}\nFROM ${{PYTHON_BASE}} AS python\n{BASE} AS api\nUSER 10001\n",
+        "api",
+        "pinned in 2 FROMs",
+    ),
 ]
 
 
