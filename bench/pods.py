@@ -26,10 +26,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from tests.cluster.images import all_images
-from tests.cluster.node import NODE_NAME, REGISTRY, Cluster
-from tests.cluster.registry import Registry
 
+from tests.cluster.configs import NODE_NAME, REGISTRY
+from tests.cluster.images import all_images
+from tests.cluster.node import Cluster
+from tests.cluster.registry import Registry
 from tests.cluster.release import APP, FIXTURE, RUNS, USER, Appyard, Wheelhouse, install, serving
 from tests.integration.servers import free_port, wait_for
 
@@ -137,7 +138,10 @@ def measure(release: Appyard, wheels: Wheelhouse, results: dict[str, str]) -> No
             bump(release, version)
             release.push(f"Say {version}")
 
-        code.append(timed(f"code-only push {index}", push, lambda v=version: f"({v})" in answer(release)))
+        def shows(version: str = version) -> bool:
+            return f"({version})" in answer(release)
+
+        code.append(timed(f"code-only push {index}", push, shows))
     results["code-only push → new pod serving (median)"] = f"{statistics.median(code):.1f} s"
 
     def requirements() -> None:

@@ -1,4 +1,5 @@
-"""Fixtures of the cluster tier: a real single-node Kubernetes cluster (tests/cluster/node.py)."""
+"""Fixtures of the cluster tier: a real single-node Kubernetes cluster (tests/cluster/node.py), the images built here
+(tests/cluster/images.py), the registry on the node's address, the policy controller and the ingress controller."""
 
 from __future__ import annotations
 
@@ -6,7 +7,13 @@ from collections.abc import Iterator
 
 import pytest
 
+from .configs import REGISTRY
+from .images import Image, all_images
+from .ingress import IngressController
+from .netpol import PolicyController
 from .node import Cluster
+from .registry import Registry
+from .release import INGRESS_CLASS, Wheelhouse
 
 
 @pytest.fixture(scope="session")
@@ -20,3 +27,57 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         node.stop()
         leftovers = node.leftovers()
         assert not leftovers, f"the stopped cluster left these behind: {leftovers}"
+
+
+@pytest.fixture(scope="session")
+def images() -> dict[str, Image]:
+    """Every image the tier runs, built here (cached by content: a rerun with no change costs only the hashing)."""
+    return all_images()
+
+
+@pytest.fixture(scope="session")
+def registry(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    """The image registry on the node's address (plain HTTP): build Jobs push there, containerd pulls from it."""
+    server = Registry(tmp_path_factory.mktemp("registry"), REGISTRY)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def policy_controller(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PolicyController]:
+    """kube-router's firewall: the cluster enforces NetworkPolicies (the CNI bridge alone does not)."""
+    controller = PolicyController(tmp_path_factory.mktemp("kube-router"), cluster.kubeconfig)
+    controller.start()
+    try:
+        yield controller
+    finally:
+        controller.stop()
+        assert not controller.leftovers(), controller.leftovers()
+
+
+@pytest.fixture(scope="session")
+def network_policies_enforced(policy_controller: PolicyController) -> bool:
+    return True
+
+
+@pytest.fixture(scope="session")
+def ingress_url(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str | None]:
+    """Traefik on the node's address, serving the cluster's Ingresses of the test's class."""
+    controller = IngressController(tmp_path_factory.mktemp("traefik"), cluster.kubeconfig, ingress_class=INGRESS_CLASS)
+    controller.start()
+    try:
+        yield controller.url
+    finally:
+        controller.stop()
+
+
+@pytest.fixture(scope="module")
+def wheelhouse(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wheelhouse]:
+    house = Wheelhouse(tmp_path_factory.mktemp("wheelhouse"))
+    try:
+        yield house
+    finally:
+        house.stop()

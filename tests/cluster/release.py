@@ -36,8 +36,9 @@ from tests.chart.support import CHART, Tools
 from tests.integration.cluster import sign
 from tests.integration.gitserver import Clone, GitServer
 
+from .configs import NODE_IP, POD_GATEWAY, REGISTRY
 from .images import Image
-from .node import NODE_IP, POD_GATEWAY, REGISTRY, Cluster
+from .node import Cluster
 from .registry import Registry
 
 REPO = Path(__file__).resolve().parent.parent.parent

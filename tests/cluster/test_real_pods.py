@@ -23,8 +23,9 @@ from playwright.sync_api import Browser, expect, sync_playwright
 
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 
+from .configs import NODE_IP
 from .images import Image
-from .node import NODE_IP, Cluster
+from .node import Cluster
 from .registry import Registry
 from .release import (
     APP,
