@@ -256,16 +256,13 @@ def _persistent_volume(folder: Path) -> dict[str, Any]:
 
 def _wait_ready(kube: Client, explain: Callable[[], str]) -> None:
     def ready() -> bool:
-        for kind, name in (
-            (Deployment, "appyard-api"),
-            (Deployment, "appyard-operator"),
-            (StatefulSet, "appyard-nats"),
-        ):
-            obj = kube.get(kind, name, namespace=NAMESPACE)
-            wanted = obj.spec.replicas if obj.spec and obj.spec.replicas is not None else 1
-            if obj.status is None or (obj.status.readyReplicas or 0) < wanted:
-                return False
-        return True
+        api = kube.get(Deployment, "appyard-api", namespace=NAMESPACE)
+        operator = kube.get(Deployment, "appyard-operator", namespace=NAMESPACE)
+        nats = kube.get(StatefulSet, "appyard-nats", namespace=NAMESPACE)
+        return all(
+            status is not None and (status.readyReplicas or 0) >= 1
+            for status in (api.status, operator.status, nats.status)
+        )
 
     eventually(ready, 240, "the release's API, operator and NATS ready", explain)
 
