@@ -300,10 +300,14 @@ def appyard_images() -> dict[str, Image]:
 
 def _build_targets(python: Image, node: Image, images: dict[str, Image], key: str) -> None:
     for target, image in images.items():
+        if image.archive.exists():  # built before an interrupted run
+            continue
         _buildah(
             "bud",
             "--quiet",
-            "--layers",  # the three targets share the web and wheels stages
+            # No --layers: buildah 1.28 (bookworm's) cannot bind-mount a stage it took from its layer cache
+            # ("RUN --mount=type=bind,from=wheels": /wheels is empty), so each target builds its stages afresh.
+            "--layers=false",
             "--network",
             "host",  # pip and npm reach their registries during the build
             "--pull-never",
