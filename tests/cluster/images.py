@@ -432,8 +432,8 @@ def all_images(progress: Callable[[str], None] = print) -> dict[str, Image]:
         progress(f"{what}: done in {time.monotonic() - started:.0f} s")
 
     step("building python image", "~2 min", python_base)
-    step("building node image", "~1 min", node_base)
-    step("building api, operator and runner images", "~6 min", appyard_images)
+    step("building node image", "~2 min", node_base)
+    step("building api, operator and runner images", "~4 min", appyard_images)
     step("building nats image", "~5 s", nats)
     step("building kaniko image", "~5 s", kaniko)
     return built
