@@ -86,7 +86,8 @@ def _run(command: Sequence[str], what: str, **kwargs: object) -> str:
     return str(result.stdout)
 
 
-def _buildah(*arguments: str, what: str = "buildah", **kwargs: object) -> str:
+def buildah(*arguments: str, what: str = "buildah", **kwargs: object) -> str:
+    """Run buildah on the images' private storage (under CACHE), returning its stdout."""
     return _run(["buildah", *_STORAGE, *arguments], what, **kwargs)
 
 
@@ -109,22 +110,22 @@ def _save(name: str, key: str) -> Image:
     target = _archive(name, key)
     partial = target.with_suffix(".partial")
     partial.unlink(missing_ok=True)
-    _buildah("push", "--quiet", name, f"docker-archive:{partial}:{name}", what=f"saving {name}")
+    buildah("push", "--quiet", name, f"docker-archive:{partial}:{name}", what=f"saving {name}")
     for old in CACHE.glob(f"{target.stem.rsplit('-', 1)[0]}-*.tar"):
         old.unlink()
     partial.rename(target)
     return Image(name, target)
 
 
-def _in_storage(image: Image) -> None:
+def load(image: Image) -> None:
     """Make sure buildah's storage holds ``image`` under its name (a build FROM it needs it there): load it from
     its archive when the storage was removed."""
     probe = subprocess.run(
         ["buildah", *_STORAGE, "inspect", "--type", "image", image.name], capture_output=True, check=False
     )
     if probe.returncode != 0:
-        _buildah("pull", "--quiet", f"docker-archive:{image.archive}", what=f"loading {image.name}")
-        _buildah("tag", _image_id_of_archive(image), image.name, what=f"naming {image.name}")
+        buildah("pull", "--quiet", f"docker-archive:{image.archive}", what=f"loading {image.name}")
+        buildah("tag", _image_id_of_archive(image), image.name, what=f"naming {image.name}")
 
 
 def _image_id_of_archive(image: Image) -> str:
@@ -138,13 +139,13 @@ def _image_id_of_archive(image: Image) -> str:
 def _assemble(name: str, key: str, base: Image | None, layers: Sequence[Path], config: Sequence[str]) -> Image:
     """An image from a base (or scratch), tar layers added at /, and ``buildah config`` options."""
     if base is not None:
-        _in_storage(base)
-    container = _buildah("from", "--quiet", "--pull-never", base.name if base else "scratch").strip()
+        load(base)
+    container = buildah("from", "--quiet", "--pull-never", base.name if base else "scratch").strip()
     try:
         for layer in layers:
-            _buildah("add", container, str(layer), "/", what=f"adding {layer.name} to {name}")
-        _buildah("config", *config, container, what=f"configuring {name}")
-        _buildah("commit", "--quiet", "--rm", container, name, what=f"committing {name}")
+            buildah("add", container, str(layer), "/", what=f"adding {layer.name} to {name}")
+        buildah("config", *config, container, what=f"configuring {name}")
+        buildah("commit", "--quiet", "--rm", container, name, what=f"committing {name}")
     except BaseException:
         subprocess.run(["buildah", *_STORAGE, "rm", container], capture_output=True, check=False)
         raise
@@ -288,8 +289,8 @@ def appyard_images() -> dict[str, Image]:
     images = {target: Image(image.name, _archive(image.name, key)) for target, image in images.items()}
     if all(image.archive.exists() for image in images.values()):
         return images
-    _in_storage(python)
-    _in_storage(node)
+    load(python)
+    load(node)
     try:
         _build_targets(python, node, images, key)
     except BaseException:
@@ -300,10 +301,14 @@ def appyard_images() -> dict[str, Image]:
 
 def _build_targets(python: Image, node: Image, images: dict[str, Image], key: str) -> None:
     for target, image in images.items():
-        _buildah(
+        if image.archive.exists():  # built before an interrupted run
+            continue
+        buildah(
             "bud",
             "--quiet",
-            "--layers",  # the three targets share the web and wheels stages
+            # No --layers: buildah 1.28 (bookworm's) cannot bind-mount a stage it took from its layer cache
+            # ("RUN --mount=type=bind,from=wheels": /wheels is empty), so each target builds its stages afresh.
+            "--layers=false",
             "--network",
             "host",  # pip and npm reach their registries during the build
             "--pull-never",
@@ -427,8 +432,8 @@ def all_images(progress: Callable[[str], None] = print) -> dict[str, Image]:
         progress(f"{what}: done in {time.monotonic() - started:.0f} s")
 
     step("building python image", "~2 min", python_base)
-    step("building node image", "~1 min", node_base)
-    step("building api, operator and runner images", "~6 min", appyard_images)
+    step("building node image", "~2 min", node_base)
+    step("building api, operator and runner images", "~4 min", appyard_images)
     step("building nats image", "~5 s", nats)
     step("building kaniko image", "~5 s", kaniko)
     return built

@@ -7,6 +7,7 @@ private buildah storage, and removed after.
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -30,25 +31,24 @@ def built() -> dict[str, Image]:
 @contextmanager
 def container(image: Image) -> Iterator[str]:
     """A buildah working container of ``image`` (from its archive, as a pod's node would import it)."""
-    images._in_storage(image)
-    name = images._buildah("from", "--quiet", "--pull-never", image.name).strip()
+    images.load(image)
+    name = images.buildah("from", "--quiet", "--pull-never", image.name).strip()
     try:
         yield name
     finally:
-        images._buildah("rm", name)
+        images.buildah("rm", name)
 
 
 def run(name: str, *command: str, user: str | None = None) -> str:
     """Run ``command`` in the container (as ``user`` when given), returning its output."""
     options = ["--user", user] if user else []
-    return images._buildah("run", *options, name, "--", *command, what=" ".join(command))
+    return images.buildah("run", *options, name, "--", *command, what=" ".join(command))
 
 
 def config(image: Image) -> dict[str, object]:
-    import json
-
-    images._in_storage(image)
-    found = json.loads(images._buildah("inspect", "--type", "image", image.name))
+    """The image's OCI configuration (user, entrypoint, environment)."""
+    images.load(image)
+    found = json.loads(images.buildah("inspect", "--type", "image", image.name))
     return dict(found["OCIv1"]["config"])
 
 
