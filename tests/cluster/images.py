@@ -291,12 +291,21 @@ def appyard_images() -> dict[str, Image]:
         return images
     load(python)
     load(node)
+    before = _containers()
     try:
         _build_targets(python, node, images, key)
-    except BaseException:
-        remove_containers()  # an interrupted bud leaves its stages' working containers
-        raise
+    finally:
+        # buildah 1.28 leaves (mounted) the working containers of the stages that only name a base (FROM x AS
+        # python), and an interrupted bud leaves every stage's: remove those this build made.
+        for container in _containers() - before:
+            subprocess.run(["buildah", *_STORAGE, "rm", container], capture_output=True, check=False)
+        # The previous builds of these names, untagged now: their archives are gone, so are they.
+        subprocess.run(["buildah", *_STORAGE, "rmi", "--prune"], capture_output=True, check=False)
     return images
+
+
+def _containers() -> set[str]:
+    return set(buildah("containers", "--all", "--quiet", "--notruncate").split())
 
 
 def _build_targets(python: Image, node: Image, images: dict[str, Image], key: str) -> None:
