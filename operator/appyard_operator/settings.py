@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -48,6 +48,12 @@ class OperatorSettings(BaseSettings):
         gt=0,
     )
     git_timeout_seconds: float = Field(120.0, description="Longest a git command may take.")
+
+    @field_validator("nats_account_seed", mode="before")
+    @classmethod
+    def _seed_without_newline(cls, value: object) -> object:
+        """A seed from a Secret made with `--from-file` (docs/install.md) ends with the file's newline."""
+        return value.strip() if isinstance(value, str) else value
 
 
 @lru_cache

@@ -281,6 +281,7 @@ def install(
     for name in ("api", "operator", "nats", "kaniko"):
         cluster.import_image(images[name].archive, images[name].name)
     base = registry.push(images["runner"], BASE).split("@")[0]
+    (folder / "helm").mkdir()
     tools = Tools(cluster.kubeconfig, folder / "helm")
     kube = Client(KubeConfig.from_file(cluster.kubeconfig), field_manager="tests")
     for namespace, level in ((NAMESPACE, "restricted"), (BUILDS, "baseline")):

@@ -9,12 +9,14 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import nkeys
 import pytest
 from pydantic import ValidationError
 
-from appyard import crds
+from appyard import brokerauth, crds
 from appyard.resources import GitSource
 from appyard_operator import git, sync
+from appyard_operator.settings import OperatorSettings
 
 PATHS = [
     (".", True),
@@ -122,3 +124,13 @@ def test_a_ref_is_never_an_option_to_git(repository: Path, tmp_path: Path) -> No
         asyncio.run(git.resolve(str(repository), evil, None, 30))
     assert not marker.exists()
     assert asyncio.run(git.checkout(str(repository), "main", sha, tmp_path / "checkout", None, 30)) == sha
+
+
+def test_the_account_seed_from_a_secret_file_loses_its_newline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`kubectl create secret generic --from-file=keys/` keeps account.seed's newline; the seed must still decode."""
+    seed = brokerauth.KeyPair.new(nkeys.PREFIX_BYTE_ACCOUNT).seed
+    monkeypatch.setenv("APPYARD_OPERATOR_NATS_ACCOUNT_SEED", seed + "\n")
+    read = OperatorSettings().nats_account_seed
+    assert read is not None
+    assert read.get_secret_value() == seed
+    assert brokerauth.KeyPair(read.get_secret_value()).public_key.startswith("A")
