@@ -330,6 +330,10 @@ def workspace(release: Appyard) -> dict[str, Any]:
         "spec": {
             "git": {"url": release.git.url("tools"), "ref": "main", "path": "workspace", "interval": "1h"},
             "webhookSecretRef": {"name": HOOK_SECRET},
+            # The cluster's DNS (CoreDNS) runs on the node, not as a kube-dns pod: the runners' NetworkPolicy, which
+            # allows DNS to kube-dns pods only, would stop their lookups. So they get NATS's Service address (the
+            # Workspace field docs/install.md gives for a NATS of your own).
+            "runners": {"natsUrl": f"nats://{release.service_url('appyard-nats').removeprefix('http://')}"},
             "build": {
                 "registry": f"{REGISTRY}/appyard",
                 "baseImage": release.base_image,
