@@ -280,7 +280,8 @@ def install(
     folder.mkdir(parents=True, exist_ok=True)
     for name in ("api", "operator", "nats", "kaniko"):
         cluster.import_image(images[name].archive, images[name].name)
-    base = registry.push(images["runner"], BASE).split("@")[0]
+    registry.push(images["runner"], BASE)
+    base = f"{REGISTRY}/{BASE}"
     (folder / "helm").mkdir()
     tools = Tools(cluster.kubeconfig, folder / "helm")
     kube = Client(KubeConfig.from_file(cluster.kubeconfig), field_manager="tests")
