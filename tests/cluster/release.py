@@ -400,11 +400,16 @@ class _QuietFiles(SimpleHTTPRequestHandler):
 
 
 def serving(release: Appyard, app: str = APP) -> list[str]:
-    """The names of the app's ready runner pods, once the App says Ready (else an empty list)."""
+    """The names of the app's runner pods once the App says Ready and its rollout is over — every pod ready, none
+    terminating — else an empty list (a pod picked mid-rollout may be gone a moment later)."""
     conditions = {c["type"]: c for c in release.app(app).get("status", {}).get("conditions", [])}
     if conditions.get("Ready", {}).get("status") != "True":
         return []
-    return [pod.metadata.name for pod in release.runner_pods(app) if pod.metadata and pod.metadata.name]
+    every = release.runner_pods(app, running=False)
+    ready = release.runner_pods(app)
+    if len(ready) != len(every):
+        return []
+    return [pod.metadata.name for pod in ready if pod.metadata and pod.metadata.name]
 
 
 def run(release: Appyard, function: str, state: dict[str, Any] | None = None) -> dict[str, Any]:
