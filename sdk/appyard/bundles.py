@@ -14,7 +14,7 @@ import shutil
 import tarfile
 import tempfile
 from collections.abc import Iterable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 KEY = "code.tar.gz"  # the ConfigMap key, and the file name where pods mount it
 
@@ -59,14 +59,23 @@ def unpack(bundle: bytes, folder: Path) -> None:
     """Replace ``folder`` with the bundle's files: unpacked beside it, then renamed into place, so a reader
     sees the old files or the new ones, never a mix.
 
-    The ``data`` filter refuses absolute paths, links out of the folder and special files, so a bundle can
-    only ever write regular files and folders below ``folder``.
+    A bundle may hold regular files and folders below ``folder`` only: anything else (links, devices, absolute
+    paths, ``..``) is refused before a byte is written — checked here, since the ``data`` extraction filter exists
+    only from Python 3.11.4 on (Debian 12's python3.11 is 3.11.2), and applied as well where it exists.
     """
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
     try:
         with tarfile.open(fileobj=io.BytesIO(bundle), mode="r:gz") as tar:
-            tar.extractall(staging, filter="data")
+            members = [_checked(member) for member in tar.getmembers()]
+            if hasattr(tarfile, "data_filter"):
+                tar.extractall(staging, members=members, filter="data")
+            else:  # Python < 3.11.4: the members were checked above; modes are masked like the data filter does
+                for member in members:
+                    member.mode &= 0o755 if member.isdir() else 0o644
+                    member.uid = member.gid = 0
+                    member.uname = member.gname = ""
+                tar.extractall(staging, members=members)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -86,3 +95,13 @@ def read(bundle: bytes, name: str) -> bytes | None:
         except KeyError:
             return None
         return extracted.read() if extracted else None
+
+
+def _checked(member: tarfile.TarInfo) -> tarfile.TarInfo:
+    """``member`` when it is a regular file or folder with a relative path that stays inside; else ValueError."""
+    path = PurePosixPath(member.name)
+    if not (member.isfile() or member.isdir()):
+        raise ValueError(f"bundle entry {member.name!r} is not a regular file or folder")
+    if path.is_absolute() or ".." in path.parts or not member.name:
+        raise ValueError(f"bundle entry {member.name!r} would be written outside the app's folder")
+    return member

@@ -22,15 +22,44 @@ def test_unpack_replaces_the_folder_with_the_bundles_files(workspace_copy: Path,
     assert sorted(path.name for path in target.parent.iterdir()) == ["orders"]  # no staging or retired folders
 
 
-def test_unpack_refuses_paths_out_of_the_folder(tmp_path: Path) -> None:
+def _bundle(info: tarfile.TarInfo, data: bytes = b"x") -> bytes:
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w:gz") as tar:
-        info = tarfile.TarInfo("../escaped.py")
-        info.size = 1
-        tar.addfile(info, io.BytesIO(b"x"))
-    with pytest.raises(tarfile.OutsideDestinationError):
-        bundles.unpack(raw.getvalue(), tmp_path / "app")
+        info.size = len(data) if info.isfile() else 0
+        tar.addfile(info, io.BytesIO(data) if info.isfile() else None)
+    return raw.getvalue()
+
+
+def _link(name: str, target: str) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname = tarfile.SYMTYPE, target
+    return info
+
+
+@pytest.mark.parametrize(
+    ("entry", "says"),
+    [
+        (tarfile.TarInfo("../escaped.py"), "outside the app's folder"),
+        (tarfile.TarInfo("/etc/escaped.py"), "outside the app's folder"),
+        (_link("scripts/passwd", "/etc/passwd"), "not a regular file or folder"),
+    ],
+)
+def test_unpack_refuses_what_could_write_out_of_the_folder(tmp_path: Path, entry: tarfile.TarInfo, says: str) -> None:
+    with pytest.raises(ValueError, match=says):
+        bundles.unpack(_bundle(entry), tmp_path / "app")
     assert list(tmp_path.iterdir()) == []  # nothing escaped, no staging folder left
+
+
+def test_unpack_works_without_the_data_filter(
+    workspace_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Debian 12's python3.11 (3.11.2, the cluster tier's image base) has no tarfile.data_filter."""
+    monkeypatch.delattr(tarfile, "data_filter")
+    target = tmp_path / "orders"
+    bundles.unpack(bundles.pack(workspace_copy / "orders"), target)
+    assert (target / "seed.sql").read_bytes() == (workspace_copy / "orders" / "seed.sql").read_bytes()
+    with pytest.raises(ValueError, match="outside"):
+        bundles.unpack(_bundle(tarfile.TarInfo("../escaped.py")), tmp_path / "other")
 
 
 def test_read_one_file() -> None:
