@@ -94,7 +94,7 @@ def test_a_click_is_served_by_a_sandboxed_runner_pod(release: Appyard, browser: 
         "status = dict(line.split(':\\t', 1) for line in pathlib.Path('/proc/self/status').read_text().splitlines())\n"
         "try:\n    open('/usr/x', 'w')\n    root = 'writable'\nexcept OSError as e:\n    root = e.strerror\n"
         "print(status['Seccomp'].strip(), status['CapEff'].strip(), os.getuid(), root)",
-    ).split(maxsplit=3)
+    ).strip().split(maxsplit=3)
     assert inside == ["2", "0000000000000000", "10001", "Read-only file system"], inside
 
     # A person opens the app and clicks: the function ran in that pod (its host name is the pod's name).
