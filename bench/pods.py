@@ -60,7 +60,7 @@ def timed(what: str, action: Callable[[], Any], until: Callable[[], Any], timeou
 def answer(release: Appyard) -> str:
     with release.api() as api:
         response = api.post(RUNS, json={"function": "whoami", "state": {}})
-    if response.status_code != 200 or response.json().get("status") != "ok":
+    if response.status_code != 200 or response.json().get("status") != "succeeded":
         return ""
     return str(response.json()["context"]["pod"]["components"]["answer"]["text"])
 
@@ -80,7 +80,7 @@ def latencies(url: str, headers: dict[str, str]) -> list[float]:
             start = time.perf_counter()
             response = client.post(RUNS, json={"function": "whoami", "state": {}})
             elapsed = (time.perf_counter() - start) * 1000
-            if response.status_code != 200 or response.json()["status"] != "ok":
+            if response.status_code != 200 or response.json()["status"] != "succeeded":
                 raise RuntimeError(f"run {index} failed: {response.status_code} {response.text}")
             if index >= 20:
                 samples.append(elapsed)
@@ -108,7 +108,7 @@ def dev_latencies(folder: Path) -> list[float]:
                 response = httpx.post(f"{url}{RUNS}", json={"function": "whoami", "state": {}}, timeout=5)
             except httpx.HTTPError:
                 return False
-            return response.status_code == 200 and response.json().get("status") == "ok"
+            return response.status_code == 200 and response.json().get("status") == "succeeded"
 
         wait_for(ready, 120, "appyard dev serving podinfo", process)
         return latencies(url, {})

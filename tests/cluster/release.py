@@ -422,5 +422,5 @@ def run(release: Appyard, function: str, state: dict[str, Any] | None = None) ->
 
 
 def answer_text(result: dict[str, Any]) -> str:
-    assert result["status"] == "ok", result
+    assert result["status"] == "succeeded", result
     return str(result["context"]["pod"]["components"]["answer"]["text"])

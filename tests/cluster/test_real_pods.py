@@ -181,7 +181,7 @@ def test_a_run_past_its_memory_limit_is_stopped_and_the_pod_serves_on(release: A
     pod = serving(release)[0]
     restarts = release.kube_pod(pod)["status"]["containerStatuses"][0]["restartCount"]
     result = run(release, "hog")
-    assert result["status"] == "error", result
+    assert result["status"] == "failed", result
     assert result["error"]["kind"] == "memory", result["error"]
     assert "96 MiB" in result["error"]["message"]
     assert pod in answer_text(run(release, "whoami"))
@@ -216,4 +216,4 @@ def test_kubectl_logs_of_a_runner_are_structured(release: Appyard) -> None:
     for record in records:
         assert {"time", "level", "logger", "message"} <= record.keys(), record
     done = [r for r in records if r.get("function") == "whoami"][-1]
-    assert done["status"] == "ok" and done["app"] == APP and done["duration_ms"] > 0, done
+    assert done["status"] == "succeeded" and done["app"] == APP and done["duration_ms"] > 0, done
