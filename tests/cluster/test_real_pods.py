@@ -67,6 +67,12 @@ def browser(release: Appyard) -> Iterator[Browser]:
         launched.close()
 
 
+def settled(release: Appyard) -> str:
+    """The name of the app's runner pod once the last push's rollout is over."""
+    pods: list[str] = eventually(lambda: serving(release), 180, "the runner pods settled", release.explain)
+    return pods[0]
+
+
 # ---- 1. helm install, git push, a click
 
 
@@ -86,15 +92,19 @@ def test_a_click_is_served_by_a_sandboxed_runner_pod(release: Appyard, browser: 
     namespace = json.loads(release.kubectl("get", "namespace", NAMESPACE, "-o", "json"))
     assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
     # ... and the kernel holds it: seccomp filtering, a read-only root, no capabilities, not root.
-    inside = release.exec(
-        pods[0],
-        "python",
-        "-c",
-        "import os, pathlib\n"
-        "status = dict(line.split(':\\t', 1) for line in pathlib.Path('/proc/self/status').read_text().splitlines())\n"
-        "try:\n    open('/usr/x', 'w')\n    root = 'writable'\nexcept OSError as e:\n    root = e.strerror\n"
-        "print(status['Seccomp'].strip(), status['CapEff'].strip(), os.getuid(), root)",
-    ).strip().split(maxsplit=3)
+    inside = (
+        release.exec(
+            pods[0],
+            "python",
+            "-c",
+            "import os, pathlib\n"
+            "status = dict(line.split(':\\t', 1) for line in pathlib.Path('/proc/self/status').read_text().splitlines())\n"
+            "try:\n    open('/usr/x', 'w')\n    root = 'writable'\nexcept OSError as e:\n    root = e.strerror\n"
+            "print(status['Seccomp'].strip(), status['CapEff'].strip(), os.getuid(), root)",
+        )
+        .strip()
+        .split(maxsplit=3)
+    )
     assert inside == ["2", "0000000000000000", "10001", "Read-only file system"], inside
 
     # A person opens the app and clicks: the function ran in that pod (its host name is the pod's name).
@@ -160,7 +170,7 @@ def test_a_requirements_change_builds_the_image_once(release: Appyard, wheelhous
 
 
 def test_killing_a_runner_pod_mid_run_loses_no_run(release: Appyard) -> None:
-    victim = serving(release)[0]
+    victim = settled(release)
     with release.api() as api:
         started = api.post(f"{RUNS}?wait=false", json={"function": "slow", "state": {}})
         assert started.status_code == 202, started.text
@@ -178,7 +188,7 @@ def test_killing_a_runner_pod_mid_run_loses_no_run(release: Appyard) -> None:
 
 
 def test_a_run_past_its_memory_limit_is_stopped_and_the_pod_serves_on(release: Appyard) -> None:
-    pod = serving(release)[0]
+    pod = settled(release)
     restarts = release.kube_pod(pod)["status"]["containerStatuses"][0]["restartCount"]
     result = run(release, "hog")
     assert result["status"] == "failed", result
@@ -203,7 +213,7 @@ def test_a_runner_reaches_nats_and_nothing_else(release: Appyard, network_polici
 
 
 def test_kubectl_logs_of_a_runner_are_structured(release: Appyard) -> None:
-    pod = serving(release)[0]
+    pod = settled(release)
     run(release, "whoami")
 
     def lines() -> list[dict[str, Any]]:
