@@ -187,10 +187,11 @@ verify: $(VENV)/.installed web/node_modules/.installed ## Fail when any generate
 unit: setup ## Run the unit tests
 	$(BIN)/pytest tests/unit
 
-test: setup tools lint typecheck verify ## Install everything and run every test tier
+test: setup tools cluster-packages lint typecheck verify ## Install everything and run every test tier
 	$(BIN)/appyard validate $(WORKSPACE)
 	cd web && npm test --silent
 	$(BIN)/pytest tests --ignore=tests/cluster
+	$(BIN)/pytest tests/cluster
 
 # The cluster tier: a real single-node Kubernetes (containerd, kubelet, CNI) with images built here; see tests/cluster.
 test-cluster: setup tools cluster-packages ## Run the cluster tier: helm install, git push, a click served by a real pod

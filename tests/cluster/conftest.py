@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -19,6 +20,8 @@ from .release import INGRESS_CLASS, Wheelhouse
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """One node and its control plane for the whole run; after stopping it, nothing of it may remain on the host."""
+    if os.geteuid() != 0:
+        pytest.skip("the cluster tier needs root (a kubelet, containerd, network interfaces): `sudo make test-cluster`")
     node = Cluster(tmp_path_factory.mktemp("cluster"))
     try:
         node.start()

@@ -156,7 +156,7 @@ def test_a_requirements_change_builds_the_image_once(release: Appyard, wheelhous
     eventually(built, 600, "runner pods on the app's own image (kaniko in a build Job)", release.explain)
     jobs = release.jobs()
     assert len(jobs) == 1 and jobs[0]["status"].get("succeeded") == 1, jobs
-    image = release.kube_pod(serving(release)[0])["spec"]["containers"][0]["image"]
+    image = release.kube_pod(settled(release))["spec"]["containers"][0]["image"]
     assert image.startswith(f"{NODE_IP}:5000/appyard/runner@sha256:"), image
 
     # A later code-only push reuses that image: still one build.
@@ -199,7 +199,8 @@ def test_a_run_past_its_memory_limit_is_stopped_and_the_pod_serves_on(release: A
 
 
 def test_a_runner_reaches_nats_and_nothing_else(release: Appyard, network_policies_enforced: bool) -> None:
-    policy = json.loads(release.kubectl("-n", NAMESPACE, "get", "networkpolicy", f"appyard-{APP}", "-o", "json"))
+    listed = release.kubectl("-n", NAMESPACE, "get", "networkpolicy", "-l", f"appyard.dev/app={APP}", "-o", "json")
+    (policy,) = json.loads(listed)["items"]
     assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"]
     if not network_policies_enforced:
         pytest.skip("no NetworkPolicy controller runs in this cluster: only the object was checked")
