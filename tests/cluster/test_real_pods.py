@@ -67,6 +67,20 @@ def browser(release: Appyard) -> Iterator[Browser]:
         launched.close()
 
 
+# Run in the runner container by `kubectl exec`: its seccomp mode, effective capabilities, uid, and what writing to
+# the root filesystem says.
+INSIDE = """
+import os, pathlib
+status = dict(line.split(":\\t", 1) for line in pathlib.Path("/proc/self/status").read_text().splitlines())
+try:
+    open("/usr/x", "w")
+    root = "writable"
+except OSError as error:
+    root = error.strerror
+print(status["Seccomp"].strip(), status["CapEff"].strip(), os.getuid(), root)
+"""
+
+
 def settled(release: Appyard) -> str:
     """The name of the app's runner pod once the last push's rollout is over."""
     pods: list[str] = eventually(lambda: serving(release), 180, "the runner pods settled", release.explain)
@@ -92,19 +106,7 @@ def test_a_click_is_served_by_a_sandboxed_runner_pod(release: Appyard, browser: 
     namespace = json.loads(release.kubectl("get", "namespace", NAMESPACE, "-o", "json"))
     assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
     # ... and the kernel holds it: seccomp filtering, a read-only root, no capabilities, not root.
-    inside = (
-        release.exec(
-            pods[0],
-            "python",
-            "-c",
-            "import os, pathlib\n"
-            "status = dict(line.split(':\\t', 1) for line in pathlib.Path('/proc/self/status').read_text().splitlines())\n"
-            "try:\n    open('/usr/x', 'w')\n    root = 'writable'\nexcept OSError as e:\n    root = e.strerror\n"
-            "print(status['Seccomp'].strip(), status['CapEff'].strip(), os.getuid(), root)",
-        )
-        .strip()
-        .split(maxsplit=3)
-    )
+    inside = release.exec(pods[0], "python", "-c", INSIDE).strip().split(maxsplit=3)
     assert inside == ["2", "0000000000000000", "10001", "Read-only file system"], inside
 
     # A person opens the app and clicks: the function ran in that pod (its host name is the pod's name).
