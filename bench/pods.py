@@ -27,6 +27,7 @@ from typing import Any
 
 import httpx
 
+from tests.chart.support import HelmError
 from tests.cluster.configs import NODE_NAME, REGISTRY
 from tests.cluster.images import all_images
 from tests.cluster.node import Cluster
@@ -48,7 +49,12 @@ def timed(what: str, action: Callable[[], Any], until: Callable[[], Any], timeou
     start = time.perf_counter()
     action()
     deadline = start + timeout
-    while not until():
+    while True:
+        try:
+            if until():
+                break
+        except (httpx.HTTPError, HelmError, RuntimeError):  # an object not made yet, a server still starting: not yet
+            pass
         if time.perf_counter() > deadline:
             raise TimeoutError(f"{what}: not within {timeout} s")
         time.sleep(0.05)

@@ -58,7 +58,7 @@ def policy_controller(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory
         yield controller
     finally:
         controller.stop()
-        assert not controller.leftovers(), controller.leftovers()
+        assert not controller.leftovers(), f"the stopped kube-router left these behind: {controller.leftovers()}"
 
 
 @pytest.fixture(scope="session")
@@ -67,14 +67,20 @@ def network_policies_enforced(policy_controller: PolicyController) -> bool:
 
 
 @pytest.fixture(scope="session")
-def ingress_url(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str | None]:
-    """Traefik on the node's address, serving the cluster's Ingresses of the test's class."""
+def ingress(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[IngressController]:
+    """Traefik on the node's address, serving the cluster's Ingresses of the test's class; nothing of it may remain."""
     controller = IngressController(tmp_path_factory.mktemp("traefik"), cluster.kubeconfig, ingress_class=INGRESS_CLASS)
     controller.start()
     try:
-        yield controller.url
+        yield controller
     finally:
         controller.stop()
+        assert not controller.leftovers(), f"the stopped Traefik left these behind: {controller.leftovers()}"
+
+
+@pytest.fixture(scope="session")
+def ingress_url(ingress: IngressController) -> str:
+    return ingress.url
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from tests.integration.servers import stop_process
+
 from ..integration.controlplane import TOOLS
 from ..integration.servers import free_port
 from .configs import NODE_IP
@@ -176,13 +178,7 @@ class IngressController:
 
     def stop(self) -> None:
         """Stop Traefik by PID, then delete what ``start`` created in the cluster. Idempotent."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         if self._created:
             objects = {"apiVersion": "v1", "kind": "List", "items": _rbac(self.ingress_class)}
             self.kubectl("delete", "--ignore-not-found", "--wait=false", "-f", "-", input=json.dumps(objects))

@@ -21,6 +21,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from tests.integration.servers import stop_process
+
 from ..integration.controlplane import TOOLS
 from ..integration.servers import free_port
 from .configs import NODE_NAME, SERVICE_CIDR
@@ -98,13 +100,7 @@ class PolicyController:
 
     def stop(self) -> None:
         """Stop kube-router by PID, remove its chains, rules and ipsets, restore the sysctl. Idempotent."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         errors = _drop_chains() + _drop_ipsets()
         if self._bridged is not None:
             BRIDGE_SYSCTL.write_text(self._bridged)

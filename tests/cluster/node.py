@@ -27,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..integration.controlplane import TOOLS, ControlPlane
-from ..integration.servers import free_port
+from ..integration.servers import free_port, stop_process
 from .configs import (
     BRIDGE,
     INTERFACE,
@@ -106,15 +106,7 @@ class Cluster:
                 raise RuntimeError(f"{name} exited with {process.returncode}; the logs:\n{self.logs()}")
 
     def _stop(self, name: str, timeout: float = 15) -> None:
-        process = self.processes.get(name)
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(self.processes.get(name), grace=timeout)
 
     def logs(self, lines: int = 30) -> str:
         """The last ``lines`` of every component's log, for failing tests' messages."""

@@ -13,9 +13,7 @@ import base64
 import hashlib
 import json
 import os
-import subprocess
 import threading
-import time
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -35,6 +33,7 @@ from appyard.tooling import brokerkeys
 from tests.chart.support import CHART, Tools
 from tests.integration.cluster import sign
 from tests.integration.gitserver import Clone, GitServer
+from tests.waiting import eventually
 
 from .configs import NODE_IP, POD_GATEWAY, REGISTRY
 from .images import Image
@@ -58,21 +57,6 @@ BASE = "appyard/runner:test"
 # Whom the browser is: the API runs in proxy mode and believes X-Forwarded-* only from the node's bridge address,
 # where traffic from this machine (a browser here, the ingress controller on the node) comes from.
 USER = {"X-Forwarded-User": "dev@example.com", "X-Forwarded-Email": "dev@example.com", "X-Forwarded-Groups": "staff"}
-
-
-def eventually(check: Callable[[], Any], timeout: float, what: str, explain: Callable[[], str] = str) -> Any:
-    """Poll ``check`` until it returns something truthy; fail with ``explain()`` (logs, objects) after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    last: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            value = check()
-        except (httpx.HTTPError, OSError, subprocess.CalledProcessError) as error:
-            last, value = error, None
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"{what}: not within {timeout:g} s (last error: {last})\n{explain()}")
 
 
 def values(images: dict[str, Image], *, ingress: bool) -> dict[str, Any]:
@@ -264,7 +248,7 @@ def _wait_ready(kube: Client, explain: Callable[[], str]) -> None:
             for status in (api.status, operator.status, nats.status)
         )
 
-    eventually(ready, 240, "the release's API, operator and NATS ready", explain)
+    eventually(ready, "the release's API, operator and NATS ready", 240, explain=explain)
 
 
 @contextmanager

@@ -14,10 +14,11 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+
+from tests.waiting import eventually
 
 from ..integration.servers import free_port
 from .configs import NODE_IP
@@ -38,37 +39,11 @@ def node(cluster: Cluster) -> Cluster:
     return cluster
 
 
-@pytest.fixture(scope="module")
-def policies(node: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PolicyController]:
-    """kube-router enforcing NetworkPolicy on the node; nothing of it may remain once stopped."""
-    controller = PolicyController(tmp_path_factory.mktemp("kube-router"), node.kubeconfig)
-    try:
-        controller.start()
-        yield controller
-    finally:
-        controller.stop()
-        leftovers = controller.leftovers()
-        assert not leftovers, f"the stopped kube-router left these behind: {leftovers}"
-
-
-@pytest.fixture(scope="module")
-def ingress(node: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[IngressController]:
-    """Traefik serving Ingress objects of class appyard-test on the node IP; nothing of it may remain once stopped."""
-    controller = IngressController(tmp_path_factory.mktemp("traefik"), node.kubeconfig)
-    try:
-        controller.start()
-        yield controller
-    finally:
-        controller.stop()
-        leftovers = controller.leftovers()
-        assert not leftovers, f"the stopped Traefik left these behind: {leftovers}"
-
-
 def _namespace(node: Cluster) -> str:
     name = f"edge{next(_names)}-{int(time.time() * 1000) % 100000}"
     node.kubectl("create", "namespace", name)
     # Pods need the namespace's `default` ServiceAccount, which the controller manager creates.
-    _until(lambda: bool(node.kubectl("get", "serviceaccount", "default", "-n", name, "-o", "name")), "default SA")
+    eventually(lambda: bool(node.kubectl("get", "serviceaccount", "default", "-n", name, "-o", "name")), "default SA")
     return name
 
 
@@ -96,20 +71,6 @@ def _web(name: str, path: str, text: str) -> dict[str, Any]:
     return _pod(name, f"mkdir -p /tmp/www && echo {text} > /tmp/www/{path} && exec httpd -f -p 8080 -h /tmp/www")
 
 
-def _until(check: Callable[[], bool], what: str, timeout: float = 60) -> None:
-    """Poll ``check`` (errors count as not yet); the timeout only bounds a failing test."""
-    deadline = time.monotonic() + timeout
-    last: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return
-        except Exception as error:  # not ready yet; reported when time is up
-            last = error
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what} (last error: {last})")
-
-
 def _running(node: Cluster, namespace: str, *names: str) -> dict[str, str]:
     """Wait until the pods run; returns their IPs by name."""
     ips: dict[str, str] = {}
@@ -122,7 +83,7 @@ def _running(node: Cluster, namespace: str, *names: str) -> dict[str, str]:
             ips[name] = pod["status"]["podIP"]
         return True
 
-    _until(ready, f"pods {names} Running")
+    eventually(ready, f"pods {names} Running")
     return ips
 
 
@@ -164,7 +125,9 @@ def _fetch(node: Cluster, namespace: str, client: str, address: str) -> str | No
     return out.strip()
 
 
-def test_network_policy_lets_the_client_reach_only_what_it_allows(node: Cluster, policies: PolicyController) -> None:
+def test_network_policy_lets_the_client_reach_only_what_it_allows(
+    node: Cluster, policy_controller: PolicyController
+) -> None:
     namespace = _namespace(node)
     _apply(node, namespace, _web("server-a", "index.html", "a"))
     _apply(node, namespace, _web("server-b", "index.html", "b"))
@@ -178,7 +141,7 @@ def test_network_policy_lets_the_client_reach_only_what_it_allows(node: Cluster,
             return {name: _fetch(node, namespace, "client", address) == name for name, address in targets.items()}
 
         # Without a policy everything answers: what follows can only pass if the policy is enforced.
-        _until(lambda: all(reached().values()), f"the client reaching {targets} before any policy")
+        eventually(lambda: all(reached().values()), f"the client reaching {targets} before any policy")
 
         deny = {
             "apiVersion": "networking.k8s.io/v1",
@@ -204,13 +167,13 @@ def test_network_policy_lets_the_client_reach_only_what_it_allows(node: Cluster,
         _apply(node, namespace, deny)
         _apply(node, namespace, allow)
         # kube-router applies policies asynchronously: wait for B to go dark, then check the rest.
-        _until(lambda: not reached()["b"], "server B unreachable under the policy", timeout=60)
-        assert reached() == {"a": True, "b": False, "host": False}, policies.logs()
+        eventually(lambda: not reached()["b"], "server B unreachable under the policy", timeout=60)
+        assert reached() == {"a": True, "b": False, "host": False}, policy_controller.logs()
     finally:
         host.close()
 
 
-def test_an_ingress_policy_shuts_out_pods_but_not_the_node(node: Cluster, policies: PolicyController) -> None:
+def test_an_ingress_policy_shuts_out_pods_but_not_the_node(node: Cluster, policy_controller: PolicyController) -> None:
     """kube-router admits whatever comes from a local address (kubelet probes, host processes such as Traefik):
     an ingress policy can keep pods out of a pod, never the node itself."""
     namespace = _namespace(node)
@@ -223,8 +186,8 @@ def test_an_ingress_policy_shuts_out_pods_but_not_the_node(node: Cluster, polici
         with urllib.request.urlopen(f"http://{target}/", timeout=2) as response:
             return bool(response.read().decode().strip() == "guarded")
 
-    _until(lambda: _fetch(node, namespace, "other", target) == "guarded", "the other pod reaching the guarded one")
-    _until(from_host, "the host reaching the guarded pod")
+    eventually(lambda: _fetch(node, namespace, "other", target) == "guarded", "the other pod reaching the guarded one")
+    eventually(from_host, "the host reaching the guarded pod")
     deny = {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
@@ -232,8 +195,8 @@ def test_an_ingress_policy_shuts_out_pods_but_not_the_node(node: Cluster, polici
         "spec": {"podSelector": {"matchLabels": {"app": "guarded"}}, "policyTypes": ["Ingress"], "ingress": []},
     }
     _apply(node, namespace, deny)
-    _until(lambda: _fetch(node, namespace, "other", target) is None, "the other pod shut out", timeout=60)
-    assert from_host(), policies.logs()
+    eventually(lambda: _fetch(node, namespace, "other", target) is None, "the other pod shut out", timeout=60)
+    assert from_host(), policy_controller.logs()
 
 
 def test_an_ingress_routes_a_path_to_a_service(node: Cluster, ingress: IngressController) -> None:
@@ -274,7 +237,7 @@ def test_an_ingress_routes_a_path_to_a_service(node: Cluster, ingress: IngressCo
         with urllib.request.urlopen(f"{ingress.url}/hello", timeout=2) as response:
             return bool(response.read().decode().strip() == "hello-through-traefik")
 
-    _until(served, f"GET {ingress.url}/hello through Traefik")
+    eventually(served, f"GET {ingress.url}/hello through Traefik")
     # A path the Ingress does not route is Traefik's 404, not the pod's page.
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(f"{ingress.url}/elsewhere", timeout=2)

@@ -10,11 +10,12 @@ import shutil
 import subprocess
 import time
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.waiting import eventually
 
 from .host import Snapshot
 from .node import NODE_IP, REGISTRY, SERVICE_CIDR, Cluster
@@ -46,7 +47,7 @@ def _namespace(node: Cluster, labels: dict[str, str] | None = None) -> str:
     body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels or {}}}
     node.kubectl("apply", "-f", "-", input=json.dumps(body))
     # Pods need the namespace's `default` ServiceAccount, which the controller manager creates.
-    _until(lambda: bool(node.kubectl("get", "serviceaccount", "default", "-n", name, "-o", "name")), "default SA")
+    eventually(lambda: bool(node.kubectl("get", "serviceaccount", "default", "-n", name, "-o", "name")), "default SA")
     return name
 
 
@@ -78,20 +79,6 @@ def _apply(node: Cluster, namespace: str, body: dict[str, Any]) -> None:
 def _get(node: Cluster, namespace: str, kind: str, name: str) -> dict[str, Any]:
     result: dict[str, Any] = json.loads(node.kubectl("get", kind, name, "-n", namespace, "-o", "json"))
     return result
-
-
-def _until(check: Callable[[], bool], what: str, timeout: float = 60) -> None:
-    """Poll ``check`` (errors count as not yet); the timeout only bounds a failing test."""
-    deadline = time.monotonic() + timeout
-    last: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return
-        except Exception as error:  # not ready yet; reported when time is up
-            last = error
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what} (last error: {last})")
 
 
 def _phase(node: Cluster, namespace: str, name: str, phases: set[str], timeout: float = 60) -> dict[str, Any]:
@@ -199,7 +186,7 @@ def test_a_service_is_reachable_by_cluster_ip_and_by_name(node: Cluster) -> None
         with urllib.request.urlopen(f"http://{cluster_ip}/", timeout=2) as response:
             return bool(response.read().decode().strip() == "served-by-web")
 
-    _until(from_host, f"the Service's ClusterIP {cluster_ip} from the host")
+    eventually(from_host, f"the Service's ClusterIP {cluster_ip} from the host")
     # Debian's static busybox crashes in glibc's resolver (static NSS; its wget too, even for an address), so names
     # are resolved by its nslookup and fetched with nc. nslookup applies resolv.conf's search list to dotless names
     # only (a glibc resolver applies it by ndots), hence `web` and the full name but not `web.<namespace>`.
@@ -263,7 +250,7 @@ def test_a_pod_pulls_its_image_from_the_loopback_registry_over_plain_http(node: 
         with (tmp_path / "registry.log").open("wb") as log:
             registry = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=log, stderr=log)
     try:
-        _until(_registry_answers, "the registry")
+        eventually(_registry_answers, "the registry")
         image = f"{REGISTRY}/appyard-node-test/busybox:{time.time_ns()}"
         push = ["skopeo", "copy", "--quiet", "--dest-tls-verify=false", f"oci-archive:{busybox_archive()}"]
         subprocess.run([*push, f"docker://{image}"], check=True)

@@ -22,6 +22,7 @@ import pytest
 from playwright.sync_api import Browser, expect, sync_playwright
 
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.waiting import eventually
 
 from .configs import NODE_IP
 from .images import Image
@@ -36,7 +37,6 @@ from .release import (
     Appyard,
     Wheelhouse,
     answer_text,
-    eventually,
     install,
     run,
     serving,
@@ -83,7 +83,7 @@ print(status["Seccomp"].strip(), status["CapEff"].strip(), os.getuid(), root)
 
 def settled(release: Appyard) -> str:
     """The name of the app's runner pod once the last push's rollout is over."""
-    pods: list[str] = eventually(lambda: serving(release), 180, "the runner pods settled", release.explain)
+    pods: list[str] = eventually(lambda: serving(release), "the runner pods settled", 180, explain=release.explain)
     return pods[0]
 
 
@@ -91,7 +91,7 @@ def settled(release: Appyard) -> str:
 
 
 def test_a_click_is_served_by_a_sandboxed_runner_pod(release: Appyard, browser: Browser) -> None:
-    pods = eventually(lambda: serving(release), 300, "podinfo's runner pod serving", release.explain)
+    pods = eventually(lambda: serving(release), "podinfo's runner pod serving", 300, explain=release.explain)
     pod = release.kube_pod(pods[0])
 
     # The runner pod is what DESIGN §4 promises, and the namespace enforces Pod Security restricted.
@@ -136,7 +136,7 @@ def test_a_code_only_push_rolls_the_pods_without_a_build(release: Appyard) -> No
         text = answer_text(run(release, "whoami"))
         return text if text.endswith("(second)") else None
 
-    text = eventually(rolled, 180, "new runner pods serving the pushed code", release.explain)
+    text = eventually(rolled, "new runner pods serving the pushed code", 180, explain=release.explain)
     assert text.split()[2] not in before
     assert release.jobs() == [], "a code-only push built an image"
 
@@ -155,7 +155,7 @@ def test_a_requirements_change_builds_the_image_once(release: Appyard, wheelhous
         text = answer_text(run(release, "whoami"))
         return text if "hello from a wheel" in text else None
 
-    eventually(built, 600, "runner pods on the app's own image (kaniko in a build Job)", release.explain)
+    eventually(built, "runner pods on the app's own image (kaniko in a build Job)", 600, explain=release.explain)
     jobs = release.jobs()
     assert len(jobs) == 1 and jobs[0]["status"].get("succeeded") == 1, jobs
     image = release.kube_pod(settled(release))["spec"]["containers"][0]["image"]
@@ -164,7 +164,9 @@ def test_a_requirements_change_builds_the_image_once(release: Appyard, wheelhous
     # A later code-only push reuses that image: still one build.
     script.write_text(script.read_text().replace('VERSION = "second"', 'VERSION = "third"'))
     release.push("Say third")
-    eventually(lambda: "(third," in answer_text(run(release, "whoami")), 180, "the third version", release.explain)
+    eventually(
+        lambda: "(third," in answer_text(run(release, "whoami")), "the third version", 180, explain=release.explain
+    )
     assert len(release.jobs()) == 1
 
 
@@ -177,14 +179,14 @@ def test_killing_a_runner_pod_mid_run_loses_no_run(release: Appyard) -> None:
         started = api.post(f"{RUNS}?wait=false", json={"function": "slow", "state": {}})
         assert started.status_code == 202, started.text
         run_id = started.json()["run_id"]
-        eventually(lambda: api.get(f"/api/runs/{run_id}").json()["status"] == "running", 30, "the slow run started")
+        eventually(lambda: api.get(f"/api/runs/{run_id}").json()["status"] == "running", "the slow run started", 30)
         release.kubectl("-n", NAMESPACE, "delete", "pod", victim, "--grace-period=0", "--force", "--wait=false")
 
         def finished() -> dict[str, Any] | None:
             result: dict[str, Any] = api.get(f"/api/runs/{run_id}").json()
             return result if result["status"] not in ("queued", "running") else None
 
-        result = eventually(finished, 120, "the killed run redelivered and finished", release.explain)
+        result = eventually(finished, "the killed run redelivered and finished", 120, explain=release.explain)
     text = answer_text(result)
     assert text.startswith("slow run finished by ") and victim not in text, text
 
@@ -223,9 +225,7 @@ def test_kubectl_logs_of_a_runner_are_structured(release: Appyard) -> None:
         text = release.kubectl("-n", NAMESPACE, "logs", pod)
         return [json.loads(line) for line in text.splitlines() if line.strip()]
 
-    records = eventually(
-        lambda: [r for r in lines() if r.get("function") == "whoami"] and lines(), 30, "a run's log line"
-    )
+    records = eventually(lambda: [r for r in lines() if r.get("function") == "whoami"] and lines(), "a run's log line")
     for record in records:
         assert {"time", "level", "logger", "message"} <= record.keys(), record
     done = [r for r in records if r.get("function") == "whoami"][-1]

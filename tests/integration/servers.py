@@ -45,7 +45,8 @@ def _tcp(port: int) -> bool:
     return False
 
 
-def _stop(process: subprocess.Popen[bytes] | None, sig: int = signal.SIGTERM, grace: float = 15) -> None:
+def stop_process(process: subprocess.Popen[bytes] | None, sig: int = signal.SIGTERM, grace: float = 15) -> None:
+    """Signal a child process (SIGTERM by default), wait up to ``grace`` seconds, then kill it."""
     if process is None or process.poll() is not None:
         return
     process.send_signal(sig)
@@ -93,7 +94,7 @@ class NatsServer:
         wait_for(lambda: _tcp(self.port), 10, "nats-server", self.process)
 
     def stop(self) -> None:
-        _stop(self.process)
+        stop_process(self.process)
 
 
 @dataclass
@@ -112,7 +113,7 @@ class Process:
         )
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
-        _stop(self.process, sig)
+        stop_process(self.process, sig)
 
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:
