@@ -34,6 +34,7 @@ from tests.cluster.node import Cluster
 from tests.cluster.registry import Registry
 from tests.cluster.release import APP, FIXTURE, RUNS, USER, Appyard, Wheelhouse, install, serving
 from tests.integration.servers import free_port, wait_for
+from tests.waiting import eventually
 
 PUSHES = int(os.environ.get("BENCH_POD_PUSHES", "3"))
 RUN_COUNT = int(os.environ.get("BENCH_POD_RUNS", "300"))
@@ -132,6 +133,12 @@ def pod_memory(release: Appyard, pod: str) -> float:
     raise LookupError(f"the kubelet's summary has no pod {pod}")
 
 
+def settled(release: Appyard) -> str:
+    """The app's runner pod once a rollout is over."""
+    pods: list[str] = eventually(lambda: serving(release), "the runner pods settled", 180)
+    return pods[0]
+
+
 def measure(release: Appyard, wheels: Wheelhouse, results: dict[str, str]) -> None:
     """Phases 2-5 against an installed release whose Workspace was just applied."""
     first = timed("Workspace applied → app serving", lambda: None, lambda: serving(release) and answer(release))
@@ -158,7 +165,8 @@ def measure(release: Appyard, wheels: Wheelhouse, results: dict[str, str]) -> No
     built = timed("requirements push", requirements, lambda: "(built)" in answer(release), 900)
     results["requirements push → build Job → new pod serving"] = f"{built:.1f} s"
 
-    pod = serving(release)[0]
+    pod = settled(release)
+    time.sleep(5)  # let the new pod's memory settle after its first runs
     idle = pod_memory(release, pod)
     cold = timed(
         "pod cold start",
@@ -168,7 +176,7 @@ def measure(release: Appyard, wheels: Wheelhouse, results: dict[str, str]) -> No
     results["runner pod deleted → replacement answers a run"] = f"{cold:.1f} s"
     samples = latencies(release.url, USER)
     results[f"run latency through a real pod ({RUN_COUNT} sequential)"] = quantiles(samples)
-    after = pod_memory(release, serving(release)[0])
+    after = pod_memory(release, settled(release))
     results["runner pod memory (working set, idle → after the runs)"] = f"{idle:.0f} → {after:.0f} MiB"
 
 
