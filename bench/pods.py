@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 
 from tests.chart.support import HelmError
-from tests.cluster.configs import NODE_NAME, REGISTRY
+from tests.cluster.configs import REGISTRY
 from tests.cluster.images import all_images
 from tests.cluster.node import Cluster
 from tests.cluster.registry import Registry
@@ -125,12 +125,13 @@ def dev_latencies(folder: Path) -> list[float]:
 
 
 def pod_memory(release: Appyard, pod: str) -> float:
-    """MiB of the pod's working set as the kubelet reports it (its summary API, through the API server)."""
-    summary = release.kubectl("get", "--raw", f"/api/v1/nodes/{NODE_NAME}/proxy/stats/summary")
-    for entry in json.loads(summary)["pods"]:
-        if entry["podRef"]["name"] == pod:
-            return float(entry["memory"]["workingSetBytes"]) / 1_048_576
-    raise LookupError(f"the kubelet's summary has no pod {pod}")
+    """MiB of the pod's working set (usage less inactive file pages, as the kubelet counts it), read from the
+    pod's memory cgroup on this host (the kubelet's summary API reports no pod memory on this cgroup v1 node)."""
+    uid = release.kube_pod(pod)["metadata"]["uid"]
+    (folder,) = Path("/sys/fs/cgroup/memory").glob(f"**/pod{uid}")
+    usage = int((folder / "memory.usage_in_bytes").read_text())
+    stat = dict(line.split() for line in (folder / "memory.stat").read_text().splitlines())
+    return (usage - int(stat.get("total_inactive_file", 0))) / 1_048_576
 
 
 def settled(release: Appyard) -> str:
