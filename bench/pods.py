@@ -14,7 +14,6 @@ Nothing is asserted; the numbers go into docs/benchmarks.md. Needs root (it star
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import subprocess
