@@ -17,7 +17,7 @@ import threading
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -73,7 +73,6 @@ def values(images: dict[str, Image], *, ingress: bool) -> dict[str, Any]:
         "pdb": {"enabled": False},
         "auth": {
             "mode": "proxy",
-            "publicUrl": f"http://{HOST}" if ingress else "",
             "adminGroups": ["admins"],
             "proxy": {"trustedProxies": [f"{POD_GATEWAY}/32"]},
         },
@@ -85,8 +84,7 @@ def values(images: dict[str, Image], *, ingress: bool) -> dict[str, Any]:
             "className": INGRESS_CLASS,
             "hosts": [{"host": HOST, "paths": [{"path": "/", "pathType": "Prefix"}]}],
         }
-    if not api["auth"]["publicUrl"]:
-        del api["auth"]["publicUrl"]
+        api["auth"]["publicUrl"] = f"http://{HOST}"
     return {
         "fullnameOverride": "appyard",
         "operator": {
@@ -122,7 +120,6 @@ class Appyard:
     base_image: str
     ingress_url: str | None  # the ingress controller's URL, or None (then the API's Service is used)
     builder_image: str
-    log: list[str] = field(default_factory=list)
 
     # ---- what a developer does
 
