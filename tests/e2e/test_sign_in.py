@@ -51,6 +51,9 @@ def test_an_editor_sees_the_studio_and_signs_out(signed_in_api: Api, issuer: Iss
     issuer.user = {**issuer.user, "preferred_username": "eve", "groups": ["editors"]}
     sign_in(page, signed_in_api)
     expect(page.get_by_role("link", name="Studio")).to_be_visible(timeout=30_000)
-    page.get_by_role("button", name="Sign out").click()
-    page.wait_for_url(f"{issuer.url}/logout")  # the issuer's end-session endpoint, from the API's answer
+    # The API's answer first (a loaded CI machine once left the page where it was for 30 s: this says which step hung).
+    with page.expect_response(lambda response: response.url.endswith("/api/auth/logout"), timeout=60_000) as answer:
+        page.get_by_role("button", name="Sign out").click()
+    assert answer.value.status == 200, answer.value.text()
+    page.wait_for_url(f"{issuer.url}/logout", timeout=60_000)  # the issuer's end-session endpoint, from that answer
     assert not [cookie for cookie in page.context.cookies() if cookie["name"] == "appyard_session"]
