@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 import urllib.request
 from pathlib import Path
 from typing import Any
 
-from tests.integration.servers import stop_process
-
 from ..integration.controlplane import TOOLS
-from ..integration.servers import free_port
+from ..integration.servers import free_port, stop_process, tail, wait_for
 from .configs import NODE_IP
 
 NAMESPACE = "kube-system"
@@ -155,13 +152,7 @@ class IngressController:
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
-        deadline = time.monotonic() + 60
-        while not self._answers():
-            if self.process.poll() is not None:
-                raise RuntimeError(f"traefik exited with {self.process.returncode}:\n{self.logs()}")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"traefik did not answer its ping in 60 s:\n{self.logs()}")
-            time.sleep(0.1)
+        wait_for(self._answers, 60, "traefik (its /ping)", self.process, explain=self.logs)
 
     def _answers(self) -> bool:
         try:
@@ -172,9 +163,7 @@ class IngressController:
 
     def logs(self, lines: int = 40) -> str:
         """The last ``lines`` of Traefik's log (with its access log), for failure messages."""
-        if not self.log.exists():
-            return "(no log)"
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        return tail(self.log, lines)
 
     def stop(self) -> None:
         """Stop Traefik by PID, then delete what ``start`` created in the cluster. Idempotent."""

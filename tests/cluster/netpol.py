@@ -21,10 +21,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.integration.servers import stop_process
-
 from ..integration.controlplane import TOOLS
-from ..integration.servers import free_port
+from ..integration.servers import free_port, stop_process, tail, wait_for
 from .configs import NODE_NAME, SERVICE_CIDR
 
 # What kube-router's network policy controller creates (pkg/controllers/netpol, v2.1.0).
@@ -80,13 +78,7 @@ class PolicyController:
             self.process = subprocess.Popen(
                 command, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True
             )
-        deadline = time.monotonic() + 60
-        while not self._synced():
-            if self.process.poll() is not None:
-                raise RuntimeError(f"kube-router exited with {self.process.returncode}:\n{self.logs()}")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"kube-router made no chains in 60 s:\n{self.logs()}")
-            time.sleep(0.1)
+        wait_for(self._synced, 60, "kube-router (its chains)", self.process, explain=self.logs)
 
     def _synced(self) -> bool:
         saved = _save()
@@ -94,9 +86,7 @@ class PolicyController:
 
     def logs(self, lines: int = 40) -> str:
         """The last ``lines`` of kube-router's log, for failure messages."""
-        if not self.log.exists():
-            return "(no log)"
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        return tail(self.log, lines)
 
     def stop(self) -> None:
         """Stop kube-router by PID, remove its chains, rules and ipsets, restore the sysctl. Idempotent."""

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
+from ..integration.servers import stop_process, tail, wait_for
 from .images import Image
 
 REGISTRY_BINARY = "/usr/bin/docker-registry"
@@ -64,17 +63,11 @@ class Registry:
             self._process = subprocess.Popen(
                 [REGISTRY_BINARY, "serve", str(config)], stdout=log, stderr=subprocess.STDOUT, env=env
             )
-        deadline = time.monotonic() + 30
-        while not self._ready():
-            if self._process.poll() is not None:
-                code, self._process = self._process.returncode, None
-                raise RegistryError(
-                    f"docker-registry exited ({code}) on {self.address}:\n{self.log.read_text()[-3000:]}"
-                )
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RegistryError(f"docker-registry did not answer on {self.address} in 30 s: see {self.log}")
-            time.sleep(0.05)
+        try:
+            wait_for(self._ready, 30, f"docker-registry on {self.address}", self._process, lambda: tail(self.log))
+        except (RuntimeError, TimeoutError) as error:
+            self.stop()
+            raise RegistryError(str(error)) from error
 
     def _ready(self) -> bool:
         try:
@@ -86,14 +79,7 @@ class Registry:
     def stop(self) -> None:
         """Stop the registry (SIGTERM, then SIGKILL after 10 s) by its PID; the storage stays in the folder."""
         process, self._process = self._process, None
-        if process is None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, grace=10)
 
     def push(self, image: Image, reference: str) -> str:
         """Copy ``image``'s archive to ``<address>/<reference>`` (``repository:tag``) and return the pinned

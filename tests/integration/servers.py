@@ -27,16 +27,32 @@ def free_port() -> int:
 
 
 def wait_for(
-    check: Callable[[], bool], timeout: float, what: str, process: subprocess.Popen[bytes] | None = None
+    check: Callable[[], bool],
+    timeout: float,
+    what: str,
+    process: subprocess.Popen[bytes] | None = None,
+    explain: Callable[[], str] | None = None,
 ) -> None:
+    """Poll ``check`` until true; fail at once when ``process`` exits, and with ``explain()`` (its log) appended."""
+
+    def said() -> str:
+        return f":\n{explain()}" if explain is not None else ""
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
-            raise RuntimeError(f"{what} exited with {process.returncode}")
+            raise RuntimeError(f"{what} exited with {process.returncode}{said()}")
         if check():
             return
         time.sleep(0.05)
-    raise TimeoutError(f"{what} not ready after {timeout} s")
+    raise TimeoutError(f"{what} not ready after {timeout} s{said()}")
+
+
+def tail(log: Path, lines: int = 40) -> str:
+    """The last ``lines`` of a process's log file, for failure messages."""
+    if not log.exists():
+        return f"(no log at {log})"
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
 
 
 def _tcp(port: int) -> bool:
