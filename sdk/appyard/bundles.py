@@ -70,11 +70,9 @@ def unpack(bundle: bytes, folder: Path) -> None:
             members = [_checked(member) for member in tar.getmembers()]
             if hasattr(tarfile, "data_filter"):
                 tar.extractall(staging, members=members, filter="data")
-            else:  # Python < 3.11.4: the members were checked above; modes are masked like the data filter does
-                for member in members:
-                    member.mode &= 0o755 if member.isdir() else 0o644
-                    member.uid = member.gid = 0
-                    member.uname = member.gname = ""
+            else:  # Python < 3.11.4: the members were checked above; no set-id bits or group/other write, as the
+                for member in members:  # data filter has it
+                    member.mode &= 0o755
                 tar.extractall(staging, members=members)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
