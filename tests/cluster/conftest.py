@@ -62,11 +62,6 @@ def policy_controller(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory
 
 
 @pytest.fixture(scope="session")
-def network_policies_enforced(policy_controller: PolicyController) -> bool:
-    return True
-
-
-@pytest.fixture(scope="session")
 def ingress(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[IngressController]:
     """Traefik on the node's address, serving the cluster's Ingresses of the test's class; nothing of it may remain."""
     controller = IngressController(tmp_path_factory.mktemp("traefik"), cluster.kubeconfig, ingress_class=INGRESS_CLASS)

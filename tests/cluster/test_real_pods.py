@@ -26,6 +26,7 @@ from tests.waiting import eventually
 
 from .configs import NODE_IP
 from .images import Image
+from .netpol import PolicyController
 from .node import Cluster
 from .registry import Registry
 from .release import (
@@ -202,15 +203,24 @@ def test_a_run_past_its_memory_limit_is_stopped_and_the_pod_serves_on(release: A
     assert release.kube_pod(pod)["status"]["containerStatuses"][0]["restartCount"] == restarts
 
 
-def test_a_runner_reaches_nats_and_nothing_else(release: Appyard, network_policies_enforced: bool) -> None:
+def test_a_runner_reaches_nats_and_nothing_else(release: Appyard, policy_controller: PolicyController) -> None:
+    """The operator's NetworkPolicy, enforced by kube-router: NATS is open, the API, the Kubernetes API, the registry
+    and the git server are not (test_edge.py shows this cluster lets such traffic through where no policy says no)."""
     listed = release.kubectl("-n", NAMESPACE, "get", "networkpolicy", "-l", f"appyard.dev/app={APP}", "-o", "json")
     (policy,) = json.loads(listed)["items"]
     assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"]
-    if not network_policies_enforced:
-        pytest.skip("no NetworkPolicy controller runs in this cluster: only the object was checked")
-    nats = release.service_url("appyard-nats").removeprefix("http://").rsplit(":", 1)[0]
-    api = release.service_url("appyard-api").removeprefix("http://").rsplit(":", 1)[0]
-    targets = [[nats, 4222], [api, 80], ["kubernetes.default.svc", 443], [NODE_IP, 5000], [NODE_IP, release.git.port]]
+
+    def address(service: str, namespace: str = NAMESPACE) -> str:
+        return release.service_url(service, namespace).removeprefix("http://").rsplit(":", 1)[0]
+
+    nats = address("appyard-nats")
+    targets = [
+        [nats, 4222],
+        [address("appyard-api"), 80],
+        [address("kubernetes", "default"), 443],
+        [NODE_IP, 5000],
+        [NODE_IP, release.git.port],
+    ]
     result = run(release, "reach", {"pod": {"targets": json.dumps(targets)}})
     outcome = json.loads(answer_text(result))
     assert outcome.pop(f"{nats}:4222") == "open", outcome
